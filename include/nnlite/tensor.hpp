@@ -1,0 +1,184 @@
+// nnlite/tensor.hpp: a dense row-major tensor whose rank is known at run time, in Keras layouts
+// (NHWC activations, HWIO conv kernels, (in, out) dense kernels), with zero-copy Eigen views.
+#pragma once
+
+#include <Eigen/Core>
+#include <unsupported/Eigen/CXX11/Tensor>
+
+#include <cstddef>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "error.hpp"
+
+namespace nnlite {
+
+using Index = Eigen::Index;
+
+// Dimensions, outermost first. A layer's shapes omit the batch; a Tensor's include it.
+class Shape {
+ public:
+  Shape() = default;
+  Shape(std::initializer_list<Index> dims) : dims_(dims) {}
+  explicit Shape(std::vector<Index> dims) : dims_(std::move(dims)) {}
+
+  std::size_t rank() const { return dims_.size(); }
+  Index operator[](std::size_t i) const { return dims_.at(i); }
+  Index& operator[](std::size_t i) { return dims_.at(i); }
+  const std::vector<Index>& dims() const { return dims_; }
+  bool empty() const { return dims_.empty(); }
+
+  Index size() const {
+    Index n = 1;
+    for (Index d : dims_) n *= d;
+    return n;
+  }
+
+  // The same shape with a batch dimension in front.
+  Shape with_batch(Index batch) const {
+    std::vector<Index> d{batch};
+    d.insert(d.end(), dims_.begin(), dims_.end());
+    return Shape(std::move(d));
+  }
+  // The shape without its first (batch) dimension.
+  Shape without_batch() const {
+    if (dims_.empty()) return {};
+    return Shape(std::vector<Index>(dims_.begin() + 1, dims_.end()));
+  }
+
+  friend bool operator==(const Shape& a, const Shape& b) { return a.dims_ == b.dims_; }
+  friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
+
+  // "(28, 28, 1)", or "(None, 28, 28, 1)" for a per-sample shape printed the way Keras does.
+  std::string str(bool keras_batch = false) const {
+    std::ostringstream os;
+    os << '(';
+    bool first = true;
+    if (keras_batch) {
+      os << "None";
+      first = false;
+    }
+    for (Index d : dims_) {
+      if (!first) os << ", ";
+      os << d;
+      first = false;
+    }
+    if (dims_.size() == 1 && !keras_batch) os << ',';
+    os << ')';
+    return os.str();
+  }
+
+ private:
+  std::vector<Index> dims_;
+};
+
+template <class Scalar>
+using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class Scalar>
+using MatrixMap = Eigen::Map<RowMatrix<Scalar>>;
+template <class Scalar>
+using ConstMatrixMap = Eigen::Map<const RowMatrix<Scalar>>;
+template <class Scalar>
+using VectorMap = Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
+template <class Scalar>
+using ConstVectorMap = Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
+template <class Scalar, int Rank>
+using TensorMap = Eigen::TensorMap<Eigen::Tensor<Scalar, Rank, Eigen::RowMajor>>;
+template <class Scalar, int Rank>
+using ConstTensorMap = Eigen::TensorMap<Eigen::Tensor<const Scalar, Rank, Eigen::RowMajor>>;
+
+// Owns contiguous, aligned, row-major storage. resize() keeps the allocation when the new size fits,
+// so buffers sized on the first batch are reused for every later batch (and the smaller last one).
+template <class Scalar>
+class Tensor {
+ public:
+  using value_type = Scalar;
+
+  Tensor() = default;
+  explicit Tensor(Shape shape) { resize(std::move(shape)); }
+  Tensor(Shape shape, Scalar fill) {
+    resize(std::move(shape));
+    setConstant(fill);
+  }
+
+  void resize(Shape shape) {
+    shape_ = std::move(shape);
+    data_.resize(static_cast<std::size_t>(shape_.size()));
+  }
+
+  const Shape& shape() const { return shape_; }
+  Index size() const { return static_cast<Index>(data_.size()); }
+  Index rank() const { return static_cast<Index>(shape_.rank()); }
+  Index dim(std::size_t i) const { return shape_[i]; }
+  Index batch() const { return shape_.rank() ? shape_[0] : 0; }
+  // Elements per sample: everything but the first dimension.
+  Index sample_size() const { return batch() ? size() / batch() : 0; }
+
+  Scalar* data() { return data_.data(); }
+  const Scalar* data() const { return data_.data(); }
+  Scalar& operator[](Index i) { return data_[static_cast<std::size_t>(i)]; }
+  const Scalar& operator[](Index i) const { return data_[static_cast<std::size_t>(i)]; }
+  Scalar* begin() { return data(); }
+  Scalar* end() { return data() + size(); }
+  const Scalar* begin() const { return data(); }
+  const Scalar* end() const { return data() + size(); }
+
+  void setZero() { std::fill(data_.begin(), data_.end(), Scalar(0)); }
+  void setConstant(Scalar v) { std::fill(data_.begin(), data_.end(), v); }
+
+  // (batch, everything else) as a row-major matrix.
+  MatrixMap<Scalar> matrix() { return MatrixMap<Scalar>(data(), batch(), sample_size()); }
+  ConstMatrixMap<Scalar> matrix() const { return ConstMatrixMap<Scalar>(data(), batch(), sample_size()); }
+  VectorMap<Scalar> flat() { return VectorMap<Scalar>(data(), size()); }
+  ConstVectorMap<Scalar> flat() const { return ConstVectorMap<Scalar>(data(), size()); }
+
+  // An Eigen::TensorMap of the given rank over the same storage (throws if the rank differs).
+  template <int Rank>
+  TensorMap<Scalar, Rank> view() {
+    return TensorMap<Scalar, Rank>(data(), dims_array<Rank>());
+  }
+  template <int Rank>
+  ConstTensorMap<Scalar, Rank> view() const {
+    return ConstTensorMap<Scalar, Rank>(data(), dims_array<Rank>());
+  }
+
+  // Element access by full index, for tests and reference code.
+  template <class... I>
+  Scalar& at(I... idx) {
+    return data_[static_cast<std::size_t>(offset({static_cast<Index>(idx)...}))];
+  }
+  template <class... I>
+  const Scalar& at(I... idx) const {
+    return data_[static_cast<std::size_t>(offset({static_cast<Index>(idx)...}))];
+  }
+
+ private:
+  template <int Rank>
+  Eigen::array<Index, Rank> dims_array() const {
+    if (static_cast<int>(shape_.rank()) != Rank)
+      throw ShapeError("tensor of shape " + shape_.str() + " viewed with rank " + std::to_string(Rank));
+    Eigen::array<Index, Rank> d;
+    for (int i = 0; i < Rank; ++i) d[i] = shape_[static_cast<std::size_t>(i)];
+    return d;
+  }
+  Index offset(std::initializer_list<Index> idx) const {
+    if (idx.size() != shape_.rank())
+      throw ShapeError("tensor of shape " + shape_.str() + " indexed with " + std::to_string(idx.size()) +
+                       " indices");
+    Index off = 0;
+    std::size_t i = 0;
+    for (Index v : idx) {
+      if (v < 0 || v >= shape_[i]) throw ShapeError("index out of range for tensor of shape " + shape_.str());
+      off = off * shape_[i] + v;
+      ++i;
+    }
+    return off;
+  }
+
+  Shape shape_;
+  std::vector<Scalar, Eigen::aligned_allocator<Scalar>> data_;
+};
+
+}  // namespace nnlite
