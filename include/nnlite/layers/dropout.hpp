@@ -1,0 +1,81 @@
+// nnlite/layers/dropout.hpp: Keras' Dropout (inverted): in training each unit is kept with probability 1 - rate
+// and scaled by 1 / (1 - rate), so inference is the identity and needs no rescaling.
+#pragma once
+
+#include <cstdint>
+
+#include "../random.hpp"
+#include "layer.hpp"
+
+namespace nnlite {
+
+template <class Scalar>
+class Dropout : public Layer<Scalar> {
+ public:
+  explicit Dropout(double rate, std::string name = "") : rate_(rate) {
+    if (!(rate >= 0.0 && rate < 1.0))
+      throw ArgumentError("Dropout: rate must be in [0, 1), got " + std::to_string(rate));
+    this->set_name(std::move(name));
+  }
+
+  std::string class_name() const override { return "Dropout"; }
+  std::string name_stem() const override { return "dropout"; }
+  double rate() const { return rate_; }
+
+  void seed(std::uint64_t seed) override { rng_.reseed(seed); }
+
+  void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) override {
+    this->check_input(in);
+    out.resize(in.shape());
+    if (mode == Mode::inference || rate_ == 0.0) {
+      out.flat() = in.flat();
+      return;
+    }
+    // The mask holds 0 or 1 / (1 - rate): backward is then one multiply. Keep when a 32-bit draw falls below
+    // (1 - rate) * 2^32, two units per 64-bit draw.
+    mask_.resize(in.shape());
+    const auto keep_below = static_cast<std::uint64_t>((1.0 - rate_) * 4294967296.0);
+    const Scalar scale = Scalar(1) / static_cast<Scalar>(1.0 - rate_);
+    const Index n = in.size();
+    Scalar* mask = mask_.data();
+    for (Index i = 0; i < n; i += 2) {
+      const std::uint64_t bits = rng_();
+      mask[i] = (bits & 0xffffffffULL) < keep_below ? scale : Scalar(0);
+      if (i + 1 < n) mask[i + 1] = (bits >> 32) < keep_below ? scale : Scalar(0);
+    }
+    out.flat() = in.flat().cwiseProduct(mask_.flat());
+    mask_valid_ = true;
+  }
+
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+                Tensor<Scalar>* d_in) override {
+    if (!d_in) return;
+    d_in->resize(in.shape());
+    // Backward follows the forward that was just run: the mask when it was a training pass, identity otherwise.
+    if (mask_valid_ && mask_.shape() == in.shape())
+      d_in->flat() = d_out.flat().cwiseProduct(mask_.flat());
+    else
+      d_in->flat() = d_out.flat();
+  }
+
+  nlohmann::json config() const override {
+    auto c = Layer<Scalar>::config();
+    c["rate"] = rate_;
+    c["noise_shape"] = nullptr;
+    c["seed"] = nullptr;
+    return c;
+  }
+
+  std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
+
+ protected:
+  Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
+
+ private:
+  double rate_;
+  Rng rng_;
+  Tensor<Scalar> mask_;
+  bool mask_valid_ = false;
+};
+
+}  // namespace nnlite

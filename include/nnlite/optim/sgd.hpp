@@ -1,0 +1,56 @@
+// nnlite/optim/sgd.hpp: SGD with optional momentum and Nesterov momentum, in Keras' formulation
+// (velocity = momentum * velocity - lr * g).
+#pragma once
+
+#include "optimizer.hpp"
+
+namespace nnlite {
+
+template <class Scalar>
+class SGD : public Optimizer<Scalar> {
+ public:
+  using Vector = typename Optimizer<Scalar>::Vector;
+
+  explicit SGD(double learning_rate = 0.01, double momentum = 0.0, bool nesterov = false)
+      : Optimizer<Scalar>(learning_rate), momentum_(momentum), nesterov_(nesterov) {
+    if (!(momentum >= 0 && momentum < 1)) throw ArgumentError("SGD: momentum must be in [0, 1)");
+  }
+
+  std::string class_name() const override { return "SGD"; }
+
+  void step(Scalar* params, const Scalar* grads, Index n) override {
+    ++this->iterations_;
+    VectorMap<Scalar> p(params, n);
+    ConstVectorMap<Scalar> g(grads, n);
+    const auto lr = static_cast<Scalar>(this->learning_rate_);
+    if (momentum_ == 0) {
+      p -= lr * g;
+      return;
+    }
+    this->ensure_state(velocity_, n);
+    const auto mu = static_cast<Scalar>(momentum_);
+    velocity_ = mu * velocity_ - lr * g;
+    if (nesterov_)
+      p += mu * velocity_ - lr * g;
+    else
+      p += velocity_;
+  }
+
+  nlohmann::json config() const override {
+    return {{"name", "SGD"}, {"learning_rate", this->learning_rate_}, {"decay", 0.0},
+            {"momentum", momentum_}, {"nesterov", nesterov_}};
+  }
+  std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<SGD>(*this); }
+  std::vector<std::pair<std::string, Vector*>> state() override { return {{"velocity", &velocity_}}; }
+  void reset() override {
+    Optimizer<Scalar>::reset();
+    velocity_.resize(0);
+  }
+
+ private:
+  double momentum_;
+  bool nesterov_;
+  Vector velocity_;
+};
+
+}  // namespace nnlite
