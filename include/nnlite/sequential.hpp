@@ -401,7 +401,16 @@ class Sequential {
     return *in;
   }
 
-  // Backward pass after forward(x, training) given d(loss)/d(output); fills grads(). For gradient checks.
+  // Forward in training mode and backward for the compiled loss: fills grads() and returns the mean loss,
+  // without an optimizer step (for custom training loops and gradient checks).
+  double compute_gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y) {
+    ensure_built();
+    check_batch(x, y);
+    gradients_and_correct(x, y);
+    return last_loss_sum_ / static_cast<double>(x.batch());
+  }
+
+  // Backward pass after forward(x, training) given d(loss)/d(output); fills grads().
   void backward(const Tensor<Scalar>& x, const Tensor<Scalar>& d_output) {
     d_acts_.resize(layers_.size() + 1);
     d_acts_.back().resize(d_output.shape());
@@ -540,16 +549,22 @@ class Sequential {
   // Forward in training mode, loss, backward, one optimizer step. Returns the number of correct predictions.
   Index train_step(const Tensor<Scalar>& x, const Tensor<Scalar>& y, bool terminate_on_nan = true, int epoch = 0,
                    Index step = 0) {
-    const Tensor<Scalar>& p = forward(x, Mode::training);
-    last_loss_sum_ = categorical_crossentropy_sum(p, y);
+    const Index correct = gradients_and_correct(x, y);
     if (terminate_on_nan && !std::isfinite(last_loss_sum_))
       throw NumericError("model '" + name_ + "': loss is " + std::to_string(last_loss_sum_) + " at epoch " +
                          std::to_string(epoch + 1) + ", batch " + std::to_string(step + 1) +
                          "; training stopped before the update (lower the learning rate or check the inputs)");
+    optimizer_->step(params_.data(), grads_.data(), static_cast<Index>(params_.size()));
+    return correct;
+  }
+
+  Index gradients_and_correct(const Tensor<Scalar>& x, const Tensor<Scalar>& y) {
+    const Tensor<Scalar>& p = forward(x, Mode::training);
+    last_loss_sum_ = categorical_crossentropy_sum(p, y);
     const Index correct = count_correct(p, y);
     d_acts_.resize(layers_.size() + 1);
     Layer<Scalar>& last = *layers_.back();
-    if (last.ends_in_softmax()) {
+    if (loss_ == Loss::categorical_crossentropy && last.ends_in_softmax()) {
       // Fused softmax + cross-entropy: hand the last layer d(loss)/d(logits) = (p - y) / batch directly.
       softmax_crossentropy_logits_grad(p, y, d_logits_);
       const std::size_t L = layers_.size();
@@ -559,7 +574,6 @@ class Sequential {
       categorical_crossentropy_grad(p, y, d_acts_.back());
       backward_from(x, layers_.size());
     }
-    optimizer_->step(params_.data(), grads_.data(), static_cast<Index>(params_.size()));
     return correct;
   }
 

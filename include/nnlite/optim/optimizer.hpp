@@ -41,7 +41,10 @@ class Optimizer {
   virtual void reset() { iterations_ = 0; }
 
  protected:
-  explicit Optimizer(double lr) { set_learning_rate(lr); }
+  // No virtual calls here: the derived object does not exist yet.
+  explicit Optimizer(double lr) : learning_rate_(lr) {
+    if (!(lr > 0)) throw ArgumentError("optimizer: learning_rate must be > 0, got " + std::to_string(lr));
+  }
   // Sizes the state on the first step, and refuses a model whose size changed under it.
   void ensure_state(Vector& v, Index n) {
     if (v.size() == 0) v = Vector::Zero(n);
