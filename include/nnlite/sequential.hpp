@@ -496,7 +496,7 @@ class Sequential {
       if (!l->built()) throw ShapeError("model '" + name_ + "': layer '" + l->name() + "' is not built");
       offsets.push_back(offsets.back() + l->param_count());
     }
-    std::vector<Scalar> params(static_cast<std::size_t>(offsets.back()));
+    std::vector<Scalar, Eigen::aligned_allocator<Scalar>> params(static_cast<std::size_t>(offsets.back()));
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       Scalar* p = params.data() + offsets[i];
       if (i + 1 < offsets_.size() && offsets_[i + 1] - offsets_[i] == offsets[i + 1] - offsets[i]) {
@@ -543,7 +543,8 @@ class Sequential {
                        " do not match the model's input " + input_shape_.str(true));
     if (data.target_shape() != output_shape())
       throw ShapeError(what + " for model '" + name_ + "': labels of shape " + data.target_shape().str(true) +
-                       " do not match the model's output " + output_shape().str(true));
+                       " do not match the output " + output_shape().str(true) + " of the last layer '" +
+                       layers_.back()->name() + "' (labels must be one-hot)");
   }
 
   // Forward in training mode, loss, backward, one optimizer step. Returns the number of correct predictions.
@@ -590,7 +591,10 @@ class Sequential {
   Shape input_shape_;
   std::vector<LayerPtr> layers_;
   std::vector<Index> offsets_;  // layer i's weights are params_[offsets_[i], offsets_[i + 1])
-  std::vector<Scalar> params_, grads_;
+  // Aligned like Eigen's own vectors: where a vectorised loop starts peeling depends on the address modulo the
+  // SIMD width, and the peeled scalar part may round differently (FMA contraction), so a fixed alignment is what
+  // makes two runs with the same seed bitwise identical.
+  std::vector<Scalar, Eigen::aligned_allocator<Scalar>> params_, grads_;
   std::unique_ptr<Optimizer<Scalar>> optimizer_;
   Loss loss_ = Loss::categorical_crossentropy;
   bool compiled_ = false;

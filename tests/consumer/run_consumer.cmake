@@ -1,0 +1,22 @@
+# Runs one consumer scenario (MODE = find_package | add_subdirectory); fails on the first failing step.
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+
+if(MODE STREQUAL "find_package")
+  run(${CMAKE_COMMAND} --install ${BUILD} --prefix ${WORK}/prefix)
+  run(${CMAKE_COMMAND} -S ${SOURCE}/tests/consumer -B ${WORK}/build -DCMAKE_PREFIX_PATH=${WORK}/prefix
+      -DCMAKE_BUILD_TYPE=Release)
+else()
+  run(${CMAKE_COMMAND} -S ${SOURCE}/tests/consumer -B ${WORK}/build -DNNLITE_SOURCE=${SOURCE}
+      -DCMAKE_BUILD_TYPE=Release)
+endif()
+run(${CMAKE_COMMAND} --build ${WORK}/build -j2)
+run(${WORK}/build/consumer)
