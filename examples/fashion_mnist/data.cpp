@@ -1,0 +1,71 @@
+// Study step 1, the data: where the IDX files are, loading them as bytes, the per-batch conversion, and the seeds
+// each iteration derives from --seed.
+#include <zlib.h>
+
+#include <iostream>
+
+#include "study.hpp"
+
+#ifndef FASHION_MNIST_SOURCE_DIR
+#define FASHION_MNIST_SOURCE_DIR "."
+#endif
+
+namespace study {
+
+ByteImageSource::ByteImageSource(const nnlite::Dataset& data, std::vector<Index> indices, Index classes)
+    : data_(data), indices_(std::move(indices)), classes_(classes) {
+  for (Index i : indices_)
+    if (i < 0 || i >= data_.n)
+      throw nnlite::ArgumentError("ByteImageSource: index " + std::to_string(i) + " outside a set of " +
+                                  std::to_string(data_.n) + " images");
+}
+
+void ByteImageSource::fill(const Index* indices, Index count, nnlite::Tensor<float>& x, nnlite::Tensor<float>& y) const {
+  mapped_.resize(static_cast<std::size_t>(count));
+  for (Index k = 0; k < count; ++k) mapped_[static_cast<std::size_t>(k)] = indices_[static_cast<std::size_t>(indices[k])];
+  const nnlite::IndexSpan rows(mapped_.data(), count);
+  nnlite::to_float_images(data_.images.data(), rows, data_.h, data_.w, x);
+  nnlite::to_one_hot(data_.labels.data(), rows, classes_, y);
+}
+
+std::string resolve_data_dir(const std::string& requested) {
+  if (!requested.empty()) return requested;
+  return nnlite::default_fashion_mnist_dir(std::string(FASHION_MNIST_SOURCE_DIR) + "/data/fashion");
+}
+
+StudyData load_study_data(const std::string& dir, Index train_limit, bool quiet) {
+  StudyData d;
+  d.dir = dir;
+  d.sets = nnlite::load_fashion_mnist(dir);
+  const Index n = d.sets.train.n;
+  if (train_limit > n)
+    throw nnlite::ArgumentError("--train-limit " + std::to_string(train_limit) + " is more than the " +
+                                std::to_string(n) + " training images in " + dir);
+  d.train_used = train_limit > 0 ? train_limit : n;
+  const auto pixels = static_cast<std::size_t>(d.train_used * d.sets.train.pixels_per_image());
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  crc = ::crc32_z(crc, d.sets.train.images.data(), pixels);
+  crc = ::crc32_z(crc, d.sets.train.labels.data(), static_cast<std::size_t>(d.train_used));
+  d.crc32 = static_cast<std::uint32_t>(crc);
+  if (!quiet)
+    std::cout << "Data: " << dir << " (" << n << " training images, using " << d.train_used << "; "
+              << d.sets.test.n << " test images)\n";
+  return d;
+}
+
+// Distinct streams of derive_seed, so no split shares draws with any model's initialisation.
+std::uint64_t split_seed(std::uint64_t seed, int iteration) {
+  return nnlite::derive_seed(seed, 0x5000 + static_cast<std::uint64_t>(iteration));
+}
+std::uint64_t model_seed(std::uint64_t seed, int iteration) {
+  return nnlite::derive_seed(seed, 0x6000 + static_cast<std::uint64_t>(iteration));
+}
+
+nnlite::Sequential<float> make_model(const Config& config, int iteration) {
+  nnlite::Sequential<float> model = study_model<float>(config.model);
+  model.set_seed(model_seed(config.seed, iteration));  // before compile(), which creates the weights
+  model.compile(nnlite::Adam<float>(config.learning_rate), "categorical_crossentropy", {"accuracy"});
+  return model;
+}
+
+}  // namespace study

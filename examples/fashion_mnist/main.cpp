@@ -1,0 +1,176 @@
+// fashion_mnist: the Fashion-MNIST study as a command-line app — train (resumable, or one iteration per job),
+// select the best iteration and report on the test set, or evaluate any Keras-layout .h5 model.
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "study.hpp"
+
+#if __has_include(<nnlite/io/keras_h5.hpp>)
+#include <nnlite/io/keras_h5.hpp>
+#define STUDY_HAVE_H5 1
+#endif
+
+namespace {
+
+using namespace study;
+
+// CLI11's PositiveNumber prints the whole range up to DBL_MAX in its message; this says it plainly.
+const CLI::Validator kPositive(
+    [](std::string& text) -> std::string {
+      try {
+        std::size_t used = 0;
+        const double v = std::stod(text, &used);
+        if (used == text.size() && v > 0 && std::isfinite(v)) return {};
+      } catch (const std::exception&) {
+      }
+      return "must be a positive number, got '" + text + "'";
+    },
+    "POSITIVE");
+
+void add_common_options(CLI::App* app, RunOptions& run) {
+  app->add_option("--data", run.data_dir,
+                  "Directory of the four Fashion-MNIST IDX files, plain or .gz (default: data/fashion in the source "
+                  "tree when it holds them, else /usr/share/datasets/fashion-mnist)");
+  app->add_option("--threads", run.threads, "Threads for training and inference; 0: all hardware threads")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+}
+
+void add_train_options(CLI::App* app, Config& config, RunOptions& run) {
+  add_common_options(app, run);
+  app->add_option("--out", run.out_dir, "Directory for the model, report, figures and checkpoints")->capture_default_str();
+  app->add_option("--model", config.model, "Which study model to train")
+      ->check(CLI::IsMember({"improved", "first"}))
+      ->capture_default_str();
+  app->add_option("--iterations", config.iterations, "Independent split-and-train iterations")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app->add_option("--epochs", config.epochs, "Epochs per iteration")->check(CLI::Range(1, 100000))->capture_default_str();
+  app->add_option("--batch-size", config.batch_size, "Images per training batch")
+      ->check(CLI::Range(Index(1), Index(1) << 20))
+      ->capture_default_str();
+  app->add_option("--learning-rate", config.learning_rate, "Adam's learning rate")
+      ->check(kPositive)
+      ->capture_default_str();
+  app->add_option("--seed", config.seed, "Seed of every split, initialisation, shuffle and dropout mask")
+      ->capture_default_str();
+  app->add_option("--train-limit", config.train_limit,
+                  "Use only the first N training images (quick runs, tests); 0: all 60,000")
+      ->check(CLI::Range(Index(0), Index(1) << 40))
+      ->capture_default_str();
+  app->add_option("--only-iteration", run.only_iteration,
+                  "Train only iteration I (1-based) and stop; run `select` when all are done")
+      ->check(CLI::Range(1, 1000));
+  app->add_flag("--quiet", run.quiet, "Print only warnings, errors and the final result");
+  // Testing aid, hidden from --help: exit right after the K-th epoch's checkpoint, as a kill would.
+  app->add_option("--stop-after-epochs", run.stop_after_epochs)->check(CLI::Range(1, 1000000))->group("");
+}
+
+int train(const Config& config, const RunOptions& run) {
+  if (config.train_limit != 0 && config.train_limit < 10)
+    throw nnlite::ArgumentError("--train-limit must be 0 (all images) or at least 10, got " +
+                                std::to_string(config.train_limit));
+  if (run.only_iteration > config.iterations)
+    throw nnlite::ArgumentError("--only-iteration " + std::to_string(run.only_iteration) + " is beyond --iterations " +
+                                std::to_string(config.iterations));
+  StudyData data = load_study_data(resolve_data_dir(run.data_dir), config.train_limit, run.quiet);
+  std::filesystem::create_directories(run.out_dir);
+  const RunState state = read_run_state(run.out_dir, config.iterations);
+  check_resumable(state, config, data, run.out_dir);  // before anything is trained or written
+
+  if (!run.quiet) {
+    std::cout << "Study: model " << config.model << ", " << config.iterations << " iteration(s) x " << config.epochs
+              << " epoch(s), batch size " << config.batch_size << ", Adam(" << config.learning_rate << "), seed "
+              << config.seed << ", " << nnlite::num_threads() << " thread(s), output in " << run.out_dir << "\n\n"
+              << make_model(config, 1).summary();
+  }
+
+  std::vector<int> todo;
+  for (int i = 1; i <= config.iterations; ++i)
+    if (run.only_iteration == 0 || run.only_iteration == i) todo.push_back(i);
+  int done = 0, timed = 0;
+  double seconds = 0;
+  for (int i : todo) {
+    const IterationRecord& r = state.iterations[static_cast<std::size_t>(i - 1)];
+    done += r.status == Status::finished || r.status == Status::diverged ? config.epochs : r.epochs_done();
+    for (double s : r.history.seconds) seconds += s, ++timed;
+  }
+  StudyClock clock(static_cast<int>(todo.size()) * config.epochs, done, timed ? seconds / timed : 0.0);
+
+  for (int i : todo) train_iteration(config, run, data, i, clock);
+
+  if (run.only_iteration != 0) {
+    std::cout << "Iteration " << run.only_iteration << " is done. When every iteration is, run: fashion_mnist select --out "
+              << run.out_dir << '\n';
+    return 0;
+  }
+  return select_and_report(run, &data);
+}
+
+int evaluate(const std::string& model_path, const RunOptions& run, bool as_json) {
+#ifdef STUDY_HAVE_H5
+  nnlite::Sequential<float> model = nnlite::load_model<float>(model_path);
+  const std::string dir = resolve_data_dir(run.data_dir);
+  const nnlite::MnistData data = nnlite::load_fashion_mnist(dir);
+  const TestResult t = evaluate_on_test(model, data.test);
+  if (as_json) {
+    std::cout << json{{"model", model_path},     {"data_dir", dir},          {"test_samples", data.test.n},
+                      {"test_loss", t.loss},     {"test_accuracy", t.accuracy}}
+                     .dump(2)
+              << '\n';
+  } else {
+    std::cout << "Model: " << model_path << "\nTest loss: " << fmt(t.loss) << "\nTest accuracy: " << fmt(t.accuracy)
+              << " (" << static_cast<long>(t.accuracy * static_cast<double>(data.test.n) + 0.5) << " of " << data.test.n
+              << " test images of " << dir << ")\n";
+  }
+  return 0;
+#else
+  (void)model_path, (void)run, (void)as_json;
+  throw nnlite::UnsupportedError("this build has no Keras .h5 reader (nnlite/io/keras_h5.hpp)");
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config config;
+  RunOptions run;
+  CLI::App app{"Fashion-MNIST study with nnlite: trains the study model on several random 80/20 splits, keeps the "
+               "one with the lowest validation loss, and reports on the test set.\n"
+               "  fashion_mnist [train] [options]       train (resumes from --out's checkpoints)\n"
+               "  fashion_mnist select --out DIR        select, test and report over finished iterations\n"
+               "  fashion_mnist evaluate MODEL.h5       test loss and accuracy of a Keras-layout model",
+               "fashion_mnist"};
+  app.require_subcommand(0, 1);
+  add_train_options(&app, config, run);
+  CLI::App* train_cmd = app.add_subcommand("train", "Train the study (the default when no command is given)");
+  add_train_options(train_cmd, config, run);
+
+  CLI::App* select_cmd = app.add_subcommand("select", "Pick the best finished iteration in --out, test it, report");
+  add_common_options(select_cmd, run);
+  select_cmd->add_option("--out", run.out_dir, "The study's output directory")->capture_default_str();
+  select_cmd->add_flag("--quiet", run.quiet, "Print only warnings, errors and the final result");
+
+  std::string model_path;
+  bool as_json = false;
+  CLI::App* eval_cmd = app.add_subcommand("evaluate", "Test loss and accuracy of a Keras-layout .h5 model");
+  eval_cmd->add_option("MODEL", model_path, "The model file (.h5)")->required()->check(CLI::ExistingFile);
+  add_common_options(eval_cmd, run);
+  eval_cmd->add_flag("--json", as_json, "Print the result as JSON");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    nnlite::set_num_threads(run.threads);
+    if (*eval_cmd) return evaluate(model_path, run, as_json);
+    if (*select_cmd) return select_and_report(run, nullptr);
+    return train(config, run);
+  } catch (const std::exception& e) {
+    std::cerr << "fashion_mnist: error: " << e.what() << '\n';
+    return 1;
+  }
+}

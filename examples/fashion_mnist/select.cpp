@@ -1,0 +1,157 @@
+// Study steps 3 and 4, selection and test: the finished iteration with the lowest final validation loss wins,
+// is evaluated once on the 10,000 test images and saved as best_model.h5; then the report is written.
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <nnlite/checkpoint.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "study.hpp"
+
+#if __has_include(<nnlite/io/keras_h5.hpp>)
+#include <nnlite/io/keras_h5.hpp>
+#define STUDY_HAVE_H5 1
+#endif
+
+namespace study {
+
+TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Dataset& test) {
+  const auto start = std::chrono::steady_clock::now();
+  const Index classes = 10;
+  if (model.output_shape() != nnlite::Shape{classes})
+    throw nnlite::ShapeError("model '" + model.name() + "' outputs " + model.output_shape().str(true) +
+                             ", Fashion-MNIST needs " + nnlite::Shape{classes}.str(true));
+  const ByteImageSource source(test, nnlite::all_indices(test.n), classes);
+  TestResult r;
+  double loss_sum = 0;
+  Index correct = 0;
+  nnlite::Tensor<float> x, y;
+  const Index batch = 250;  // inference only: a larger batch is faster and changes no per-sample value
+  std::vector<Index> idx(static_cast<std::size_t>(batch));
+  for (Index begin = 0; begin < test.n; begin += batch) {
+    const Index count = std::min(batch, test.n - begin);
+    std::iota(idx.begin(), idx.begin() + count, begin);
+    source.fill(idx.data(), count, x, y);
+    const nnlite::Tensor<float>& p = model.forward(x, nnlite::Mode::inference);
+    loss_sum += nnlite::categorical_crossentropy_sum(p, y);
+    correct += nnlite::count_correct(p, y);
+    for (int k : nnlite::argmax_rows(p)) r.predicted.push_back(k);
+    for (Index k = 0; k < count; ++k) r.truth.push_back(test.labels[static_cast<std::size_t>(begin + k)]);
+  }
+  r.loss = loss_sum / static_cast<double>(test.n);
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(test.n);
+  r.confusion = nnlite::confusion_matrix(r.truth, r.predicted, static_cast<int>(classes));
+  r.per_class = nnlite::per_class_report(r.confusion);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+namespace {
+
+void print_iterations(const std::vector<IterationRecord>& iterations, int best) {
+  std::cout << "\n  iter  status       epochs  final val_loss  val_acc   best epoch  val_loss  val_acc\n";
+  for (const auto& r : iterations) {
+    std::cout << (r.iteration == best ? "* " : "  ") << std::left << std::setw(6) << r.iteration << std::setw(13)
+              << status_name(r.status) << std::setw(8) << r.epochs_done();
+    if (r.epochs_done() > 0 && r.history.has_validation()) {
+      const auto b = static_cast<std::size_t>(r.best_epoch());
+      std::cout << std::setw(16) << fmt(r.history.val_loss.back()) << std::setw(10) << fmt(r.history.val_accuracy.back())
+                << std::setw(12) << b + 1 << std::setw(10) << fmt(r.history.val_loss[b]) << fmt(r.history.val_accuracy[b]);
+    }
+    std::cout << std::right << '\n';
+  }
+}
+
+// The test images the report shows: the first ones, then the first mistakes after them, so errors are visible.
+void pick_grid(const nnlite::Dataset& test, const TestResult& t, StudyReport& report) {
+  const std::size_t first = 18, total = 30;
+  std::vector<std::size_t> chosen;
+  for (std::size_t i = 0; i < first && i < t.truth.size(); ++i) chosen.push_back(i);
+  for (std::size_t i = first; i < t.truth.size() && chosen.size() < total; ++i)
+    if (t.predicted[i] != t.truth[i]) chosen.push_back(i);
+  const auto pixels = static_cast<std::size_t>(test.pixels_per_image());
+  for (std::size_t i : chosen) {
+    const std::uint8_t* img = test.image(static_cast<Index>(i));
+    report.grid_images.insert(report.grid_images.end(), img, img + pixels);
+    report.grid_predicted.push_back(t.predicted[i]);
+    report.grid_truth.push_back(t.truth[i]);
+  }
+}
+
+std::vector<nnlite::LayerBox> layer_boxes(const nnlite::Sequential<float>& model) {
+  std::vector<nnlite::LayerBox> boxes{{"input", "InputLayer", model.input_shape().str(true), -1}};
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const auto& l = model.layer(i);
+    boxes.push_back({l.name(), l.class_name(), l.output_shape().str(true), static_cast<long long>(l.param_count())});
+  }
+  return boxes;
+}
+
+}  // namespace
+
+int select_and_report(const RunOptions& run, const StudyData* preloaded) {
+  const RunState state = read_run_state(run.out_dir);
+  if (state.config.is_null())
+    throw nnlite::Error("'" + checkpoint_dir(run.out_dir) +
+                        "' holds no checkpoints: train first (fashion_mnist train --out " + run.out_dir + ")");
+  const Config config = Config::from_json(state.config);
+  StudyData loaded;
+  if (!preloaded) {
+    loaded = load_study_data(resolve_data_dir(run.data_dir), config.train_limit, run.quiet);
+    check_resumable(state, config, loaded, run.out_dir);  // the test must run on the data the study trained on
+    preloaded = &loaded;
+  }
+  const StudyData& data = *preloaded;
+
+  int best = 0;
+  std::vector<std::string> left_out;
+  for (const auto& r : state.iterations) {
+    if (r.status != Status::finished) {
+      left_out.push_back(std::to_string(r.iteration) + " (" + status_name(r.status) + ")");
+      continue;
+    }
+    const double v = r.history.val_loss.back();
+    if (best == 0 || v < state.iterations[static_cast<std::size_t>(best - 1)].history.val_loss.back()) best = r.iteration;
+  }
+  if (!run.quiet) print_iterations(state.iterations, best);
+  if (best == 0)
+    throw nnlite::Error("no iteration in '" + run.out_dir + "' has finished training, so there is nothing to select");
+  if (!left_out.empty()) {
+    std::cerr << "fashion_mnist: warning: selecting among the finished iterations only; left out: ";
+    for (std::size_t i = 0; i < left_out.size(); ++i) std::cerr << (i ? ", " : "") << left_out[i];
+    std::cerr << '\n';
+  }
+
+  nnlite::Sequential<float> model = make_model(config, best);
+  nnlite::load_checkpoint(checkpoint_path(run.out_dir, best), model);
+  const IterationRecord& winner = state.iterations[static_cast<std::size_t>(best - 1)];
+  if (!run.quiet)
+    std::cout << "\nBest: iteration " << best << " (final val_loss " << fmt(winner.history.val_loss.back())
+              << "); evaluating it on " << data.sets.test.n << " test images\n";
+
+  StudyReport report;
+  report.config = config;
+  report.run = run;
+  report.data_dir = data.dir;
+  report.train_images = data.train_used;
+  report.test_images = data.sets.test.n;
+  report.iterations = state.iterations;
+  report.best_iteration = best;
+  report.test = evaluate_on_test(model, data.sets.test);
+  report.layers = layer_boxes(model);
+  report.model_summary = model.summary();
+  pick_grid(data.sets.test, report.test, report);
+#ifdef STUDY_HAVE_H5
+  nnlite::save_model(model, join(run.out_dir, "best_model.h5"));
+  report.wrote_model_file = true;
+#else
+  std::cerr << "fashion_mnist: warning: this build has no Keras .h5 writer, best_model.h5 not written\n";
+#endif
+  write_report(report);
+  std::cout << "Test loss: " << fmt(report.test.loss) << "  Test accuracy: " << fmt(report.test.accuracy)
+            << "  (iteration " << best << ", report in " << join(run.out_dir, "report.md") << ")\n";
+  return 0;
+}
+
+}  // namespace study

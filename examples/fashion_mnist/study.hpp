@@ -1,0 +1,179 @@
+// The Fashion-MNIST study's steps, shared by main.cpp and the step files: settings, data, one training iteration,
+// selection of the best iteration, test evaluation and the report.
+#pragma once
+
+#include <nnlite/nnlite.hpp>
+#include <nnlite/plot.hpp>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "study_models.hpp"
+
+namespace study {
+
+using nnlite::Index;
+using json = nlohmann::json;
+
+// What decides the numbers a study produces. Checkpoints record it; a resume must match it exactly.
+struct Config {
+  std::string model = "improved";
+  int iterations = 4;
+  int epochs = 50;
+  Index batch_size = 32;
+  double learning_rate = 1e-3;
+  std::uint64_t seed = 42;
+  Index train_limit = 0;  // use only the first N training images; 0: all of them
+  double validation_fraction = 0.2;
+
+  json to_json() const;
+  static Config from_json(const json& j);
+};
+
+// How this process runs (none of it changes the results, except that only single-threaded runs are bitwise
+// reproducible).
+struct RunOptions {
+  std::string data_dir;  // empty: data/fashion in the source tree when it holds the files, else Debian's
+  std::string out_dir = "results";
+  int threads = 0;
+  bool quiet = false;
+  int only_iteration = 0;     // 1-based; 0: all of them
+  int stop_after_epochs = 0;  // testing aid: exit as if killed after this many epochs
+};
+
+// ---- data.cpp --------------------------------------------------------------------------------------------------
+
+// The images stay uint8 in memory; batches are converted on the fly (pixels / 255, NHWC, one-hot labels), giving
+// the same floats as converting the whole set up front.
+class ByteImageSource : public nnlite::DataSource<float> {
+ public:
+  ByteImageSource(const nnlite::Dataset& data, std::vector<Index> indices, Index classes = 10);
+  Index size() const override { return static_cast<Index>(indices_.size()); }
+  nnlite::Shape sample_shape() const override { return {data_.h, data_.w, 1}; }
+  nnlite::Shape target_shape() const override { return {classes_}; }
+  void fill(const Index* indices, Index count, nnlite::Tensor<float>& x, nnlite::Tensor<float>& y) const override;
+
+ private:
+  const nnlite::Dataset& data_;
+  std::vector<Index> indices_;
+  Index classes_;
+  mutable std::vector<Index> mapped_;  // batch positions -> dataset rows, reused across batches
+};
+
+struct StudyData {
+  std::string dir;
+  nnlite::MnistData sets;
+  Index train_used = 0;     // the first train_used training images take part (--train-limit)
+  std::uint32_t crc32 = 0;  // of those images and labels: a resume must see the same data
+};
+
+std::string resolve_data_dir(const std::string& requested);
+StudyData load_study_data(const std::string& dir, Index train_limit, bool quiet);
+
+// Seeds of iteration i (1-based): every split and every model's initialisation differs, all derived from --seed.
+std::uint64_t split_seed(std::uint64_t seed, int iteration);
+std::uint64_t model_seed(std::uint64_t seed, int iteration);
+
+// A fresh, compiled study model with the iteration's seed.
+nnlite::Sequential<float> make_model(const Config& config, int iteration);
+
+// ---- train.cpp -------------------------------------------------------------------------------------------------
+
+enum class Status { not_started, running, finished, diverged };
+std::string status_name(Status s);
+
+// One iteration as its checkpoint (and divergence note) describe it.
+struct IterationRecord {
+  int iteration = 0;
+  Status status = Status::not_started;
+  std::uint64_t split_seed = 0, model_seed = 0;
+  Index train_samples = 0, val_samples = 0;
+  nnlite::History history;
+  std::string error;  // why it diverged
+
+  int epochs_done() const { return static_cast<int>(history.size()); }
+  int best_epoch() const;  // 0-based index of the lowest val_loss; -1 without any epoch
+  json to_json() const;
+};
+
+std::string checkpoint_dir(const std::string& out_dir);
+std::string checkpoint_path(const std::string& out_dir, int iteration);
+
+// What a run directory holds: the config its checkpoints were made with (null if none) and each iteration's state.
+struct RunState {
+  json config = nullptr;
+  json data = nullptr;
+  std::vector<IterationRecord> iterations;  // config.iterations entries, 1-based order
+};
+RunState read_run_state(const std::string& out_dir, int iterations_hint = 0);
+
+// Throws ResumeError when out_dir holds checkpoints of another config or other data.
+struct ResumeError : nnlite::Error {
+  using nnlite::Error::Error;
+};
+void check_resumable(const RunState& state, const Config& config, const StudyData& data, const std::string& out_dir);
+
+// Reports the overall ETA after each epoch from the mean time of the epochs finished so far.
+class StudyClock {
+ public:
+  StudyClock(int total_epochs, int done_before, double seconds_per_epoch_hint);
+  void epoch_done(double seconds);
+  int epochs_this_run() const;
+  std::string line() const;
+
+ private:
+  int total_, done_;
+  int timed_ = 0;
+  double seconds_ = 0, hint_;
+};
+
+// Trains (or resumes, or skips when already finished) iteration i, checkpointing after every epoch.
+IterationRecord train_iteration(const Config& config, const RunOptions& run, const StudyData& data, int iteration,
+                                StudyClock& clock);
+
+// ---- select.cpp ------------------------------------------------------------------------------------------------
+
+struct TestResult {
+  double loss = 0, accuracy = 0;
+  std::vector<int> predicted, truth;
+  std::vector<std::vector<long>> confusion;
+  std::vector<nnlite::ClassReport> per_class;
+  double seconds = 0;
+};
+
+// Loss, accuracy and every prediction over the whole test set (the same numbers for a model from a checkpoint
+// and the same model read back from best_model.h5).
+TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Dataset& test);
+
+// Picks the finished iteration with the lowest final validation loss, evaluates it on the test set, writes
+// best_model.h5 and the report. Returns the process exit code.
+int select_and_report(const RunOptions& run, const StudyData* preloaded);
+
+// ---- report.cpp ------------------------------------------------------------------------------------------------
+
+struct StudyReport {
+  Config config;
+  RunOptions run;
+  std::string data_dir;
+  Index train_images = 0, test_images = 0;
+  std::vector<IterationRecord> iterations;
+  int best_iteration = 0;  // 1-based
+  TestResult test;
+  std::vector<nnlite::LayerBox> layers;
+  std::string model_summary;
+  bool wrote_model_file = false;
+  std::vector<std::uint8_t> grid_images;  // the test images shown in the grid, and their labels
+  std::vector<int> grid_predicted, grid_truth;
+  std::vector<std::string> figures;  // file names written
+};
+
+json report_json(const StudyReport& r);
+std::string report_markdown(const StudyReport& r);
+void write_report(StudyReport& r);  // figures, report.json, report.md; all atomic
+
+std::string join(const std::string& dir, const std::string& name);
+std::string fmt(double v, int digits = 4);
+
+}  // namespace study

@@ -1,0 +1,314 @@
+// Study step 2, training: one iteration = a fresh 80/20 split and a fresh model, checkpointed after every epoch so
+// that a killed run resumes where it stopped and a finished iteration is never trained again.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nnlite/checkpoint.hpp>
+#include <nnlite/io/atomic_file.hpp>
+#include <regex>
+#include <sstream>
+
+#include "study.hpp"
+
+namespace study {
+
+namespace fs = std::filesystem;
+
+// Exit code of --stop-after-epochs, so a test can tell the simulated kill from a failure.
+constexpr int kStoppedExitCode = 75;
+
+json Config::to_json() const {
+  return {{"model", model},
+          {"iterations", iterations},
+          {"epochs", epochs},
+          {"batch_size", batch_size},
+          {"learning_rate", learning_rate},
+          {"seed", seed},
+          {"train_limit", train_limit},
+          {"validation_fraction", validation_fraction}};
+}
+
+Config Config::from_json(const json& j) {
+  Config c;
+  c.model = j.at("model").get<std::string>();
+  c.iterations = j.at("iterations").get<int>();
+  c.epochs = j.at("epochs").get<int>();
+  c.batch_size = j.at("batch_size").get<Index>();
+  c.learning_rate = j.at("learning_rate").get<double>();
+  c.seed = j.at("seed").get<std::uint64_t>();
+  c.train_limit = j.at("train_limit").get<Index>();
+  c.validation_fraction = j.at("validation_fraction").get<double>();
+  return c;
+}
+
+std::string status_name(Status s) {
+  switch (s) {
+    case Status::not_started: return "not started";
+    case Status::running: return "incomplete";
+    case Status::finished: return "finished";
+    case Status::diverged: return "diverged";
+  }
+  return "?";
+}
+
+int IterationRecord::best_epoch() const {
+  int best = -1;
+  for (std::size_t e = 0; e < history.val_loss.size(); ++e)
+    if (best < 0 || history.val_loss[e] < history.val_loss[static_cast<std::size_t>(best)]) best = static_cast<int>(e);
+  return best;
+}
+
+json IterationRecord::to_json() const {
+  json j{{"iteration", iteration},       {"status", status_name(status)},   {"split_seed", split_seed},
+         {"model_seed", model_seed},     {"train_samples", train_samples},  {"val_samples", val_samples},
+         {"epochs_done", epochs_done()}, {"history", history.to_json()}};
+  double seconds = 0;
+  for (double s : history.seconds) seconds += s;
+  j["seconds"] = seconds;
+  if (epochs_done() > 0 && history.has_validation()) {
+    const auto last = history.size() - 1;
+    j["loss"] = history.loss[last];
+    j["accuracy"] = history.accuracy[last];
+    j["val_loss"] = history.val_loss[last];
+    j["val_accuracy"] = history.val_accuracy[last];
+    const auto best = static_cast<std::size_t>(best_epoch());
+    j["best_epoch"] = best + 1;  // 1-based, as printed during training
+    j["best_val_loss"] = history.val_loss[best];
+    j["best_val_accuracy"] = history.val_accuracy[best];
+  }
+  if (!error.empty()) j["error"] = error;
+  return j;
+}
+
+std::string checkpoint_dir(const std::string& out_dir) { return join(out_dir, "checkpoints"); }
+std::string checkpoint_path(const std::string& out_dir, int iteration) {
+  return join(checkpoint_dir(out_dir), "iteration_" + std::to_string(iteration) + ".ckpt");
+}
+static std::string diverged_path(const std::string& out_dir, int iteration) {
+  return join(checkpoint_dir(out_dir), "iteration_" + std::to_string(iteration) + ".diverged.json");
+}
+
+static json data_fingerprint(const StudyData& data) {
+  return {{"train_images", data.train_used}, {"crc32", data.crc32}};
+}
+
+// The metadata of a checkpoint (and of a divergence note): enough to rebuild the record and to refuse a resume
+// under different settings.
+static json iteration_metadata(const IterationRecord& r, const Config& config, const StudyData& data) {
+  json j{{"app", "nnlite fashion_mnist"},  {"config", config.to_json()},    {"data", data_fingerprint(data)},
+         {"iteration", r.iteration},       {"split_seed", r.split_seed},    {"model_seed", r.model_seed},
+         {"train_samples", r.train_samples}, {"val_samples", r.val_samples}, {"status", status_name(r.status)},
+         {"history", r.history.to_json()}};
+  if (!r.error.empty()) j["error"] = r.error;
+  return j;
+}
+
+static IterationRecord record_from_metadata(const json& m) {
+  IterationRecord r;
+  r.iteration = m.at("iteration").get<int>();
+  r.split_seed = m.at("split_seed").get<std::uint64_t>();
+  r.model_seed = m.at("model_seed").get<std::uint64_t>();
+  r.train_samples = m.at("train_samples").get<Index>();
+  r.val_samples = m.at("val_samples").get<Index>();
+  r.history = nnlite::History::from_json(m.at("history"));
+  const std::string s = m.at("status").get<std::string>();
+  r.status = s == "finished" ? Status::finished : s == "diverged" ? Status::diverged : Status::running;
+  r.error = m.value("error", std::string());
+  return r;
+}
+
+static json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw nnlite::IoError("cannot open '" + path + "': " + std::strerror(errno));
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw nnlite::FormatError("'" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+RunState read_run_state(const std::string& out_dir, int iterations_hint) {
+  RunState state;
+  std::map<int, IterationRecord> found;
+  const std::string dir = checkpoint_dir(out_dir);
+  if (fs::is_directory(dir)) {
+    static const std::regex name(R"(iteration_([0-9]+)\.(ckpt|diverged\.json))");
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      std::smatch m;
+      const std::string file = entry.path().filename().string();
+      if (!std::regex_match(file, m, name)) continue;
+      const std::string path = entry.path().string();
+      const json meta = m[2] == "ckpt" ? nnlite::read_checkpoint_metadata(path) : read_json_file(path);
+      if (meta.value("app", "") != "nnlite fashion_mnist")
+        throw ResumeError("'" + path + "' was not written by this app");
+      // Every file of a run directory must come from one study.
+      if (state.config.is_null()) {
+        state.config = meta.at("config");
+        state.data = meta.at("data");
+      } else if (meta.at("config") != state.config || meta.at("data") != state.data) {
+        throw ResumeError("'" + dir + "' mixes checkpoints of different studies ('" + path +
+                          "' differs from the others); use a separate --out for each study");
+      }
+      IterationRecord r = record_from_metadata(meta);
+      // A divergence note outranks the checkpoint of the epochs before it.
+      if (!found.count(r.iteration) || r.status == Status::diverged) found[r.iteration] = std::move(r);
+    }
+  }
+  int n = state.config.is_null() ? iterations_hint : state.config.at("iterations").get<int>();
+  for (int i = 1; i <= n; ++i) {
+    if (found.count(i)) {
+      state.iterations.push_back(found[i]);
+    } else {
+      IterationRecord r;
+      r.iteration = i;
+      state.iterations.push_back(r);
+    }
+  }
+  return state;
+}
+
+void check_resumable(const RunState& state, const Config& config, const StudyData& data, const std::string& out_dir) {
+  if (state.config.is_null()) return;
+  const json now = config.to_json();
+  std::ostringstream diff;
+  for (auto it = now.begin(); it != now.end(); ++it) {
+    const json then = state.config.value(it.key(), json());
+    if (then != it.value()) diff << "\n  " << it.key() << ": " << then.dump() << " in the checkpoints, " << it.value().dump() << " now";
+  }
+  if (state.data != data_fingerprint(data))
+    diff << "\n  training data: " << state.data.dump() << " in the checkpoints, " << data_fingerprint(data).dump() << " now";
+  if (diff.str().empty()) return;
+  throw ResumeError("'" + out_dir + "' holds checkpoints of a study with other settings, so it cannot be resumed:" +
+                    diff.str() + "\nRerun with the same settings, use another --out, or delete '" +
+                    checkpoint_dir(out_dir) + "' to start over.");
+}
+
+StudyClock::StudyClock(int total_epochs, int done_before, double seconds_per_epoch_hint)
+    : total_(total_epochs), done_(done_before), hint_(seconds_per_epoch_hint) {}
+
+void StudyClock::epoch_done(double seconds) {
+  ++done_;
+  ++timed_;
+  seconds_ += seconds;
+}
+
+int StudyClock::epochs_this_run() const { return timed_; }
+
+std::string StudyClock::line() const {
+  const double per_epoch = timed_ > 0 ? seconds_ / timed_ : hint_;
+  std::ostringstream os;
+  os << "Study: " << done_ << '/' << total_ << " epochs done";
+  if (per_epoch > 0 && done_ < total_)
+    os << ", ETA " << nnlite::format_duration(per_epoch * (total_ - done_)) << " (" << fmt(per_epoch, 1) << " s/epoch)";
+  return os.str();
+}
+
+namespace {
+
+// Holds an exclusive lock on one iteration for this process's lifetime in train_iteration, so two jobs cannot
+// train the same iteration into the same files. The kernel drops it when the process dies, even on kill -9.
+class IterationLock {
+ public:
+  IterationLock(const std::string& path, int iteration) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw nnlite::IoError("cannot create lock file '" + path + "': " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw nnlite::Error("iteration " + std::to_string(iteration) + " is being trained by another process (it holds '" +
+                          path + "')");
+    }
+  }
+  ~IterationLock() { ::close(fd_); }
+  IterationLock(const IterationLock&) = delete;
+  IterationLock& operator=(const IterationLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+IterationRecord train_iteration(const Config& config, const RunOptions& run, const StudyData& data, int iteration,
+                                StudyClock& clock) {
+  fs::create_directories(checkpoint_dir(run.out_dir));
+  const std::string path = checkpoint_path(run.out_dir, iteration);
+  IterationLock lock(path + ".lock", iteration);
+  const std::string head = "Iteration " + std::to_string(iteration) + "/" + std::to_string(config.iterations);
+
+  // Read the state under the lock: another job may have finished this iteration meanwhile.
+  if (fs::exists(diverged_path(run.out_dir, iteration))) {
+    IterationRecord r = record_from_metadata(read_json_file(diverged_path(run.out_dir, iteration)));
+    if (!run.quiet) std::cout << head << " diverged in an earlier run (" << r.error << "): skipped\n";
+    return r;
+  }
+  nnlite::Sequential<float> model = make_model(config, iteration);
+  IterationRecord rec;
+  rec.iteration = iteration;
+  rec.split_seed = split_seed(config.seed, iteration);
+  rec.model_seed = model_seed(config.seed, iteration);
+  if (fs::exists(path)) {
+    rec = record_from_metadata(nnlite::load_checkpoint(path, model));
+    if (rec.status == Status::finished) {
+      if (!run.quiet)
+        std::cout << head << " finished in an earlier run (val_loss " << fmt(rec.history.val_loss.back())
+                  << ", val_accuracy " << fmt(rec.history.val_accuracy.back()) << "): skipped\n";
+      return rec;
+    }
+  }
+
+  const nnlite::SplitIndices split = nnlite::train_test_split(data.train_used, config.validation_fraction, rec.split_seed);
+  rec.train_samples = static_cast<Index>(split.train.size());
+  rec.val_samples = static_cast<Index>(split.test.size());
+  const ByteImageSource train(data.sets.train, split.train), val(data.sets.train, split.test);
+  if (!run.quiet) {
+    std::cout << '\n' << head << " \u2014 split seed " << rec.split_seed << ", model seed " << rec.model_seed << ": "
+              << rec.train_samples << " training / " << rec.val_samples << " validation images";
+    if (rec.epochs_done() > 0) std::cout << ", resuming after epoch " << rec.epochs_done() << '/' << config.epochs;
+    std::cout << '\n' << std::flush;
+  }
+
+  const std::string csv_path = join(run.out_dir, "history_iter" + std::to_string(iteration) + ".csv");
+  nnlite::LambdaCallback save_each_epoch([&](const nnlite::EpochLogs& logs) {
+    rec.history.append(logs);
+    rec.status = rec.epochs_done() >= config.epochs ? Status::finished : Status::running;
+    nnlite::save_checkpoint(path, model, iteration_metadata(rec, config, data));
+    nnlite::write_text_atomically(csv_path, rec.history.to_csv());
+    clock.epoch_done(logs.seconds);
+    if (!run.quiet) std::cout << clock.line() << '\n' << std::flush;
+    if (run.stop_after_epochs > 0 && clock.epochs_this_run() >= run.stop_after_epochs) {
+      std::cout << "Stopping after " << run.stop_after_epochs << " epochs (--stop-after-epochs), as if killed\n"
+                << std::flush;
+      std::_Exit(kStoppedExitCode);
+    }
+  });
+  nnlite::FitOptions options;
+  options.epochs = config.epochs;
+  options.batch_size = config.batch_size;
+  options.shuffle = true;
+  options.initial_epoch = rec.epochs_done();
+  options.verbose = run.quiet ? 0 : 1;
+  options.terminate_on_nan = true;
+  options.callbacks = {&save_each_epoch};
+  try {
+    model.fit(train, &val, options);
+  } catch (const nnlite::NumericError& e) {
+    // The checkpoint of the last good epoch stays as it is; the note keeps a rerun from training this again
+    // (it would diverge the same way) and keeps this iteration out of the selection.
+    rec.status = Status::diverged;
+    rec.error = e.what();
+    nnlite::write_text_atomically(diverged_path(run.out_dir, iteration), iteration_metadata(rec, config, data).dump(2));
+    std::cerr << "fashion_mnist: " << head << " diverged: " << e.what() << "\n  It is left out of the selection; "
+              << "best_model.h5 is not touched by it.\n";
+  }
+  return rec;
+}
+
+}  // namespace study

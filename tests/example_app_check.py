@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+# End-to-end checks of the fashion_mnist app (stdlib only): outputs, PNG files, evaluate, resume after a simulated
+# and a real kill, and CLI errors. Usage: example_app_check.py MODE APP SCRATCH_DIR; exit 77 = skipped (no data).
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+DATA_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+DATA_DIRS = [os.environ.get("FASHION_MNIST_DIR", ""), "/usr/share/datasets/fashion-mnist"]
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def data_dir():
+    for d in DATA_DIRS:
+        if d and all(os.path.exists(os.path.join(d, f)) or os.path.exists(os.path.join(d, f + ".gz")) for f in DATA_FILES):
+            return d
+    print("SKIP: no Fashion-MNIST data found in " + ", ".join(d for d in DATA_DIRS if d))
+    sys.exit(77)
+
+
+def run(args, expect=0, timeout=300):
+    print("$ " + " ".join(args), flush=True)
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    sys.stdout.write(p.stdout[-3000:])
+    sys.stdout.write(p.stderr[-3000:])
+    if expect is not None and p.returncode != expect:
+        fail("exit code %d, expected %d" % (p.returncode, expect))
+    return p
+
+
+def fresh(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def check_png(path):
+    """Signature, chunk CRCs, IHDR size, and the IDAT stream inflates to exactly the rows IHDR promises."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        fail(path + ": not a PNG signature")
+    pos, chunks = 8, []
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        if zlib.crc32(kind + body) != crc:
+            fail(path + ": bad CRC in chunk " + kind.decode("latin-1"))
+        chunks.append((kind, body))
+        pos += 12 + length
+    if chunks[0][0] != b"IHDR" or chunks[-1][0] != b"IEND":
+        fail(path + ": IHDR must come first and IEND last")
+    width, height, depth, color = struct.unpack(">IIBB", chunks[0][1][:10])
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(color)
+    if depth != 8 or channels is None:
+        fail(path + ": unexpected bit depth %d / colour type %d" % (depth, color))
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    if len(raw) != height * (1 + width * channels):
+        fail(path + ": pixel data does not match %dx%d" % (width, height))
+    if width < 300 or height < 200 or len(data) < 5000:
+        fail(path + ": %dx%d, %d bytes: too small to be a real figure" % (width, height, len(data)))
+    print("ok  %s: %dx%d, %d bytes" % (os.path.basename(path), width, height, len(data)))
+
+
+def histories(report):
+    keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    return [(it["iteration"], it["status"], {k: it["history"][k] for k in keys}) for it in report["iterations"]]
+
+
+def same_results(a, b, what):
+    ra, rb = json.load(open(os.path.join(a, "report.json"))), json.load(open(os.path.join(b, "report.json")))
+    if histories(ra) != histories(rb):
+        fail(what + ": per-epoch metrics differ:\n%s\n%s" % (histories(ra), histories(rb)))
+    for k in ["best_iteration", "test_loss", "test_accuracy", "confusion_matrix"]:
+        if ra[k] != rb[k]:
+            fail(what + ": %s differs: %r vs %r" % (k, ra[k], rb[k]))
+    print("ok  %s: identical per-epoch metrics and test results" % what)
+
+
+def end_to_end(app, scratch, data):
+    out = fresh(os.path.join(scratch, "e2e"))
+    common = ["--data", data, "--out", out, "--iterations", "2", "--epochs", "1", "--train-limit", "3000", "--threads", "1"]
+    p = run([app] + common)
+    for text in ["Iteration 1/2 \u2014 split seed", "Iteration 2/2", "Study: 2/2 epochs done", "Total params: 225,034",
+                "Test accuracy"]:
+        if text not in p.stdout:
+            fail("output lacks %r" % text)
+    for name in ["best_model.h5", "history_iter1.csv", "history_iter2.csv", "report.json", "report.md",
+                 "training_history.png", "confusion_matrix.png", "test_predictions.png", "model.png"]:
+        if not os.path.isfile(os.path.join(out, name)) or os.path.getsize(os.path.join(out, name)) == 0:
+            fail("missing or empty output " + name)
+    leftovers = [f for _, _, files in os.walk(out) for f in files if ".tmp." in f]
+    if leftovers:
+        fail("temporary files left behind: %s" % leftovers)
+
+    r = json.load(open(os.path.join(out, "report.json")))
+    for k in ["config", "iterations", "best_iteration", "test_loss", "test_accuracy", "per_class", "confusion_matrix",
+              "total_seconds"]:
+        if k not in r:
+            fail("report.json lacks " + k)
+    if r["config"]["epochs"] != 1 or r["config"]["iterations"] != 2 or r["config"]["model"] != "improved":
+        fail("report.json config is wrong: %r" % r["config"])
+    if len(r["iterations"]) != 2:
+        fail("report.json should list 2 iterations")
+    for it in r["iterations"]:
+        for k in ["val_loss", "val_accuracy", "best_val_loss", "best_epoch"]:
+            if k not in it:
+                fail("iteration lacks " + k)
+        for k in ["loss", "accuracy", "val_loss", "val_accuracy", "seconds"]:
+            if len(it["history"][k]) != 1:
+                fail("iteration history %s should hold 1 epoch" % k)
+        if it["train_samples"] != 2400 or it["val_samples"] != 600:
+            fail("the 80/20 split of 3000 should be 2400/600")
+    if r["iterations"][0]["split_seed"] == r["iterations"][1]["split_seed"]:
+        fail("both iterations used the same split seed")
+    best = min((it for it in r["iterations"]), key=lambda it: it["val_loss"])
+    if r["best_iteration"] != best["iteration"]:
+        fail("best_iteration is not the lowest final val_loss")
+    matrix = r["confusion_matrix"]
+    if len(matrix) != 10 or sum(map(sum, matrix)) != 10000:
+        fail("confusion matrix should be 10x10 over 10000 test images")
+    if abs(sum(matrix[i][i] for i in range(10)) / 10000 - r["test_accuracy"]) > 1e-12:
+        fail("confusion matrix diagonal does not match test_accuracy")
+    if [c["name"] for c in r["per_class"]][:2] != ["T-shirt/top", "Trouser"]:
+        fail("per_class lacks class names")
+    if not 0.3 < r["test_accuracy"] <= 1:
+        fail("test accuracy %.4f is implausible" % r["test_accuracy"])
+    with open(os.path.join(out, "history_iter1.csv")) as f:
+        header = f.readline().strip()
+    if header != "epoch,accuracy,loss,val_accuracy,val_loss,seconds":
+        fail("unexpected CSV header " + header)
+    md = open(os.path.join(out, "report.md")).read()
+    for text in ["training_history.png", "confusion_matrix.png", "test_predictions.png", "model.png", "Trouser"]:
+        if text not in md:
+            fail("report.md lacks " + text)
+    for name in ["training_history.png", "confusion_matrix.png", "test_predictions.png", "model.png"]:
+        check_png(os.path.join(out, name))
+
+    e = run([app, "evaluate", os.path.join(out, "best_model.h5"), "--data", data, "--json", "--threads", "1"])
+    ev = json.loads(e.stdout)
+    if ev["test_accuracy"] != r["test_accuracy"] or ev["test_samples"] != 10000:
+        fail("evaluate says accuracy %r, report.json %r" % (ev["test_accuracy"], r["test_accuracy"]))
+    if abs(ev["test_loss"] - r["test_loss"]) > 1e-9:
+        fail("evaluate says loss %r, report.json %r" % (ev["test_loss"], r["test_loss"]))
+    print("ok  evaluate best_model.h5 --json matches report.json (accuracy %.4f)" % ev["test_accuracy"])
+
+    # A second run in the same directory trains nothing and reports the same.
+    p = run([app] + common)
+    if p.stdout.count("finished in an earlier run") != 2:
+        fail("a rerun should skip both finished iterations")
+    r2 = json.load(open(os.path.join(out, "report.json")))
+    if r2["test_accuracy"] != r["test_accuracy"]:
+        fail("a rerun changed the test accuracy")
+    # select alone reproduces the report.
+    run([app, "select", "--out", out, "--data", data, "--threads", "1", "--quiet"])
+    if json.load(open(os.path.join(out, "report.json")))["test_loss"] != r["test_loss"]:
+        fail("select changed the test loss")
+    print("ok  rerun and select reuse the finished iterations")
+
+
+def resume(app, scratch, data):
+    """Simulated kill (--stop-after-epochs) in the middle of iteration 2, then a rerun: same numbers as one run."""
+    common = ["--data", data, "--iterations", "2", "--epochs", "2", "--train-limit", "2000", "--threads", "1", "--seed", "7"]
+    ref = fresh(os.path.join(scratch, "resume_ref"))
+    run([app, "--out", ref, "--quiet"] + common)
+    out = fresh(os.path.join(scratch, "resume"))
+    p = run([app, "--out", out, "--stop-after-epochs", "3"] + common, expect=75)
+    if os.path.exists(os.path.join(out, "report.json")):
+        fail("the stopped run should not have reached the report")
+    p = run([app, "--out", out] + common)
+    if "Iteration 1/2 finished in an earlier run" not in p.stdout or "resuming after epoch 1/2" not in p.stdout:
+        fail("the rerun should skip iteration 1 and resume iteration 2 after epoch 1")
+    if p.stdout.count("Epoch ") != 1:
+        fail("the rerun should train exactly one epoch")
+    same_results(ref, out, "stopped after 3 epochs and resumed")
+
+    # Separate jobs: one iteration each, then select.
+    jobs = fresh(os.path.join(scratch, "jobs"))
+    run([app, "--out", jobs, "--only-iteration", "2", "--quiet"] + common)
+    p = run([app, "select", "--out", jobs, "--data", data, "--threads", "1"])
+    if "left out: 1 (not started)" not in p.stderr:
+        fail("select should warn that iteration 1 has not started")
+    run([app, "train", "--out", jobs, "--only-iteration", "1", "--quiet"] + common)
+    run([app, "select", "--out", jobs, "--data", data, "--threads", "1", "--quiet"])
+    same_results(ref, jobs, "--only-iteration jobs + select")
+
+    # Other settings in the same directory are refused, and nothing is changed.
+    before = open(os.path.join(out, "report.json")).read()
+    p = run([app, "--out", out] + common[:-2] + ["--seed", "8"], expect=1)
+    if "other settings" not in p.stderr or "seed: 7 in the checkpoints, 8 now" not in p.stderr:
+        fail("a resume with another seed should be refused, naming the difference")
+    if open(os.path.join(out, "report.json")).read() != before:
+        fail("the refused run changed report.json")
+    print("ok  a different config is refused")
+
+
+def kill(app, scratch, data):
+    """A real kill -9 after the first epoch's checkpoint, then a rerun: same numbers as an uninterrupted run."""
+    common = ["--data", data, "--iterations", "1", "--epochs", "3", "--train-limit", "2000", "--threads", "1", "--seed", "11"]
+    ref = fresh(os.path.join(scratch, "kill_ref"))
+    run([app, "--out", ref, "--quiet"] + common)
+    out = fresh(os.path.join(scratch, "kill"))
+    ckpt = os.path.join(out, "checkpoints", "iteration_1.ckpt")
+    print("$ " + " ".join([app, "--out", out] + common) + " &", flush=True)
+    proc = subprocess.Popen([app, "--out", out] + common, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not os.path.exists(ckpt):
+        if proc.poll() is not None or time.time() > deadline:
+            fail("the run ended or stalled before its first checkpoint")
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        fail("the run finished before it could be killed")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    print("killed after the first checkpoint appeared")
+    if os.path.exists(os.path.join(out, "report.json")):
+        fail("the killed run should not have reached the report")
+    p = run([app, "--out", out] + common)
+    if "resuming after epoch" not in p.stdout:
+        fail("the rerun should resume from the checkpoint")
+    same_results(ref, out, "killed with SIGKILL and resumed")
+
+
+def nan_guard(app, scratch, data):
+    """A learning rate of 1e38 makes the loss NaN at once: each iteration is reported as diverged, never retrained,
+    never selected, and a best_model.h5 already in --out stays as it was."""
+    out = fresh(os.path.join(scratch, "nan"))
+    sentinel = b"an earlier best model"
+    with open(os.path.join(out, "best_model.h5"), "wb") as f:
+        f.write(sentinel)
+    common = [app, "--out", out, "--data", data, "--iterations", "2", "--epochs", "1", "--train-limit", "500",
+              "--threads", "1", "--learning-rate", "1e38"]
+    p = run(common, expect=1)
+    if p.stderr.count("diverged: model 'improved': loss is") != 2 or "nothing to select" not in p.stderr:
+        fail("both iterations should be reported as diverged, and nothing selected")
+    for i in (1, 2):
+        if not os.path.exists(os.path.join(out, "checkpoints", "iteration_%d.diverged.json" % i)):
+            fail("no divergence note for iteration %d" % i)
+    if open(os.path.join(out, "best_model.h5"), "rb").read() != sentinel or os.path.exists(os.path.join(out, "report.json")):
+        fail("a diverged study must not write best_model.h5 or a report")
+    p = run(common, expect=1)
+    if p.stdout.count("diverged in an earlier run") != 2 or "Epoch 1/1" in p.stdout:
+        fail("a rerun should skip the diverged iterations")
+    print("ok  NaN guard: diverged iterations reported, skipped on rerun, best_model.h5 untouched")
+
+
+def bad_flags(app, scratch, data):
+    out = os.path.join(scratch, "bad")
+    cases = [
+        (["--no-such-flag"], "--no-such-flag"),
+        (["--epochs", "0"], "--epochs"),
+        (["--epochs", "three"], "--epochs"),
+        (["--model", "foo"], "--model"),
+        (["--batch-size", "-1"], "--batch-size"),
+        (["--learning-rate", "0"], "--learning-rate"),
+        (["--iterations", "2", "--only-iteration", "3"], "--only-iteration 3"),
+        (["--train-limit", "5"], "--train-limit"),
+        (["--data", os.path.join(scratch, "nowhere")], "nowhere"),
+        (["evaluate"], "MODEL"),
+        (["evaluate", os.path.join(scratch, "missing.h5")], "missing.h5"),
+        (["select", "--out", os.path.join(scratch, "empty")], "no checkpoints"),
+        (["frobnicate"], "frobnicate"),
+    ]
+    os.makedirs(os.path.join(scratch, "empty"), exist_ok=True)
+    for args, needle in cases:
+        p = run([app, "--out", out] + args if args[0].startswith("--") else [app] + args, expect=None, timeout=60)
+        if p.returncode == 0:
+            fail("%s should fail" % args)
+        if needle not in p.stderr:
+            fail("%s: stderr should mention %r" % (args, needle))
+        if p.stdout.strip() and "Usage" not in p.stdout and "Run with --help" not in p.stderr + p.stdout:
+            fail("%s: unexpected output on stdout" % args)
+    p = run([app, "--help"])
+    if "--stop-after-epochs" in p.stdout or "--train-limit" not in p.stdout:
+        fail("--help should list the options but not the hidden testing flag")
+    print("ok  %d bad command lines rejected with a message" % len(cases))
+
+
+def main():
+    if len(sys.argv) != 4:
+        print("usage: example_app_check.py end_to_end|resume|kill|nan_guard|bad_flags APP SCRATCH_DIR")
+        return 2
+    mode, app, scratch = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+    os.makedirs(scratch, exist_ok=True)
+    data = "" if mode == "bad_flags" else data_dir()  # bad command lines fail before any data is read
+    modes = {"end_to_end": end_to_end, "resume": resume, "kill": kill, "nan_guard": nan_guard, "bad_flags": bad_flags}
+    modes[mode](app, scratch, data)
+    print("PASS " + mode)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
