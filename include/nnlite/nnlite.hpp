@@ -5,6 +5,7 @@
 #include "activation.hpp"
 #include "callbacks.hpp"
 #include "check_gradients.hpp"
+#include "checkpoint.hpp"
 #include "data/source.hpp"
 #include "error.hpp"
 #include "history.hpp"

@@ -237,6 +237,10 @@ class Sequential {
     if (!optimizer_) throw Error("model '" + name_ + "' is not compiled");
     return *optimizer_;
   }
+  const Optimizer<Scalar>& optimizer() const {
+    if (!optimizer_) throw Error("model '" + name_ + "' is not compiled");
+    return *optimizer_;
+  }
   Loss loss() const { return loss_; }
 
   // One optimizer step on one batch; returns the batch's loss and accuracy before the step (like Keras).
@@ -423,9 +427,12 @@ class Sequential {
   // Keras' model.summary() table.
   std::string summary() const {
     std::ostringstream os;
-    const std::string rule(65, '_'), thick(65, '=');
+    // Keras' column widths, widened when a "name (Type)" is longer, so columns never run into each other.
+    std::size_t name_width = 28;
+    for (const auto& l : layers_) name_width = std::max(name_width, l->name().size() + l->class_name().size() + 4);
+    const std::string rule(name_width + 37, '_'), thick(name_width + 37, '=');
     auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
-      os << ' ' << std::left << std::setw(28) << a << std::setw(26) << b << c << '\n';
+      os << ' ' << std::left << std::setw(static_cast<int>(name_width)) << a << std::setw(26) << b << c << '\n';
     };
     os << "Model: \"" << name_ << "\"\n" << rule << '\n';
     row("Layer (type)", "Output Shape", "Param #");
