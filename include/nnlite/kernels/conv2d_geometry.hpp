@@ -1,0 +1,106 @@
+// nnlite/kernels/conv2d_geometry.hpp: the sizes every Conv2D / MaxPool2D kernel works from, and Keras' rule
+// for 'valid' and 'same' padding (TF's: the odd padded cell goes to the bottom/right).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+
+#include "../error.hpp"
+#include "../tensor.hpp"
+
+namespace nnlite {
+
+enum class Padding { valid, same };
+
+inline std::string padding_name(Padding p) { return p == Padding::same ? "same" : "valid"; }
+
+// Keras lower-cases the name before it checks it, so "SAME" is accepted too.
+inline Padding parse_padding(std::string name) {
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (name == "valid") return Padding::valid;
+  if (name == "same") return Padding::same;
+  throw ArgumentError("padding must be 'valid' or 'same', got '" + name + "'");
+}
+
+// A (height, width) pair: kernel sizes, pool sizes and strides. Implicit from one number because Keras accepts
+// kernel_size=3 for (3, 3); {3, 3} and std::array<Index, 2> work as well.
+struct Size2 {
+  Index h = 1, w = 1;
+  Size2() = default;
+  Size2(Index both) : h(both), w(both) {}  // NOLINT(google-explicit-constructor): Keras-style shorthand
+  Size2(Index height, Index width) : h(height), w(width) {}
+  Size2(const std::array<Index, 2>& hw) : h(hw[0]), w(hw[1]) {}  // NOLINT(google-explicit-constructor)
+  friend bool operator==(const Size2& a, const Size2& b) { return a.h == b.h && a.w == b.w; }
+  friend bool operator!=(const Size2& a, const Size2& b) { return !(a == b); }
+  std::string str() const { return "(" + std::to_string(h) + ", " + std::to_string(w) + ")"; }
+};
+
+// One spatial axis after padding: the output length and how many zero cells sit before and after the input.
+struct PaddedAxis {
+  Index out = 0, pad_before = 0, pad_after = 0;
+};
+
+// Keras/TF: 'valid' keeps only windows that fit (out = floor((in - k) / stride) + 1, or 0 when in < k);
+// 'same' gives out = ceil(in / stride) and pads pad_total = max((out - 1) * stride + k - in, 0) cells, of which
+// pad_total / 2 go before and the rest (the odd one) after.
+inline PaddedAxis padded_axis(Index in, Index k, Index stride, Padding padding) {
+  PaddedAxis a;
+  if (padding == Padding::valid) {
+    a.out = in >= k ? (in - k) / stride + 1 : 0;
+    return a;
+  }
+  a.out = (in + stride - 1) / stride;
+  const Index total = std::max<Index>((a.out - 1) * stride + k - in, 0);
+  a.pad_before = total / 2;
+  a.pad_after = total - a.pad_before;
+  return a;
+}
+
+// Everything a conv kernel needs, batch included. Padding is implicit zeros: any window cell outside
+// [0, in_h) x [0, in_w) reads as zero, so the kernels work for any pad_top/pad_left and output size.
+struct Conv2DGeometry {
+  Index batch = 0, in_h = 0, in_w = 0, in_c = 0;
+  Index k_h = 0, k_w = 0, out_c = 0;
+  Index stride_h = 1, stride_w = 1;
+  Index pad_top = 0, pad_left = 0;
+  Index out_h = 0, out_w = 0;
+
+  // The geometry Keras' Conv2D uses for an NHWC input and an HWIO kernel.
+  static Conv2DGeometry make(Index batch, Index in_h, Index in_w, Index in_c, Size2 kernel, Index out_c,
+                             Size2 strides, Padding padding) {
+    Conv2DGeometry g;
+    g.batch = batch;
+    g.in_h = in_h;
+    g.in_w = in_w;
+    g.in_c = in_c;
+    g.k_h = kernel.h;
+    g.k_w = kernel.w;
+    g.out_c = out_c;
+    g.stride_h = strides.h;
+    g.stride_w = strides.w;
+    const PaddedAxis ph = padded_axis(in_h, kernel.h, strides.h, padding);
+    const PaddedAxis pw = padded_axis(in_w, kernel.w, strides.w, padding);
+    g.pad_top = ph.pad_before;
+    g.pad_left = pw.pad_before;
+    g.out_h = ph.out;
+    g.out_w = pw.out;
+    return g;
+  }
+
+  Index in_sample() const { return in_h * in_w * in_c; }     // input elements per sample
+  Index out_sample() const { return out_h * out_w * out_c; }  // output elements per sample
+  Index out_pixels() const { return out_h * out_w; }          // output positions per sample
+  Index patch() const { return k_h * k_w * in_c; }            // one receptive field, (kh, kw, c) order
+  Index kernel_size() const { return patch() * out_c; }       // HWIO kernel elements
+  Index rows() const { return batch * out_h * out_w; }        // output positions in the batch
+
+  // A 1x1, stride-1, unpadded conv is a plain matrix product over the input as it lies in memory.
+  bool is_pointwise() const {
+    return k_h == 1 && k_w == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_left == 0 &&
+           out_h == in_h && out_w == in_w;
+  }
+};
+
+}  // namespace nnlite

@@ -1,0 +1,140 @@
+// nnlite/kernels/pool_reference.hpp: MaxPool2D forward and backward over NHWC as direct loops (pooling is
+// memory-bound, so these are also the kernels the layer runs). Backward either replays stored argmax or recomputes it.
+#pragma once
+
+#include <algorithm>
+
+#include "../parallel.hpp"
+#include "conv2d_geometry.hpp"
+
+namespace nnlite {
+
+// Sizes for 2-D pooling, batch included. Windows are clipped to the input: Keras pads 'same' pooling with cells
+// that never win (TF uses -inf), which is the same as leaving them out.
+struct Pool2DGeometry {
+  Index batch = 0, in_h = 0, in_w = 0, channels = 0;
+  Index pool_h = 0, pool_w = 0;
+  Index stride_h = 1, stride_w = 1;
+  Index pad_top = 0, pad_left = 0;
+  Index out_h = 0, out_w = 0;
+
+  static Pool2DGeometry make(Index batch, Index in_h, Index in_w, Index channels, Size2 pool, Size2 strides,
+                             Padding padding) {
+    Pool2DGeometry g;
+    g.batch = batch;
+    g.in_h = in_h;
+    g.in_w = in_w;
+    g.channels = channels;
+    g.pool_h = pool.h;
+    g.pool_w = pool.w;
+    g.stride_h = strides.h;
+    g.stride_w = strides.w;
+    const PaddedAxis ph = padded_axis(in_h, pool.h, strides.h, padding);
+    const PaddedAxis pw = padded_axis(in_w, pool.w, strides.w, padding);
+    g.pad_top = ph.pad_before;
+    g.pad_left = pw.pad_before;
+    g.out_h = ph.out;
+    g.out_w = pw.out;
+    return g;
+  }
+
+  Index in_sample() const { return in_h * in_w * channels; }
+  Index out_sample() const { return out_h * out_w * channels; }
+  Index out_size() const { return batch * out_sample(); }
+
+  // The input rows [h0, h1) and columns [w0, w1) that output (oh, ow) pools over.
+  void window(Index oh, Index ow, Index& h0, Index& h1, Index& w0, Index& w1) const {
+    const Index top = oh * stride_h - pad_top, left = ow * stride_w - pad_left;
+    h0 = std::max<Index>(top, 0);
+    h1 = std::min<Index>(top + pool_h, in_h);
+    w0 = std::max<Index>(left, 0);
+    w1 = std::min<Index>(left + pool_w, in_w);
+  }
+};
+
+// Ties: the window is scanned row by row (h, then w) and a later cell replaces the running max only when strictly
+// greater, so the first maximal cell in that order wins and receives the whole gradient. TF's CPU MaxPoolGrad
+// scans in the same order with the same strict comparison. A NaN never replaces a number (comparisons are false).
+
+namespace detail {
+template <bool StoreArgmax, class Scalar>
+void maxpool2d_forward_impl(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax) {
+  const Index C = g.channels;
+  parallel_for(g.batch, [&](Index n) {
+    const Index base = n * g.in_sample();
+    const Scalar* x = in + base;
+    for (Index oh = 0; oh < g.out_h; ++oh) {
+      for (Index ow = 0; ow < g.out_w; ++ow) {
+        Index h0, h1, w0, w1;
+        g.window(oh, ow, h0, h1, w0, w1);
+        const Index o = ((n * g.out_h + oh) * g.out_w + ow) * C;
+        Scalar* y = out + o;
+        const Index first = (h0 * g.in_w + w0) * C;
+        std::copy(x + first, x + first + C, y);
+        if constexpr (StoreArgmax)
+          for (Index c = 0; c < C; ++c) argmax[o + c] = base + first + c;
+        for (Index h = h0; h < h1; ++h) {
+          for (Index w = (h == h0 ? w0 + 1 : w0); w < w1; ++w) {
+            const Index cell = (h * g.in_w + w) * C;
+            for (Index c = 0; c < C; ++c) {
+              if (x[cell + c] > y[c]) {
+                y[c] = x[cell + c];
+                if constexpr (StoreArgmax) argmax[o + c] = base + cell + c;
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+}  // namespace detail
+
+// out[n, oh, ow, c] = max over the window. argmax, when not null (out_size() entries), receives the flat index of
+// the winning cell in the whole input tensor, for maxpool2d_backward_argmax.
+template <class Scalar>
+void maxpool2d_forward(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax = nullptr) {
+  if (argmax)
+    detail::maxpool2d_forward_impl<true>(g, in, out, argmax);
+  else
+    detail::maxpool2d_forward_impl<false>(g, in, out, argmax);
+}
+
+// d_in (overwritten) gets each d_out entry at the cell its forward pass picked. Overlapping windows (stride < pool)
+// can pick one cell twice, hence +=; the picks of one sample stay inside that sample, so samples run in parallel.
+template <class Scalar>
+void maxpool2d_backward_argmax(const Pool2DGeometry& g, const Index* argmax, const Scalar* d_out, Scalar* d_in) {
+  parallel_for(g.batch, [&](Index n) {
+    std::fill(d_in + n * g.in_sample(), d_in + (n + 1) * g.in_sample(), Scalar(0));
+    for (Index o = n * g.out_sample(); o < (n + 1) * g.out_sample(); ++o) d_in[argmax[o]] += d_out[o];
+  });
+}
+
+// The same gradient without stored indices: finds each window's winner again with the forward pass' tie rule.
+template <class Scalar>
+void maxpool2d_backward_recompute(const Pool2DGeometry& g, const Scalar* in, const Scalar* d_out, Scalar* d_in) {
+  const Index C = g.channels;
+  parallel_for(g.batch, [&](Index n) {
+    const Scalar* x = in + n * g.in_sample();
+    Scalar* dx = d_in + n * g.in_sample();
+    std::fill(dx, dx + g.in_sample(), Scalar(0));
+    for (Index oh = 0; oh < g.out_h; ++oh) {
+      for (Index ow = 0; ow < g.out_w; ++ow) {
+        Index h0, h1, w0, w1;
+        g.window(oh, ow, h0, h1, w0, w1);
+        const Scalar* dy = d_out + ((n * g.out_h + oh) * g.out_w + ow) * C;
+        for (Index c = 0; c < C; ++c) {
+          Index best = (h0 * g.in_w + w0) * C + c;
+          for (Index h = h0; h < h1; ++h)
+            for (Index w = w0; w < w1; ++w) {
+              const Index cell = (h * g.in_w + w) * C + c;
+              if (x[cell] > x[best]) best = cell;
+            }
+          dx[best] += dy[c];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace nnlite
