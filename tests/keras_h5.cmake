@@ -1,0 +1,31 @@
+# tests/keras_h5.cmake: the Python check of nnlite's .h5 files. keras_h5_write saves the study models and their
+# predictions into the build tree; keras_h5_python then reads them with h5py as Keras would (skipped without h5py).
+if(NNLITE_HAVE_IO)
+  add_executable(nnlite_keras_h5_writer ${CMAKE_CURRENT_LIST_DIR}/keras_h5_writer.cpp)
+  target_link_libraries(nnlite_keras_h5_writer PRIVATE nnlite::io nnlite_warnings nnlite_native)
+  set(_keras_h5_dir ${CMAKE_CURRENT_BINARY_DIR}/keras_h5_check)
+  file(MAKE_DIRECTORY ${_keras_h5_dir})
+  add_test(NAME keras_h5_write COMMAND nnlite_keras_h5_writer ${_keras_h5_dir})
+  set_tests_properties(keras_h5_write PROPERTIES FIXTURES_SETUP keras_h5_files ENVIRONMENT "OMP_NUM_THREADS=2")
+
+  # The first Python 3 that has h5py and numpy (a pyenv or venv python3 on PATH may lack Debian's python3-h5py).
+  find_package(Python3 COMPONENTS Interpreter QUIET)
+  set(_keras_h5_python "")
+  foreach(_candidate ${Python3_EXECUTABLE} /usr/bin/python3)
+    if(NOT _keras_h5_python AND EXISTS "${_candidate}")
+      execute_process(COMMAND ${_candidate} -c "import h5py, numpy" RESULT_VARIABLE _rc OUTPUT_QUIET ERROR_QUIET)
+      if(_rc EQUAL 0)
+        set(_keras_h5_python ${_candidate})
+      endif()
+    endif()
+  endforeach()
+  if(NOT _keras_h5_python)
+    set(_keras_h5_python ${Python3_EXECUTABLE})  # the script then reports a skip
+  endif()
+  if(_keras_h5_python)
+    add_test(NAME keras_h5_python COMMAND ${_keras_h5_python} ${CMAKE_CURRENT_LIST_DIR}/keras_h5_check.py ${_keras_h5_dir})
+    set_tests_properties(keras_h5_python PROPERTIES FIXTURES_REQUIRED keras_h5_files SKIP_RETURN_CODE 77)
+  else()
+    message(STATUS "nnlite: no Python 3 found, the keras_h5_python test is not registered")
+  endif()
+endif()
