@@ -55,3 +55,13 @@ TEST_CASE("Dropout: rate outside [0, 1) is an error") {
   CHECK_THROWS_AS(nnlite::Dropout<float>(1.0), nnlite::ArgumentError);
   CHECK_THROWS_AS(nnlite::Dropout<float>(-0.1), nnlite::ArgumentError);
 }
+
+TEST_CASE("Dropout: backward after an inference pass is the identity, even after a training pass") {
+  nnlite::Dropout<double> drop(0.5);
+  drop.build(nnlite::Shape{8});
+  nnlite::Tensor<double> x(nnlite::Shape{4, 8}, 1.0), y, dy(nnlite::Shape{4, 8}, 2.0), dx;
+  drop.forward(x, y, nnlite::Mode::training);
+  drop.forward(x, y, nnlite::Mode::inference);
+  drop.backward(x, y, dy, &dx);
+  for (double v : dx) CHECK(v == 2.0);
+}

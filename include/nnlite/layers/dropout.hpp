@@ -29,6 +29,7 @@ class Dropout : public Layer<Scalar> {
     out.resize(in.shape());
     if (mode == Mode::inference || rate_ == 0.0) {
       out.flat() = in.flat();
+      mask_valid_ = false;  // a later backward follows this identity pass, not an older mask
       return;
     }
     // The mask holds 0 or 1 / (1 - rate): backward is then one multiply. Keep when a 32-bit draw falls below
