@@ -14,9 +14,9 @@ nnlite::Sequential<Scalar> first_model(nnlite::Shape input = {28, 28, 1}, nnlite
   using namespace nnlite;
   Sequential<Scalar> model(input, "first");
   model.add(Conv2D<Scalar>(64, {3, 3}, "relu"));
-  model.add(MaxPool2D<Scalar>(2));
+  model.add(MaxPool2D<Scalar>({2, 2}));
   model.add(Conv2D<Scalar>(64, {3, 3}, "relu"));
-  model.add(MaxPool2D<Scalar>(2));
+  model.add(MaxPool2D<Scalar>({2, 2}));
   model.add(Flatten<Scalar>());
   model.add(Dense<Scalar>(128, "relu"));
   model.add(Dropout<Scalar>(0.2));
@@ -30,10 +30,10 @@ nnlite::Sequential<Scalar> improved_model(nnlite::Shape input = {28, 28, 1}, nnl
   using namespace nnlite;
   Sequential<Scalar> model(input, "improved");
   model.add(Conv2D<Scalar>(32, {3, 3}, "relu"));
-  model.add(MaxPool2D<Scalar>(2));
+  model.add(MaxPool2D<Scalar>({2, 2}));
   model.add(Dropout<Scalar>(0.25));
   model.add(Conv2D<Scalar>(64, {3, 3}, "relu"));
-  model.add(MaxPool2D<Scalar>(2));
+  model.add(MaxPool2D<Scalar>({2, 2}));
   model.add(Dropout<Scalar>(0.3));
   model.add(Flatten<Scalar>());
   model.add(Dense<Scalar>(128, "relu"));

@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../error.hpp"
@@ -87,7 +88,7 @@ class Layer {
 
   // Keras' get_config() for this layer (name, trainable, dtype plus the layer's own options).
   virtual nlohmann::json config() const {
-    return {{"name", name_}, {"trainable", true}, {"dtype", "float32"}};
+    return {{"name", name_}, {"trainable", true}, {"dtype", std::is_same_v<Scalar, double> ? "float64" : "float32"}};
   }
 
   virtual std::unique_ptr<Layer> clone() const = 0;

@@ -2,6 +2,8 @@
 // 'valid' or 'same' padding). No parameters; the arithmetic lives in kernels/pool_reference.hpp.
 #pragma once
 
+#include <initializer_list>
+
 #include "../kernels/conv2d_geometry.hpp"
 #include "../kernels/pool_reference.hpp"
 #include "layer.hpp"
@@ -14,7 +16,7 @@ class MaxPool2D : public Layer<Scalar> {
   // Strides default to the pool size, as in Keras (strides=None).
   explicit MaxPool2D(Size2 pool_size = {2, 2}, Padding padding = Padding::valid, std::string name = "")
       : MaxPool2D(pool_size, pool_size, padding, std::move(name)) {}
-  MaxPool2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
+  explicit MaxPool2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
       : pool_size_(pool_size), strides_(strides), padding_(padding) {
     if (pool_size.h < 1 || pool_size.w < 1)
       throw ArgumentError("MaxPooling2D: pool_size must be >= 1, got " + pool_size.str());
@@ -22,9 +24,19 @@ class MaxPool2D : public Layer<Scalar> {
       throw ArgumentError("MaxPooling2D: strides must be >= 1, got " + strides.str());
     this->set_name(std::move(name));
   }
+  // MaxPool2D<float>({2, 2}) like Keras' MaxPooling2D((2, 2)). Without this overload a braced pair could also
+  // convert to "pool 2, stride 2" through the copy constructor, and the call would be ambiguous.
+  explicit MaxPool2D(std::initializer_list<Index> pool_size, Padding padding = Padding::valid, std::string name = "")
+      : MaxPool2D(size_from_list(pool_size), padding, std::move(name)) {}
   // MaxPool2D<float>({2, 2}, {1, 1}, "same"), with Keras' padding names.
   MaxPool2D(Size2 pool_size, Size2 strides, const std::string& padding, std::string name = "")
       : MaxPool2D(pool_size, strides, parse_padding(padding), std::move(name)) {}
+
+  static Size2 size_from_list(std::initializer_list<Index> v) {
+    if (v.size() == 1) return Size2(*v.begin());
+    if (v.size() == 2) return Size2(*v.begin(), *(v.begin() + 1));
+    throw ArgumentError("MaxPooling2D: pool_size needs 1 or 2 values, got " + std::to_string(v.size()));
+  }
 
   std::string class_name() const override { return "MaxPooling2D"; }
   std::string name_stem() const override { return "max_pooling2d"; }
