@@ -1,0 +1,27 @@
+// tests/fuzz/fuzz_model_config.cpp: libFuzzer target for the JSON a Keras .h5 file carries: the input is parsed as
+// model_config (with load_model's depth limit) and rebuilt by model_from_keras_config, and, when that works, run on
+// one zero sample. Any exception other than nnlite::Error, any crash or sanitizer report is a finding.
+#include <cstdint>
+#include <nnlite/io/keras_h5.hpp>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  nnlite::LoadOptions o;
+  // Small ceilings keep each execution fast; the checks are the same code whatever the numbers.
+  o.max_layers = 64;
+  o.max_tensor_elements = nnlite::Index(1) << 16;
+  o.max_total_params = nnlite::Index(1) << 17;
+  try {
+    const nlohmann::json config = nnlite::keras_detail::parse_json(text, "fuzz model_config");
+    nnlite::Sequential<float> model = nnlite::model_from_keras_config<float>(config, "fuzz", o);
+    nnlite::Shape batch_shape = model.input_shape();
+    std::vector<nnlite::Index> dims{1};
+    for (nnlite::Index d : batch_shape.dims()) dims.push_back(d);
+    nnlite::Tensor<float> x(nnlite::Shape(dims), 0.0f);
+    (void)model.predict(x);
+    (void)nnlite::keras_model_config(model);  // and it serialises back
+  } catch (const nnlite::Error&) {
+  }
+  return 0;
+}
