@@ -14,45 +14,25 @@
 #include <nnlite/random.hpp>
 #include <nnlite/sequential.hpp>
 
+#include "../examples/fashion_mnist/study_models.hpp"
+
 namespace keras_h5_test {
 
-// Conv2D(64,3x3,relu) - MaxPool2D(2) - Conv2D(64,3x3,relu) - MaxPool2D(2) - Flatten - Dense(128,relu) -
-// Dropout(0.2) - Dense(10,softmax) on (28, 28, 1): 243,786 parameters.
+// The study's two models (examples/fashion_mnist/study_models.hpp), seeded and compiled; improved gets a
+// non-default learning rate so the files' training_config is checked with a value that must be carried over.
 template <class S>
 nnlite::Sequential<S> first_model(std::uint64_t seed = 1) {
-  using namespace nnlite;
-  Sequential<S> m(Shape{28, 28, 1});
+  auto m = study::first_model<S>();
   m.set_seed(seed);
-  m.add(Conv2D<S>(64, {3, 3}, "relu"));
-  m.add(MaxPool2D<S>(Size2(2, 2)));
-  m.add(Conv2D<S>(64, {3, 3}, "relu"));
-  m.add(MaxPool2D<S>(Size2(2, 2)));
-  m.add(Flatten<S>());
-  m.add(Dense<S>(128, "relu"));
-  m.add(Dropout<S>(0.2));
-  m.add(Dense<S>(10, "softmax"));
-  m.compile(Adam<S>(1e-3));
+  m.compile(nnlite::Adam<S>(1e-3));
   return m;
 }
 
-// Conv2D(32,3x3,relu) - MaxPool2D - Dropout(0.25) - Conv2D(64,3x3,relu) - MaxPool2D - Dropout(0.3) - Flatten -
-// Dense(128,relu) - Dropout(0.3) - Dense(10,softmax): 225,034 parameters.
 template <class S>
 nnlite::Sequential<S> improved_model(std::uint64_t seed = 2) {
-  using namespace nnlite;
-  Sequential<S> m(Shape{28, 28, 1});
+  auto m = study::improved_model<S>();
   m.set_seed(seed);
-  m.add(Conv2D<S>(32, {3, 3}, "relu"));
-  m.add(MaxPool2D<S>(Size2(2, 2)));
-  m.add(Dropout<S>(0.25));
-  m.add(Conv2D<S>(64, {3, 3}, "relu"));
-  m.add(MaxPool2D<S>(Size2(2, 2)));
-  m.add(Dropout<S>(0.3));
-  m.add(Flatten<S>());
-  m.add(Dense<S>(128, "relu"));
-  m.add(Dropout<S>(0.3));
-  m.add(Dense<S>(10, "softmax"));
-  m.compile(Adam<S>(5e-4, 0.9, 0.999, 1e-7));
+  m.compile(nnlite::Adam<S>(5e-4, 0.9, 0.999, 1e-7));
   return m;
 }
 
