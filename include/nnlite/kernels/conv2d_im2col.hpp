@@ -108,34 +108,77 @@ void col2im(const Conv2DGeometry& g, const Scalar* cols, Scalar* d_in, Index fir
   });
 }
 
-// out (NHWC, batch x out_h x out_w x out_c) = im2col(in) . kernel + bias. bias may be null. `cols` is the caller's
-// workspace (grown once, then reused); at most `workspace_limit` elements of it are used per GEMM.
+// Rows per GEMM that keep one block of patches (rows x patch) near 256 KiB, so im2col writes it and the GEMM
+// reads it while it is still in L2. Whole samples only, at least one, and never above the caller's limit.
+namespace detail {
+template <class Scalar>
+Index im2col_block_samples(const Conv2DGeometry& g, Index limit_elements) {
+  const Index per_sample = std::max<Index>(g.out_pixels() * g.patch(), 1);
+  const Index l2_target = Index(256 * 1024) / Index(sizeof(Scalar));
+  return std::clamp<Index>(std::min(l2_target, limit_elements) / per_sample, 1, std::max<Index>(g.batch, 1));
+}
+
+// y (rows x out_c) += bias, then relu when asked: one pass while the GEMM's output is still in cache.
+template <class Scalar>
+void bias_relu_rows(Scalar* y, Index rows, Index out_c, const Scalar* bias, bool relu) {
+  if (!bias && !relu) return;
+  for (Index r = 0; r < rows; ++r) {
+    Scalar* row = y + r * out_c;
+    if (bias && relu)
+      for (Index o = 0; o < out_c; ++o) row[o] = std::max(row[o] + bias[o], Scalar(0));
+    else if (bias)
+      for (Index o = 0; o < out_c; ++o) row[o] += bias[o];
+    else
+      for (Index o = 0; o < out_c; ++o) row[o] = std::max(row[o], Scalar(0));
+  }
+}
+
+// Threads worth using for a conv pass of `macs` multiply-adds over g.batch samples.
+inline int conv_threads(const Conv2DGeometry& g, double macs) { return threads_for(g.batch, macs); }
+}  // namespace detail
+
+// out (NHWC, batch x out_h x out_w x out_c) = im2col(in) . kernel + bias (then relu when fuse_relu). bias may be
+// null. `cols` is the caller's workspace (grown once, then reused). The batch is split into one contiguous slice per
+// thread; each thread builds the patches of a few samples at a time (at most `workspace_limit` elements in all) and
+// multiplies them with a single-threaded GEMM, so a thread count gives the same result every run.
 template <class Scalar>
 void conv2d_forward_im2col(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* bias,
                            Scalar* out, Tensor<Scalar>& cols,
-                           Index workspace_limit = im2col_default_workspace_limit) {
+                           Index workspace_limit = im2col_default_workspace_limit, bool fuse_relu = false) {
   ConstMatrixMap<Scalar> w(kernel, g.patch(), g.out_c);
+  const double macs = double(g.rows()) * double(g.patch()) * double(g.out_c);
+  const int threads = detail::conv_threads(g, macs);
   if (g.is_pointwise()) {
-    MatrixMap<Scalar> y(out, g.rows(), g.out_c);
-    y.noalias() = ConstMatrixMap<Scalar>(in, g.rows(), g.in_c) * w;
-    if (bias) y.rowwise() += ConstVectorMap<Scalar>(bias, g.out_c).transpose();
+    parallel_slices(g.batch, threads, [&](int, Index b0, Index b1) {
+      const Index r0 = b0 * g.out_pixels(), rows = (b1 - b0) * g.out_pixels();
+      MatrixMap<Scalar> y(out + r0 * g.out_c, rows, g.out_c);
+      y.noalias() = ConstMatrixMap<Scalar>(in + r0 * g.in_c, rows, g.in_c) * w;
+      detail::bias_relu_rows(y.data(), rows, g.out_c, bias, fuse_relu);
+    });
     return;
   }
-  const Index chunk = detail::im2col_chunk(g, workspace_limit);
-  Scalar* ws = detail::workspace(cols, std::min(chunk, g.batch) * g.out_pixels() * g.patch());
-  for (Index n0 = 0; n0 < g.batch; n0 += chunk) {
-    const Index nb = std::min(chunk, g.batch - n0);
-    const Index rows = nb * g.out_pixels();
-    im2col(g, in, ws, n0, nb);
-    MatrixMap<Scalar> y(out + n0 * g.out_sample(), rows, g.out_c);
-    y.noalias() = ConstMatrixMap<Scalar>(ws, rows, g.patch()) * w;
-    if (bias) y.rowwise() += ConstVectorMap<Scalar>(bias, g.out_c).transpose();
-  }
+  const Index block = detail::im2col_block_samples<Scalar>(g, std::max<Index>(workspace_limit / threads, 1));
+  const Index per_thread = block * g.out_pixels() * g.patch();
+  Scalar* ws = detail::workspace(cols, per_thread * threads);
+  parallel_slices(g.batch, threads, [&](int t, Index b0, Index b1) {
+    Scalar* my = ws + t * per_thread;
+    for (Index n0 = b0; n0 < b1; n0 += block) {
+      const Index nb = std::min(block, b1 - n0);
+      const Index rows = nb * g.out_pixels();
+      for (Index i = 0; i < nb; ++i)
+        im2col_sample(g, in + (n0 + i) * g.in_sample(), my + i * g.out_pixels() * g.patch());
+      MatrixMap<Scalar> y(out + n0 * g.out_sample(), rows, g.out_c);
+      y.noalias() = ConstMatrixMap<Scalar>(my, rows, g.patch()) * w;
+      detail::bias_relu_rows(y.data(), rows, g.out_c, bias, fuse_relu);
+    }
+  });
 }
 
 // Backward from d_out (NHWC): d_kernel = cols^T . d_out and d_bias = column sums of d_out (both overwritten;
 // d_bias may be null), and, when d_in is not null, d_in = col2im(d_out . kernel^T). The patches are rebuilt from
 // `in` rather than kept from forward, so nothing stale can be read; the d_cols reuse the same workspace.
+// Each thread sums the parameter gradients of its slice of the batch; the slices' sums are then added in thread
+// order, so the result depends on the thread count but never on timing.
 template <class Scalar>
 void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* d_out,
                             Scalar* d_in, Scalar* d_kernel, Scalar* d_bias, Tensor<Scalar>& cols,
@@ -147,33 +190,56 @@ void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Sca
     if (d_bias) VectorMap<Scalar>(d_bias, g.out_c).setZero();
     return;
   }
-  if (g.is_pointwise()) {
-    ConstMatrixMap<Scalar> x(in, g.rows(), g.in_c);
-    ConstMatrixMap<Scalar> dy(d_out, g.rows(), g.out_c);
-    dw.noalias() = x.transpose() * dy;
-    if (d_bias) VectorMap<Scalar>(d_bias, g.out_c) = dy.colwise().sum().transpose();
-    if (d_in) MatrixMap<Scalar>(d_in, g.rows(), g.in_c).noalias() = dy * w.transpose();
-    return;
-  }
-  const Index chunk = detail::im2col_chunk(g, workspace_limit);
-  Scalar* ws = detail::workspace(cols, std::min(chunk, g.batch) * g.out_pixels() * g.patch());
-  for (Index n0 = 0; n0 < g.batch; n0 += chunk) {
-    const Index nb = std::min(chunk, g.batch - n0);
-    const Index rows = nb * g.out_pixels();
-    ConstMatrixMap<Scalar> dy(d_out + n0 * g.out_sample(), rows, g.out_c);
-    MatrixMap<Scalar> patches(ws, rows, g.patch());
-    im2col(g, in, ws, n0, nb);
-    if (n0 == 0) {
-      dw.noalias() = patches.transpose() * dy;
-      if (d_bias) VectorMap<Scalar>(d_bias, g.out_c) = dy.colwise().sum().transpose();
-    } else {
-      dw.noalias() += patches.transpose() * dy;
-      if (d_bias) VectorMap<Scalar>(d_bias, g.out_c) += dy.colwise().sum().transpose();
+  // The work estimate leaves d_in out: the split, and so the rounding of d_kernel, must not depend on it.
+  const double macs = double(g.rows()) * double(g.patch()) * double(g.out_c);
+  const int threads = detail::conv_threads(g, macs);
+  const bool pointwise = g.is_pointwise();
+  const Index block = detail::im2col_block_samples<Scalar>(g, std::max<Index>(workspace_limit / threads, 1));
+  const Index per_thread_cols = pointwise ? 0 : block * g.out_pixels() * g.patch();
+  // Threads after the first sum into partial buffers behind their patch blocks; thread 0 writes d_kernel itself.
+  const Index partial = g.kernel_size() + g.out_c;
+  Scalar* ws = detail::workspace(cols, per_thread_cols * threads + partial * (threads - 1));
+  Scalar* partials = ws + per_thread_cols * threads;
+  parallel_slices(g.batch, threads, [&](int t, Index b0, Index b1) {
+    Scalar* my_dw = t == 0 ? d_kernel : partials + (t - 1) * partial;
+    Scalar* my_db = t == 0 ? d_bias : partials + (t - 1) * partial + g.kernel_size();
+    MatrixMap<Scalar> dwt(my_dw, g.patch(), g.out_c);
+    const bool want_db = d_bias != nullptr;
+    if (pointwise) {
+      const Index r0 = b0 * g.out_pixels(), rows = (b1 - b0) * g.out_pixels();
+      ConstMatrixMap<Scalar> x(in + r0 * g.in_c, rows, g.in_c);
+      ConstMatrixMap<Scalar> dy(d_out + r0 * g.out_c, rows, g.out_c);
+      dwt.noalias() = x.transpose() * dy;
+      if (want_db) VectorMap<Scalar>(my_db, g.out_c) = dy.colwise().sum().transpose();
+      if (d_in) MatrixMap<Scalar>(d_in + r0 * g.in_c, rows, g.in_c).noalias() = dy * w.transpose();
+      return;
     }
-    if (d_in) {
-      patches.noalias() = dy * w.transpose();
-      col2im(g, ws, d_in, n0, nb);
+    Scalar* my = ws + t * per_thread_cols;
+    for (Index n0 = b0; n0 < b1; n0 += block) {
+      const Index nb = std::min(block, b1 - n0);
+      const Index rows = nb * g.out_pixels();
+      ConstMatrixMap<Scalar> dy(d_out + n0 * g.out_sample(), rows, g.out_c);
+      MatrixMap<Scalar> patches(my, rows, g.patch());
+      for (Index i = 0; i < nb; ++i)
+        im2col_sample(g, in + (n0 + i) * g.in_sample(), my + i * g.out_pixels() * g.patch());
+      if (n0 == b0) {
+        dwt.noalias() = patches.transpose() * dy;
+        if (want_db) VectorMap<Scalar>(my_db, g.out_c) = dy.colwise().sum().transpose();
+      } else {
+        dwt.noalias() += patches.transpose() * dy;
+        if (want_db) VectorMap<Scalar>(my_db, g.out_c) += dy.colwise().sum().transpose();
+      }
+      if (d_in) {
+        patches.noalias() = dy * w.transpose();
+        for (Index i = 0; i < nb; ++i)
+          col2im_sample(g, my + i * g.out_pixels() * g.patch(), d_in + (n0 + i) * g.in_sample());
+      }
     }
+  });
+  for (int t = 1; t < threads; ++t) {
+    const Scalar* p = partials + (t - 1) * partial;
+    dw += ConstMatrixMap<Scalar>(p, g.patch(), g.out_c);
+    if (d_bias) VectorMap<Scalar>(d_bias, g.out_c) += ConstVectorMap<Scalar>(p + g.kernel_size(), g.out_c);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "../parallel.hpp"
 #include "conv2d_geometry.hpp"
+#include "pool_fast.hpp"
 
 namespace nnlite {
 
@@ -92,8 +93,25 @@ void maxpool2d_forward_impl(const Pool2DGeometry& g, const Scalar* in, Scalar* o
 
 // out[n, oh, ow, c] = max over the window. argmax, when not null (out_size() entries), receives the flat index of
 // the winning cell in the whole input tensor, for maxpool2d_backward_argmax.
+// 2x2 windows at stride 2 without padding (the study's pools) take the vectorised path in pool_fast.hpp, which
+// picks the same winners; maxpool2d_forward_generic always runs the general loop.
+template <class Scalar>
+void maxpool2d_forward_generic(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax = nullptr) {
+  if (argmax)
+    detail::maxpool2d_forward_impl<true>(g, in, out, argmax);
+  else
+    detail::maxpool2d_forward_impl<false>(g, in, out, argmax);
+}
 template <class Scalar>
 void maxpool2d_forward(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax = nullptr) {
+  if (g.pool_h == 2 && g.pool_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_top == 0 && g.pad_left == 0 &&
+      2 * g.out_h <= g.in_h && 2 * g.out_w <= g.in_w) {
+    if (argmax)
+      detail::maxpool2d_forward_2x2_impl<true>(g, in, out, argmax);
+    else
+      detail::maxpool2d_forward_2x2_impl<false>(g, in, out, argmax);
+    return;
+  }
   if (argmax)
     detail::maxpool2d_forward_impl<true>(g, in, out, argmax);
   else
@@ -107,7 +125,7 @@ void maxpool2d_backward_argmax(const Pool2DGeometry& g, const Index* argmax, con
   parallel_for(g.batch, [&](Index n) {
     std::fill(d_in + n * g.in_sample(), d_in + (n + 1) * g.in_sample(), Scalar(0));
     for (Index o = n * g.out_sample(); o < (n + 1) * g.out_sample(); ++o) d_in[argmax[o]] += d_out[o];
-  });
+  }, static_cast<double>(g.in_sample()));
 }
 
 // The same gradient without stored indices: finds each window's winner again with the forward pass' tie rule.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../activation.hpp"
+#include "../kernels/conv2d_direct.hpp"
 #include "../kernels/conv2d_geometry.hpp"
 #include "../kernels/conv2d_im2col.hpp"
 #include "../kernels/conv2d_reference.hpp"
@@ -10,15 +11,19 @@
 
 namespace nnlite {
 
-// Which kernel a Conv2D runs: the direct loops (for checking) or im2col + GEMM (the fast default).
-enum class Conv2DKernel { reference, im2col };
+// Which kernel a Conv2D runs: the reference loops (for checking), im2col + GEMM (the fast default, which hands
+// layers with a tiny receptive field, such as 3x3 on one channel, to the direct kernel), or the direct kernel always.
+enum class Conv2DKernel { reference, im2col, direct };
 
-inline std::string conv2d_kernel_name(Conv2DKernel k) { return k == Conv2DKernel::reference ? "reference" : "im2col"; }
+inline std::string conv2d_kernel_name(Conv2DKernel k) {
+  return k == Conv2DKernel::reference ? "reference" : k == Conv2DKernel::direct ? "direct" : "im2col";
+}
 
 inline Conv2DKernel parse_conv2d_kernel(const std::string& name) {
   if (name == "reference") return Conv2DKernel::reference;
   if (name == "im2col") return Conv2DKernel::im2col;
-  throw ArgumentError("unknown Conv2D kernel '" + name + "' (expected 'reference' or 'im2col')");
+  if (name == "direct") return Conv2DKernel::direct;
+  throw ArgumentError("unknown Conv2D kernel '" + name + "' (expected 'reference', 'im2col' or 'direct')");
 }
 
 // Keras-style keyword arguments for Conv2D, chained:
@@ -97,7 +102,7 @@ class Conv2D : public Layer<Scalar> {
   Activation activation() const { return activation_; }
   bool use_bias() const { return use_bias_; }
 
-  // Both kernels give the same result (to rounding); the choice is only about speed.
+  // Every kernel gives the same result (to rounding); the choice is only about speed.
   void set_kernel(Conv2DKernel k) { kernel_ = k; }
   Conv2DKernel kernel_impl() const { return kernel_; }
 
@@ -118,11 +123,18 @@ class Conv2D : public Layer<Scalar> {
     check_bound(this->params_);
     out.resize(this->output_shape().with_batch(in.batch()));
     const Conv2DGeometry g = geometry(in.batch());
-    if (kernel_ == Conv2DKernel::reference)
+    const bool relu = activation_ == Activation::relu;  // fused into the fast kernels' output pass
+    if (kernel_ == Conv2DKernel::reference) {
       conv2d_forward_reference(g, in.data(), this->params_, bias(), out.data());
+      apply_activation(activation_, out.data(), g.rows(), filters_);
+      return;
+    }
+    if (use_direct(g))
+      conv2d_forward_direct(g, in.data(), this->params_, bias(), out.data(), relu);
     else
-      conv2d_forward_im2col(g, in.data(), this->params_, bias(), out.data(), cols_);
-    apply_activation(activation_, out.data(), g.rows(), filters_);
+      conv2d_forward_im2col(g, in.data(), this->params_, bias(), out.data(), cols_, im2col_default_workspace_limit,
+                            relu);
+    if (!relu) apply_activation(activation_, out.data(), g.rows(), filters_);
   }
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
@@ -155,6 +167,8 @@ class Conv2D : public Layer<Scalar> {
     }
     if (kernel_ == Conv2DKernel::reference)
       conv2d_backward_reference(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias);
+    else if (use_direct(g))
+      conv2d_backward_direct(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias, cols_);
     else
       conv2d_backward_im2col(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias, cols_);
   }
@@ -205,6 +219,9 @@ class Conv2D : public Layer<Scalar> {
   }
 
  private:
+  bool use_direct(const Conv2DGeometry& g) const {
+    return kernel_ == Conv2DKernel::direct || (kernel_ == Conv2DKernel::im2col && conv2d_direct_pays(g));
+  }
   const Scalar* bias() const {
     return use_bias_ ? this->params_ + kernel_size_.h * kernel_size_.w * in_c_ * filters_ : nullptr;
   }
