@@ -161,6 +161,26 @@ Parsed<Scalar> parse(const std::string& path) {
   }
   if (!out.header.is_object() || !out.header.contains("model") || !out.header.contains("metadata"))
     throw FormatError(where + ": its JSON header lacks 'model' or 'metadata'");
+  // load_checkpoint reads these keys with typed accessors: check their shape here so that a header of the wrong
+  // shape is a FormatError, not a nlohmann::json::type_error (found by tests/fuzz/fuzz_checkpoint).
+  const nlohmann::json& model = out.header["model"];
+  if (!model.is_object()) throw FormatError(where + ": its JSON header's 'model' is not an object");
+  if (model.contains("layers")) {
+    const nlohmann::json& layers = model["layers"];
+    if (!layers.is_array()) throw FormatError(where + ": its JSON header's 'model' has 'layers' that are not a list");
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const nlohmann::json& l = layers[i];
+      if (!l.is_object() || !l.contains("class_name") || !l["class_name"].is_string() || !l.contains("params") ||
+          !l["params"].is_number_integer())
+        throw FormatError(where + ": its JSON header's 'model' layer " + std::to_string(i) +
+                          " is not {\"class_name\": <string>, \"params\": <integer>, ...}");
+    }
+  }
+  if (out.header.contains("optimizer")) {
+    const nlohmann::json& opt = out.header["optimizer"];
+    if (!opt.is_null() && (!opt.is_object() || (opt.contains("class_name") && !opt["class_name"].is_string())))
+      throw FormatError(where + ": its JSON header's 'optimizer' is neither null nor {\"class_name\": <string>, ...}");
+  }
 
   auto values = [&](std::vector<Scalar>& dst, const std::string& what) {
     const auto count = r.get<std::uint64_t>((what + " count").c_str());
