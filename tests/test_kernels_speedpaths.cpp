@@ -1,0 +1,209 @@
+// Tests for the speed paths: the direct small-patch Conv2D kernel, the threaded im2col kernel (per-thread slices,
+// partial gradients summed in thread order) and the thread pool in parallel.hpp. Each kernel must agree with the
+// reference loops to 1e-5 relative in float, and repeat itself bitwise for a given thread count.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <nnlite/kernels/conv2d_direct.hpp>
+#include <nnlite/kernels/conv2d_im2col.hpp>
+#include <nnlite/kernels/conv2d_reference.hpp>
+#include <nnlite/layers/conv2d.hpp>
+#include <nnlite/parallel.hpp>
+#include <stdexcept>
+#include <vector>
+
+using nnlite::Conv2DGeometry;
+using nnlite::Index;
+using nnlite::Padding;
+using nnlite::Shape;
+using nnlite::Tensor;
+
+namespace {
+
+void fill_uniform(float* p, Index n, std::uint64_t seed) {
+  nnlite::Rng rng(seed);
+  for (Index i = 0; i < n; ++i) p[i] = static_cast<float>(rng.uniform(-1, 1));
+}
+
+double rel_diff(const float* a, const float* b, Index n) {
+  double diff = 0, scale = 0;
+  for (Index i = 0; i < n; ++i) {
+    diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
+    scale = std::max(scale, std::abs(double(b[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+struct Case {
+  Index batch, h, w, c;
+  nnlite::Size2 kernel;
+  Index filters;
+  nnlite::Size2 strides;
+  Padding padding;
+};
+
+// The study's conv layers (batch 32: large enough to run threaded), then odd ones: 'same' padding, strides, a
+// channel count that is not a multiple of 16, two input channels (still a small patch), a 1x1 kernel.
+const std::vector<Case> kCases = {
+    {32, 28, 28, 1, {3, 3}, 32, {1, 1}, Padding::valid}, {32, 28, 28, 1, {3, 3}, 64, {1, 1}, Padding::valid},
+    {32, 13, 13, 32, {3, 3}, 64, {1, 1}, Padding::valid}, {5, 9, 8, 1, {3, 3}, 21, {2, 1}, Padding::same},
+    {3, 7, 6, 2, {2, 3}, 5, {1, 2}, Padding::same},       {4, 6, 6, 3, {1, 1}, 7, {1, 1}, Padding::valid},
+};
+
+struct Results {
+  Tensor<float> y, dx, dk, db;
+};
+
+enum class Impl { reference, im2col, direct };
+
+Results run(const Case& cc, Impl impl, bool relu, Index workspace_limit = nnlite::im2col_default_workspace_limit) {
+  const Conv2DGeometry g =
+      Conv2DGeometry::make(cc.batch, cc.h, cc.w, cc.c, cc.kernel, cc.filters, cc.strides, cc.padding);
+  Tensor<float> x(Shape{cc.batch, cc.h, cc.w, cc.c}), k(Shape{cc.kernel.h, cc.kernel.w, cc.c, cc.filters}),
+      b(Shape{cc.filters}), dy(Shape{cc.batch, g.out_h, g.out_w, cc.filters}), ws;
+  fill_uniform(x.data(), x.size(), 1);
+  fill_uniform(k.data(), k.size(), 2);
+  fill_uniform(b.data(), b.size(), 3);
+  fill_uniform(dy.data(), dy.size(), 4);
+  Results r{Tensor<float>(dy.shape()), Tensor<float>(x.shape()), Tensor<float>(k.shape()), Tensor<float>(b.shape())};
+  switch (impl) {
+    case Impl::reference:
+      nnlite::conv2d_forward_reference(g, x.data(), k.data(), b.data(), r.y.data());
+      if (relu)
+        for (float& v : r.y) v = std::max(v, 0.0f);
+      nnlite::conv2d_backward_reference(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data());
+      break;
+    case Impl::im2col:
+      nnlite::conv2d_forward_im2col(g, x.data(), k.data(), b.data(), r.y.data(), ws, workspace_limit, relu);
+      nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data(), ws,
+                                     workspace_limit);
+      break;
+    case Impl::direct:
+      nnlite::conv2d_forward_direct(g, x.data(), k.data(), b.data(), r.y.data(), relu);
+      nnlite::conv2d_backward_direct(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data(), ws);
+      break;
+  }
+  return r;
+}
+
+void check_close(const Results& a, const Results& ref) {
+  CHECK(rel_diff(a.y.data(), ref.y.data(), ref.y.size()) <= 1e-5);
+  CHECK(rel_diff(a.dx.data(), ref.dx.data(), ref.dx.size()) <= 1e-5);
+  CHECK(rel_diff(a.dk.data(), ref.dk.data(), ref.dk.size()) <= 1e-5);
+  CHECK(rel_diff(a.db.data(), ref.db.data(), ref.db.size()) <= 1e-5);
+}
+
+bool same(const Tensor<float>& a, const Tensor<float>& b) { return std::equal(a.begin(), a.end(), b.begin()); }
+bool same(const Results& a, const Results& b) { return same(a.y, b.y) && same(a.dx, b.dx) && same(a.dk, b.dk) && same(a.db, b.db); }
+
+struct ThreadScope {  // restores the default thread count however a test case ends
+  explicit ThreadScope(int n) { nnlite::set_num_threads(n); }
+  ~ThreadScope() { nnlite::set_num_threads(0); }
+};
+
+}  // namespace
+
+TEST_CASE("speed paths: direct and threaded im2col agree with the reference (float, 1e-5), with and without relu") {
+  for (int threads : {1, 2, 3}) {
+    ThreadScope scope(threads);
+    for (const Case& cc : kCases) {
+      for (bool relu : {false, true}) {
+        CAPTURE(threads);
+        CAPTURE(cc.batch);
+        CAPTURE(cc.c);
+        CAPTURE(cc.filters);
+        CAPTURE(relu);
+        const Results ref = run(cc, Impl::reference, relu);
+        check_close(run(cc, Impl::im2col, relu), ref);
+        check_close(run(cc, Impl::im2col, relu, /*workspace_limit=*/1), ref);  // one sample per GEMM
+        check_close(run(cc, Impl::direct, relu), ref);
+      }
+    }
+  }
+}
+
+TEST_CASE("speed paths: a thread count repeats itself bitwise") {
+  for (int threads : {1, 2}) {
+    ThreadScope scope(threads);
+    for (const Case& cc : kCases) {
+      CAPTURE(threads);
+      CAPTURE(cc.c);
+      CHECK(same(run(cc, Impl::im2col, true), run(cc, Impl::im2col, true)));
+      CHECK(same(run(cc, Impl::direct, true), run(cc, Impl::direct, true)));
+    }
+  }
+}
+
+TEST_CASE("speed paths: the Conv2D layer picks the direct kernel for small patches and fuses relu") {
+  ThreadScope scope(2);
+  for (nnlite::Conv2DKernel kernel : {nnlite::Conv2DKernel::im2col, nnlite::Conv2DKernel::direct}) {
+    CAPTURE(nnlite::conv2d_kernel_name(kernel));
+    nnlite::Conv2D<float> fast(16, {3, 3}, "relu"), ref(16, {3, 3}, "relu");
+    fast.build(Shape{10, 10, 1});
+    ref.build(Shape{10, 10, 1});
+    std::vector<float> params(static_cast<std::size_t>(fast.param_count())), g1(params.size()), g2(params.size());
+    fill_uniform(params.data(), Index(params.size()), 9);
+    fast.bind(params.data(), g1.data());
+    ref.bind(params.data(), g2.data());
+    fast.set_kernel(kernel);
+    ref.set_kernel(nnlite::Conv2DKernel::reference);
+    Tensor<float> x(Shape{8, 10, 10, 1}), y1, y2, dx1, dx2;
+    fill_uniform(x.data(), x.size(), 10);
+    fast.forward(x, y1, nnlite::Mode::training);
+    ref.forward(x, y2, nnlite::Mode::training);
+    CHECK(rel_diff(y1.data(), y2.data(), y2.size()) <= 1e-5);
+    CHECK(*std::min_element(y1.begin(), y1.end()) == 0.0f);
+    Tensor<float> dy(y1.shape());
+    fill_uniform(dy.data(), dy.size(), 11);
+    fast.backward(x, y1, dy, &dx1);
+    ref.backward(x, y2, dy, &dx2);
+    CHECK(rel_diff(dx1.data(), dx2.data(), dx2.size()) <= 1e-5);
+    CHECK(rel_diff(g1.data(), g2.data(), Index(g2.size())) <= 1e-5);
+  }
+  CHECK(nnlite::parse_conv2d_kernel("direct") == nnlite::Conv2DKernel::direct);
+}
+
+TEST_CASE("parallel: slices cover the range once, exceptions reach the caller, nesting runs serially") {
+  ThreadScope scope(3);
+  std::vector<int> hits(1000, 0);
+  nnlite::parallel_slices(1000, 3, [&](int, Index b, Index e) {
+    for (Index i = b; i < e; ++i) ++hits[static_cast<std::size_t>(i)];
+  });
+  CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+  for (int rep = 0; rep < 200; ++rep) {  // many fork/joins in a row: no lost wake-up
+    std::atomic<int> count{0};
+    nnlite::parallel_slices(8, 2, [&](int, Index b, Index e) { count += static_cast<int>(e - b); });
+    REQUIRE(count.load() == 8);
+  }
+  std::atomic<int> inner{0};
+  nnlite::parallel_slices(4, 2, [&](int, Index, Index) {
+    nnlite::parallel_slices(4, 2, [&](int, Index b, Index e) { inner += static_cast<int>(e - b); });
+  });
+  CHECK(inner.load() == 8);
+  CHECK_THROWS_AS(nnlite::parallel_slices(4, 2, [](int t, Index, Index) {
+                    if (t == 1) throw std::runtime_error("boom");
+                  }),
+                  std::runtime_error);
+  std::atomic<int> after{0};
+  nnlite::parallel_slices(4, 2, [&](int, Index b, Index e) { after += static_cast<int>(e - b); });
+  CHECK(after.load() == 4);  // the pool still works after an exception
+}
+
+TEST_CASE("parallel: the default thread count honours OMP_NUM_THREADS") {
+  const char* old = std::getenv("OMP_NUM_THREADS");
+  const std::string saved = old ? old : "";
+  setenv("OMP_NUM_THREADS", "3", 1);
+  nnlite::set_num_threads(0);
+  CHECK(nnlite::num_threads() == 3);
+  setenv("OMP_NUM_THREADS", "not a number", 1);
+  nnlite::set_num_threads(0);
+  CHECK(nnlite::num_threads() == nnlite::hardware_threads());
+  if (old)
+    setenv("OMP_NUM_THREADS", saved.c_str(), 1);
+  else
+    unsetenv("OMP_NUM_THREADS");
+  nnlite::set_num_threads(0);
+}
