@@ -1,0 +1,208 @@
+// Per-kernel and per-layer benchmarks at the Fashion-MNIST study's shapes (batch 1, 32 and 256), each reporting
+// GFLOP/s beside an Eigen sgemm of the equivalent shape measured in the same binary.
+//   bench_kernels --benchmark_filter=conv2_improved   (threads: OMP_NUM_THREADS or --threads=N, default 1)
+#include <benchmark/benchmark.h>
+
+#include <nnlite/nnlite.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using nnlite::Conv2DGeometry;
+using nnlite::Index;
+using nnlite::Tensor;
+
+namespace {
+
+void fill(Tensor<float>& t, std::uint64_t seed) {
+  nnlite::Rng rng(seed);
+  for (float& v : t) v = static_cast<float>(rng.uniform() * 2 - 1);
+}
+
+struct ConvShape {
+  const char* name;
+  Index h, w, c, filters;
+};
+// conv1 / conv2 of *improved* (32 then 64 filters) and of *first* (64 and 64).
+const ConvShape kConvShapes[] = {
+    {"conv1_improved", 28, 28, 1, 32},
+    {"conv2_improved", 13, 13, 32, 64},
+    {"conv1_first", 28, 28, 1, 64},
+    {"conv2_first", 13, 13, 64, 64},
+};
+
+void set_flops(benchmark::State& state, double flops_per_iter) {
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops_per_iter * static_cast<double>(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
+}
+
+enum class Impl { reference, im2col, direct, sgemm };
+enum class Pass { forward, backward };
+
+// One conv pass. Backward computes d_kernel, d_bias and d_in (2x the forward FLOPs); sgemm is the
+// (rows x patch) . (patch x out_c) product the im2col forward runs, once for forward and twice for backward.
+void BM_conv(benchmark::State& state, ConvShape s, Impl impl, Pass pass) {
+  const Index batch = state.range(0);
+  const Conv2DGeometry g =
+      Conv2DGeometry::make(batch, s.h, s.w, s.c, {3, 3}, s.filters, {1, 1}, nnlite::Padding::valid);
+  Tensor<float> x(nnlite::Shape{batch, s.h, s.w, s.c}), k(nnlite::Shape{3, 3, s.c, s.filters}),
+      b(nnlite::Shape{s.filters}), y(nnlite::Shape{batch, g.out_h, g.out_w, s.filters}), dy(y.shape()),
+      dx(x.shape()), dk(k.shape()), db(b.shape()), ws;
+  fill(x, 1);
+  fill(k, 2);
+  fill(b, 3);
+  fill(dy, 4);
+  const double macs = double(g.rows()) * double(g.patch()) * double(g.out_c);
+  const double flops = 2 * macs * (pass == Pass::backward ? 2 : 1);
+  // sgemm operands: patches (rows x patch) and the kernel matrix, out (rows x out_c).
+  nnlite::RowMatrix<float> A, B, C;
+  if (impl == Impl::sgemm) {
+    A = nnlite::RowMatrix<float>::Random(g.rows(), g.patch());
+    B = nnlite::RowMatrix<float>::Random(g.patch(), g.out_c);
+    C.resize(g.rows(), g.out_c);
+  }
+  for (auto _ : state) {
+    switch (impl) {
+      case Impl::reference:
+        if (pass == Pass::forward)
+          nnlite::conv2d_forward_reference(g, x.data(), k.data(), b.data(), y.data());
+        else
+          nnlite::conv2d_backward_reference(g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data());
+        break;
+      case Impl::im2col:
+        if (pass == Pass::forward)
+          nnlite::conv2d_forward_im2col(g, x.data(), k.data(), b.data(), y.data(), ws);
+        else
+          nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data(), ws);
+        break;
+      case Impl::direct:
+        if (pass == Pass::forward)
+          nnlite::conv2d_forward_direct(g, x.data(), k.data(), b.data(), y.data());
+        else
+          nnlite::conv2d_backward_direct(g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data(), ws);
+        break;
+      case Impl::sgemm:
+        for (int rep = 0; rep < (pass == Pass::backward ? 2 : 1); ++rep) C.noalias() = A * B;
+        break;
+    }
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, flops);
+  state.counters["M"] = double(g.rows());
+  state.counters["K"] = double(g.patch());
+  state.counters["N"] = double(g.out_c);
+}
+
+// MaxPool 2x2 on the conv outputs: memory-bound, so the counter is GB/s of input read rather than FLOPs.
+void BM_maxpool(benchmark::State& state, Index h, Index w, Index c, Pass pass) {
+  const Index batch = state.range(0);
+  nnlite::MaxPool2D<float> pool(2);
+  pool.build(nnlite::Shape{h, w, c});
+  Tensor<float> x(nnlite::Shape{batch, h, w, c}), y, dy, dx;
+  fill(x, 5);
+  pool.forward(x, y, nnlite::Mode::training);
+  dy.resize(y.shape());
+  fill(dy, 6);
+  for (auto _ : state) {
+    if (pass == Pass::forward)
+      pool.forward(x, y, nnlite::Mode::training);
+    else
+      pool.backward(x, y, dy, &dx);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(double(x.size()) * 4 * double(state.iterations()) * 1e-9,
+                                              benchmark::Counter::kIsRate);
+}
+
+// Dense 1600 -> 128 relu (the study's hidden layer); backward = d_kernel + d_in GEMMs. sgemm at the forward shape.
+void BM_dense(benchmark::State& state, Pass pass, bool sgemm) {
+  const Index batch = state.range(0), in = 1600, units = 128;
+  nnlite::Sequential<float> m(nnlite::Shape{in});
+  m.add(nnlite::Dense<float>(units, "relu"));
+  m.build();
+  auto& dense = m.layer(0);
+  Tensor<float> x(nnlite::Shape{batch, in}), y, dy, dx;
+  fill(x, 7);
+  dense.forward(x, y, nnlite::Mode::training);
+  dy.resize(y.shape());
+  fill(dy, 8);
+  nnlite::RowMatrix<float> A = nnlite::RowMatrix<float>::Random(batch, in),
+                           B = nnlite::RowMatrix<float>::Random(in, units), C(batch, units);
+  for (auto _ : state) {
+    if (sgemm)
+      for (int rep = 0; rep < (pass == Pass::backward ? 2 : 1); ++rep) C.noalias() = A * B;
+    else if (pass == Pass::forward)
+      dense.forward(x, y, nnlite::Mode::training);
+    else
+      dense.backward(x, y, dy, &dx);
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, 2.0 * double(batch * in * units) * (pass == Pass::backward ? 2 : 1));
+}
+
+// Dropout forward (RNG + mask) over the conv1 pooled activations.
+void BM_dropout(benchmark::State& state) {
+  const Index batch = state.range(0);
+  nnlite::Dropout<float> drop(0.25);
+  drop.build(nnlite::Shape{13, 13, 32});
+  drop.seed(1);
+  Tensor<float> x(nnlite::Shape{batch, 13, 13, 32}), y;
+  fill(x, 9);
+  for (auto _ : state) {
+    drop.forward(x, y, nnlite::Mode::training);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(double(x.size()) * 4 * double(state.iterations()) * 1e-9,
+                                              benchmark::Counter::kIsRate);
+}
+
+void batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond); }
+void small_batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Unit(benchmark::kMicrosecond); }
+
+void register_all() {
+  for (const ConvShape& s : kConvShapes) {
+    const bool small_patch = s.c == 1;
+    for (Pass pass : {Pass::forward, Pass::backward}) {
+      const std::string p = pass == Pass::forward ? "fwd" : "bwd";
+      const std::string base = std::string(s.name) + "/" + p + "/";
+      benchmark::RegisterBenchmark((base + "reference").c_str(), BM_conv, s, Impl::reference, pass)
+          ->Apply(small_batches);
+      benchmark::RegisterBenchmark((base + "im2col").c_str(), BM_conv, s, Impl::im2col, pass)->Apply(batches);
+      if (small_patch)
+        benchmark::RegisterBenchmark((base + "direct").c_str(), BM_conv, s, Impl::direct, pass)->Apply(batches);
+      benchmark::RegisterBenchmark((base + "sgemm").c_str(), BM_conv, s, Impl::sgemm, pass)->Apply(batches);
+    }
+  }
+  for (Pass pass : {Pass::forward, Pass::backward}) {
+    const std::string p = pass == Pass::forward ? "fwd" : "bwd";
+    benchmark::RegisterBenchmark(("maxpool1_26x26x32/" + p).c_str(), BM_maxpool, 26, 26, 32, pass)->Apply(batches);
+    benchmark::RegisterBenchmark(("maxpool2_11x11x64/" + p).c_str(), BM_maxpool, 11, 11, 64, pass)->Apply(batches);
+    benchmark::RegisterBenchmark(("dense_1600x128/" + p + "/layer").c_str(), BM_dense, pass, false)->Apply(batches);
+    benchmark::RegisterBenchmark(("dense_1600x128/" + p + "/sgemm").c_str(), BM_dense, pass, true)->Apply(batches);
+  }
+  benchmark::RegisterBenchmark("dropout_13x13x32/fwd", BM_dropout)->Apply(batches);
+}
+
+}  // namespace
+
+// --threads=N (else OMP_NUM_THREADS, else 1: single-threaded numbers are the stable ones on a shared machine).
+int main(int argc, char** argv) {
+  int threads = std::getenv("OMP_NUM_THREADS") ? 0 : 1;
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      threads = std::atoi(argv[i] + 10);
+    else
+      rest.push_back(argv[i]);
+  }
+  nnlite::set_num_threads(threads);
+  benchmark::AddCustomContext("nnlite_threads", std::to_string(nnlite::num_threads()));
+  int n = static_cast<int>(rest.size());
+  register_all();
+  benchmark::Initialize(&n, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
