@@ -3,6 +3,8 @@
 // written as selects so the compiler vectorises over the channels.
 #pragma once
 
+#include <algorithm>
+
 #include "../parallel.hpp"
 #include "conv2d_geometry.hpp"
 
@@ -23,28 +25,34 @@ void maxpool2d_forward_2x2_impl(const G& g, const Scalar* in, Scalar* out, Index
             const Index o = ((n * g.out_h + oh) * g.out_w + ow) * C;
             Scalar* y = out + o;
             if constexpr (StoreArgmax) {
+              // Branch-free and all in Scalar lanes so it vectorises: the winner's offset within the window is
+              // carried as a Scalar (exact: offsets are small integers) and converted once. std::max(m, v) is
+              // (m < v ? v : m), the strict rule.
+              const Scalar cC = static_cast<Scalar>(C), cW = static_cast<Scalar>(W * C);
+              const Scalar cWC = static_cast<Scalar>(W * C + C);
               Index* am = argmax + o;
-              for (Index k = 0; k < C; ++k) {
-                Scalar m = a[k];
-                Index i = ia + k;
-                const bool gb = b[k] > m;
-                m = gb ? b[k] : m;
-                i = gb ? ib + k : i;
-                const bool gc = c[k] > m;
-                m = gc ? c[k] : m;
-                i = gc ? ic + k : i;
-                const bool gd = d[k] > m;
-                m = gd ? d[k] : m;
-                i = gd ? id + k : i;
-                y[k] = m;
-                am[k] = i;
+              for (Index k0 = 0; k0 < C; k0 += 64) {
+                const Index kn = std::min<Index>(64, C - k0);
+                Scalar off[64];
+                for (Index k = k0; k < k0 + kn; ++k) {
+                  Scalar m = a[k], of = 0;
+                  of = b[k] > m ? cC : of;
+                  m = std::max(m, b[k]);
+                  of = c[k] > m ? cW : of;
+                  m = std::max(m, c[k]);
+                  of = d[k] > m ? cWC : of;
+                  m = std::max(m, d[k]);
+                  y[k] = m;
+                  off[k - k0] = of;
+                }
+                for (Index k = 0; k < kn; ++k) am[k0 + k] = ia + k0 + k + static_cast<Index>(off[k]);
               }
             } else {
               for (Index k = 0; k < C; ++k) {
                 Scalar m = a[k];
-                m = b[k] > m ? b[k] : m;
-                m = c[k] > m ? c[k] : m;
-                m = d[k] > m ? d[k] : m;
+                m = std::max(m, b[k]);
+                m = std::max(m, c[k]);
+                m = std::max(m, d[k]);
                 y[k] = m;
               }
             }

@@ -94,7 +94,7 @@ void maxpool2d_forward_impl(const Pool2DGeometry& g, const Scalar* in, Scalar* o
 // out[n, oh, ow, c] = max over the window. argmax, when not null (out_size() entries), receives the flat index of
 // the winning cell in the whole input tensor, for maxpool2d_backward_argmax.
 // 2x2 windows at stride 2 without padding (the study's pools) take the vectorised path in pool_fast.hpp, which
-// picks the same winners; maxpool2d_forward_generic always runs the general loop.
+// picks the same winners (it carries window offsets in float lanes, hence the bound on (in_w + 1) * channels); maxpool2d_forward_generic always runs the general loop.
 template <class Scalar>
 void maxpool2d_forward_generic(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax = nullptr) {
   if (argmax)
@@ -105,7 +105,7 @@ void maxpool2d_forward_generic(const Pool2DGeometry& g, const Scalar* in, Scalar
 template <class Scalar>
 void maxpool2d_forward(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax = nullptr) {
   if (g.pool_h == 2 && g.pool_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_top == 0 && g.pad_left == 0 &&
-      2 * g.out_h <= g.in_h && 2 * g.out_w <= g.in_w) {
+      2 * g.out_h <= g.in_h && 2 * g.out_w <= g.in_w && (g.in_w + 1) * g.channels < (Index(1) << 24)) {
     if (argmax)
       detail::maxpool2d_forward_2x2_impl<true>(g, in, out, argmax);
     else

@@ -11,8 +11,8 @@
 
 namespace nnlite {
 
-// Which kernel a Conv2D runs: the reference loops (for checking), im2col + GEMM (the fast default, which hands
-// layers with a tiny receptive field, such as 3x3 on one channel, to the direct kernel), or the direct kernel always.
+// Which kernel a Conv2D runs: the reference loops (for checking), im2col + GEMM (the fast default; it hands layers to
+// the direct kernel only where conv2d_direct_pays(), currently never), or the direct kernel always.
 enum class Conv2DKernel { reference, im2col, direct };
 
 inline std::string conv2d_kernel_name(Conv2DKernel k) {
