@@ -11,8 +11,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -22,7 +25,9 @@
 #include <nnlite/io/idx.hpp>
 #include <nnlite/io/keras_h5.hpp>
 #include <nnlite/nnlite.hpp>
+#include <new>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -186,20 +191,33 @@ std::string with_config(const std::string& name, const std::function<void(json&)
   return damaged_h5(name, [&](h5::File& f) { f.write_string("model_config", mc.dump()); });
 }
 
+// load_model(path) must throw exactly E with every fragment and the path in its message, and so must the isolated
+// load (LoadOptions::isolate), with the same message: the error comes back from the child process unchanged.
 template <class E>
 void expect_load(const std::string& label, const std::string& path, std::initializer_list<std::string> fragments) {
   std::vector<std::string> all(fragments);
   all.push_back(path);
   ++cases;
   CAPTURE(label);
+  std::string msg;
   try {
     load_model<float>(path);
     FAIL("no exception");
   } catch (const E& e) {
-    const std::string msg = e.what();
+    msg = e.what();
     for (const auto& p : all) CHECK_MESSAGE(msg.find(p) != std::string::npos, "'" << p << "' not in: " << msg);
   } catch (const std::exception& e) {
     FAIL("wrong exception type: " << e.what());
+  }
+  LoadOptions isolated;
+  isolated.isolate = true;
+  try {
+    load_model<float>(path, isolated);
+    FAIL("no exception (isolated)");
+  } catch (const E& e) {
+    CHECK(std::string(e.what()) == msg);
+  } catch (const std::exception& e) {
+    FAIL("wrong exception type (isolated): " << e.what());
   }
 }
 
@@ -335,6 +353,114 @@ TEST_CASE("malformed Keras .h5 files") {
                            {"has no 'layer_names' attribute"});
   expect_load<FormatError>("no model_weights group", damaged_h5("no_weights", [](h5::File& f) { f.remove("model_weights"); }),
                            {"has no group '/model_weights'"});
+}
+
+// ---- Keras .h5 read in a child process first (LoadOptions::isolate) ---------------------------------------------
+
+namespace {
+
+bool same_floats(const Tensor<float>& a, const Tensor<float>& b) {
+  return a.shape() == b.shape() &&
+         std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
+}
+
+Tensor<float> h5_input() {
+  Tensor<float> x(Shape{3, 6, 6, 1});
+  for (Index i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 11) / 5.0f - 1.0f;
+  return x;
+}
+
+// No child process of this one is left unreaped.
+bool no_zombies() { return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD; }
+
+}  // namespace
+
+TEST_CASE("isolated loading: a valid model loads exactly as in-process, errors come back unchanged") {
+  const std::string path = scratch("isolated_good.h5").string();
+  write_bytes(path, good_h5());
+  LoadOptions isolated;
+  isolated.isolate = true;
+  Sequential<float> in_process = load_model<float>(path);
+  Sequential<float> from_isolated = load_model<float>(path, isolated);
+  CHECK(from_isolated.summary() == in_process.summary());
+  CHECK(from_isolated.compiled());
+  CHECK(same_floats(from_isolated.predict(h5_input()), in_process.predict(h5_input())));
+
+  Sequential<float> target = h5_model();
+  target.set_seed(99);
+  target.build();
+  CHECK_FALSE(same_floats(target.predict(h5_input()), in_process.predict(h5_input())));
+  load_weights(target, path, isolated);
+  CHECK(same_floats(target.predict(h5_input()), in_process.predict(h5_input())));
+
+  // load_weights with a weight of the wrong shape: the same ShapeError either way, and the model keeps its weights.
+  const std::string bad = damaged_h5("isolated_bias_shape", [](h5::File& f) {
+    replace_dataset(f, "model_weights/out/out", "bias:0", {3}, H5T_IEEE_F32LE);
+  });
+  std::string msg;
+  try {
+    load_weights(target, bad);
+    FAIL("no exception");
+  } catch (const ShapeError& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("bias:0") != std::string::npos);
+  CHECK_THROWS_WITH_AS(load_weights(target, bad, isolated), msg.c_str(), ShapeError);
+  CHECK(same_floats(target.predict(h5_input()), in_process.predict(h5_input())));
+  CHECK_THROWS_WITH_AS(load_model<float>(scratch("nowhere.h5").string(), isolated),
+                       doctest::Contains("No such file or directory"), IoError);
+  CHECK(no_zombies());
+}
+
+TEST_CASE("isolated loading: a reader that crashes becomes a FormatError naming the file and the signal") {
+  // The child resets doctest's (and any sanitizer's) handler, so it dies of the signal as it would in HDF5.
+  auto die_of = [](int sig) {
+    return [sig] {
+      ::signal(sig, SIG_DFL);
+      ::raise(sig);
+    };
+  };
+  const std::string path = "hostile.h5";
+  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGKILL}) {
+    CAPTURE(sig);
+    std::string msg;
+    try {
+      detail::run_isolated(path, die_of(sig));
+      FAIL("no exception");
+    } catch (const FormatError& e) {
+      msg = e.what();
+    }
+    CHECK_MESSAGE(msg.find("HDF5 crashed reading 'hostile.h5'") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("signal " + std::to_string(sig) + ", SIG") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("corrupt or hostile") != std::string::npos, msg);
+  }
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, die_of(SIGSEGV)), doctest::Contains("SIGSEGV"), FormatError);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] {
+                         std::signal(SIGABRT, SIG_DFL);
+                         std::abort();
+                       }),
+                       doctest::Contains("SIGABRT"), FormatError);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { ::_exit(3); }),
+                       doctest::Contains("exited with status 3 without a result"), FormatError);
+
+  // Exceptions come back as the same type and message; nothing the child changes reaches the parent.
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { throw ShapeError("s!"); }), "s!", ShapeError);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { throw FormatError("f!"); }), "f!", FormatError);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { throw UnsupportedError("u!"); }), "u!", UnsupportedError);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { throw IoError("i!"); }), "i!", IoError);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { throw NumericError("n!"); }), "n!", NumericError);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { throw ArgumentError("a!"); }), "a!", ArgumentError);
+  CHECK_THROWS_AS(detail::run_isolated(path, [] { throw std::bad_alloc(); }), std::bad_alloc);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { throw std::out_of_range("r!"); }), "r!", Error);
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [] { throw 42; }),
+                       doctest::Contains("exited with status 3 without a result"), FormatError);
+  int touched = 0;
+  CHECK_NOTHROW(detail::run_isolated(path, [&] { touched = 1; }));
+  CHECK(touched == 0);
+  const std::string long_message(300000, 'x');  // more than a pipe holds: the parent reads while the child writes
+  CHECK_THROWS_WITH_AS(detail::run_isolated(path, [&] { throw FormatError(long_message); }), long_message.c_str(),
+                       FormatError);
+  CHECK(no_zombies());
 }
 
 // ---- checkpoints -------------------------------------------------------------------------------------------------

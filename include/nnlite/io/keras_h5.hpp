@@ -30,6 +30,7 @@
 #include "../tensor.hpp"
 #include "atomic_file.hpp"
 #include "hdf5.hpp"
+#include "isolate.hpp"
 
 // Written file (what Keras' legacy_h5_format writes):
 //   /                  @keras_version, @backend, @model_config (Sequential JSON), @training_config (when compiled)
@@ -68,6 +69,12 @@ struct LoadOptions {
   std::size_t max_layers = 10000;
   Index max_tensor_elements = Index(1) << 28;  // one weight tensor, or one sample's activations
   Index max_total_params = Index(1) << 29;     // all weights of the model
+  // Read the whole file first in a forked child process, then load it here only if the child succeeded. The HDF5
+  // C library (Debian 12's 1.10.8) can crash on some corrupt files before nnlite sees anything; isolated, such a
+  // crash kills the child and becomes a FormatError naming the file and the signal, and every other error is
+  // rethrown as the same type and message. Costs a fork and a second read; use it for .h5 files from sources you
+  // do not trust (the file must not change between the two reads). POSIX only: UnsupportedError elsewhere.
+  bool isolate = false;
 };
 
 namespace keras_detail {
@@ -991,9 +998,15 @@ void save_model(const Sequential<Scalar>& model, const std::string& path, const 
 
 // model.load_weights("w.h5") for a model built with the same architecture: accepts a weights file or a full model
 // file, and matches layers by order (Keras' by-topology rule), checking every shape before anything is changed.
+// options.isolate: read the file in a child process first, as for load_model.
 template <class Scalar>
 void load_weights(Sequential<Scalar>& model, const std::string& path, const LoadOptions& options = {}) {
   if (!model.built()) model.build();
+  if (options.isolate) {  // the child loads into its own copy of the model
+    LoadOptions inner = options;
+    inner.isolate = false;
+    detail::run_isolated(path, [&] { load_weights(model, path, inner); });
+  }
   h5::File f = h5::File::open(path);
   if (keras_detail::has_list(f, "layer_names")) {
     keras_detail::load_weights_group(model, f, options);
@@ -1009,9 +1022,15 @@ void load_weights(Sequential<Scalar>& model, const std::string& path, const Load
 // loss (Adam defaults and categorical_crossentropy when there is none) and restores /optimizer_weights if present.
 // Missing or unreadable file: IoError. Not HDF5, truncated, missing pieces, wrong dtypes: FormatError. Shapes that
 // do not fit: ShapeError. Layers or options nnlite lacks: UnsupportedError. Every message names the file.
+// options.isolate: read it in a child process first (see LoadOptions), for files from sources you do not trust.
 template <class Scalar = float>
 Sequential<Scalar> load_model(const std::string& path, const LoadOptions& options = {}) {
   using keras_detail::json;
+  if (options.isolate) {
+    LoadOptions inner = options;
+    inner.isolate = false;
+    detail::run_isolated(path, [&] { (void)load_model<Scalar>(path, inner); });
+  }
   h5::File f = h5::File::open(path);
   const std::string source = "'" + path + "'";
   if (!f.has_attribute("model_config"))
