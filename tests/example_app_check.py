@@ -269,10 +269,14 @@ def bad_flags(app, scratch, data):
         (["--data", os.path.join(scratch, "nowhere")], "nowhere"),
         (["evaluate"], "MODEL"),
         (["evaluate", os.path.join(scratch, "missing.h5")], "missing.h5"),
+        (["evaluate", os.path.join(scratch, "garbage.h5")], "not a readable HDF5 file"),
+        (["evaluate", "--no-isolate", os.path.join(scratch, "garbage.h5")], "not a readable HDF5 file"),
         (["select", "--out", os.path.join(scratch, "empty")], "no checkpoints"),
         (["frobnicate"], "frobnicate"),
     ]
     os.makedirs(os.path.join(scratch, "empty"), exist_ok=True)
+    with open(os.path.join(scratch, "garbage.h5"), "wb") as f:
+        f.write(b"\x89HDF\r\n\x1a\n but not really")
     for args, needle in cases:
         p = run([app, "--out", out] + args if args[0].startswith("--") else [app] + args, expect=None, timeout=60)
         if p.returncode == 0:

@@ -111,9 +111,13 @@ int train(const Config& config, const RunOptions& run) {
   return select_and_report(run, &data);
 }
 
-int evaluate(const std::string& model_path, const RunOptions& run, bool as_json) {
+int evaluate(const std::string& model_path, const RunOptions& run, bool as_json, bool isolate) {
 #ifdef STUDY_HAVE_H5
-  nnlite::Sequential<float> model = nnlite::load_model<float>(model_path);
+  // The file may come from anywhere: read it in a child process first, so that HDF5 crashing on a corrupt or
+  // hostile file is an error message here rather than a crash (LoadOptions::isolate).
+  nnlite::LoadOptions options;
+  options.isolate = isolate;
+  nnlite::Sequential<float> model = nnlite::load_model<float>(model_path, options);
   const std::string dir = resolve_data_dir(run.data_dir);
   const nnlite::MnistData data = nnlite::load_fashion_mnist(dir);
   const TestResult t = evaluate_on_test(model, data.test);
@@ -129,7 +133,7 @@ int evaluate(const std::string& model_path, const RunOptions& run, bool as_json)
   }
   return 0;
 #else
-  (void)model_path, (void)run, (void)as_json;
+  (void)model_path, (void)run, (void)as_json, (void)isolate;
   throw nnlite::UnsupportedError("this build has no Keras .h5 reader (nnlite/io/keras_h5.hpp)");
 #endif
 }
@@ -161,12 +165,16 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("MODEL", model_path, "The model file (.h5)")->required()->check(CLI::ExistingFile);
   add_common_options(eval_cmd, run);
   eval_cmd->add_flag("--json", as_json, "Print the result as JSON");
+  bool in_process = false;
+  eval_cmd->add_flag("--no-isolate", in_process,
+                     "Read the model in this process only, skipping the first read in a child process that guards "
+                     "against HDF5 crashing on a corrupt file (for files you trust)");
 
   CLI11_PARSE(app, argc, argv);
 
   try {
     nnlite::set_num_threads(run.threads);
-    if (*eval_cmd) return evaluate(model_path, run, as_json);
+    if (*eval_cmd) return evaluate(model_path, run, as_json, !in_process);
     if (*select_cmd) return select_and_report(run, nullptr);
     return train(config, run);
   } catch (const std::exception& e) {
