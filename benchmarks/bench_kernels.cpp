@@ -39,10 +39,11 @@ void set_flops(benchmark::State& state, double flops_per_iter) {
 }
 
 enum class Impl { reference, im2col, direct, sgemm };
-enum class Pass { forward, backward };
+// backward_weights is the backward of a model's first layer: d_kernel and d_bias only, no d_in.
+enum class Pass { forward, backward, backward_weights };
 
-// One conv pass. Backward computes d_kernel, d_bias and d_in (2x the forward FLOPs); sgemm is the
-// (rows x patch) . (patch x out_c) product the im2col forward runs, once for forward and twice for backward.
+// One conv pass. Backward computes d_kernel, d_bias and d_in (2x the forward FLOPs), backward_weights d_kernel and
+// d_bias (1x); sgemm is the (rows x patch) . (patch x out_c) product the im2col forward runs, once per 1x.
 void BM_conv(benchmark::State& state, ConvShape s, Impl impl, Pass pass) {
   const Index batch = state.range(0);
   const Conv2DGeometry g =
@@ -55,7 +56,9 @@ void BM_conv(benchmark::State& state, ConvShape s, Impl impl, Pass pass) {
   fill(b, 3);
   fill(dy, 4);
   const double macs = double(g.rows()) * double(g.patch()) * double(g.out_c);
-  const double flops = 2 * macs * (pass == Pass::backward ? 2 : 1);
+  const int gemms = pass == Pass::backward ? 2 : 1;
+  const double flops = 2 * macs * gemms;
+  float* d_in = pass == Pass::backward ? dx.data() : nullptr;
   // sgemm operands: patches (rows x patch) and the kernel matrix, out (rows x out_c).
   nnlite::RowMatrix<float> A, B, C;
   if (impl == Impl::sgemm) {
@@ -69,22 +72,22 @@ void BM_conv(benchmark::State& state, ConvShape s, Impl impl, Pass pass) {
         if (pass == Pass::forward)
           nnlite::conv2d_forward_reference(g, x.data(), k.data(), b.data(), y.data());
         else
-          nnlite::conv2d_backward_reference(g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data());
+          nnlite::conv2d_backward_reference(g, x.data(), k.data(), dy.data(), d_in, dk.data(), db.data());
         break;
       case Impl::im2col:
         if (pass == Pass::forward)
           nnlite::conv2d_forward_im2col(g, x.data(), k.data(), b.data(), y.data(), ws);
         else
-          nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data(), ws);
+          nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), d_in, dk.data(), db.data(), ws);
         break;
       case Impl::direct:
         if (pass == Pass::forward)
           nnlite::conv2d_forward_direct(g, x.data(), k.data(), b.data(), y.data());
         else
-          nnlite::conv2d_backward_direct(g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data(), ws);
+          nnlite::conv2d_backward_direct(g, x.data(), k.data(), dy.data(), d_in, dk.data(), db.data(), ws);
         break;
       case Impl::sgemm:
-        for (int rep = 0; rep < (pass == Pass::backward ? 2 : 1); ++rep) C.noalias() = A * B;
+        for (int rep = 0; rep < gemms; ++rep) C.noalias() = A * B;
         break;
     }
     benchmark::ClobberMemory();
@@ -163,15 +166,13 @@ void small_batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Unit
 
 void register_all() {
   for (const ConvShape& s : kConvShapes) {
-    const bool small_patch = s.c == 1;
-    for (Pass pass : {Pass::forward, Pass::backward}) {
-      const std::string p = pass == Pass::forward ? "fwd" : "bwd";
+    for (Pass pass : {Pass::forward, Pass::backward, Pass::backward_weights}) {
+      const std::string p = pass == Pass::forward ? "fwd" : pass == Pass::backward ? "bwd" : "bwdw";
       const std::string base = std::string(s.name) + "/" + p + "/";
       benchmark::RegisterBenchmark((base + "reference").c_str(), BM_conv, s, Impl::reference, pass)
           ->Apply(small_batches);
       benchmark::RegisterBenchmark((base + "im2col").c_str(), BM_conv, s, Impl::im2col, pass)->Apply(batches);
-      if (small_patch)
-        benchmark::RegisterBenchmark((base + "direct").c_str(), BM_conv, s, Impl::direct, pass)->Apply(batches);
+      benchmark::RegisterBenchmark((base + "direct").c_str(), BM_conv, s, Impl::direct, pass)->Apply(batches);
       benchmark::RegisterBenchmark((base + "sgemm").c_str(), BM_conv, s, Impl::sgemm, pass)->Apply(batches);
     }
   }

@@ -162,7 +162,14 @@ TEST_CASE("speed paths: the Conv2D layer picks the direct kernel for small patch
     ref.backward(x, y2, dy, &dx2);
     CHECK(rel_diff(dx1.data(), dx2.data(), dx2.size()) <= 1e-5);
     CHECK(rel_diff(g1.data(), g2.data(), Index(g2.size())) <= 1e-5);
+    // As a model's first layer: parameter gradients only (the default kernel then runs direct's backward too).
+    std::fill(g1.begin(), g1.end(), 0.0f);
+    fast.backward(x, y1, dy, nullptr);
+    CHECK(rel_diff(g1.data(), g2.data(), Index(g2.size())) <= 1e-5);
   }
+  // The default hands 3x3 windows on 1 channel (patch 9) to the direct kernel and keeps conv2's patch 288 on GEMM.
+  CHECK(nnlite::conv2d_direct_pays(Conv2DGeometry::make(32, 28, 28, 1, {3, 3}, 32, {1, 1}, Padding::valid)));
+  CHECK_FALSE(nnlite::conv2d_direct_pays(Conv2DGeometry::make(32, 13, 13, 32, {3, 3}, 64, {1, 1}, Padding::valid)));
   CHECK(nnlite::parse_conv2d_kernel("direct") == nnlite::Conv2DKernel::direct);
 }
 

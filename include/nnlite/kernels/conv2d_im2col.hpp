@@ -175,7 +175,8 @@ void conv2d_forward_im2col(const Conv2DGeometry& g, const Scalar* in, const Scal
 }
 
 // Backward from d_out (NHWC): d_kernel = cols^T . d_out and d_bias = column sums of d_out (both overwritten;
-// d_bias may be null), and, when d_in is not null, d_in = col2im(d_out . kernel^T). The patches are rebuilt from
+// d_bias may be null), and, when d_in is not null, d_in = col2im(d_out . kernel^T). A null d_kernel computes d_in
+// alone (for a layer whose parameter gradients another kernel computes). The patches are rebuilt from
 // `in` rather than kept from forward, so nothing stale can be read; the d_cols reuse the same workspace.
 // Each thread sums the parameter gradients of its slice of the batch; the slices' sums are then added in thread
 // order, so the result depends on the thread count but never on timing.
@@ -184,9 +185,10 @@ void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Sca
                             Scalar* d_in, Scalar* d_kernel, Scalar* d_bias, Tensor<Scalar>& cols,
                             Index workspace_limit = im2col_default_workspace_limit) {
   ConstMatrixMap<Scalar> w(kernel, g.patch(), g.out_c);
-  MatrixMap<Scalar> dw(d_kernel, g.patch(), g.out_c);
+  if (!d_kernel) d_bias = nullptr;
+  const bool want_dw = d_kernel != nullptr;
   if (g.batch == 0) {  // an empty batch has zero gradients (the chunk loop below would not write them)
-    dw.setZero();
+    if (want_dw) MatrixMap<Scalar>(d_kernel, g.patch(), g.out_c).setZero();
     if (d_bias) VectorMap<Scalar>(d_bias, g.out_c).setZero();
     return;
   }
@@ -197,19 +199,19 @@ void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Sca
   const Index block = detail::im2col_block_samples<Scalar>(g, std::max<Index>(workspace_limit / threads, 1));
   const Index per_thread_cols = pointwise ? 0 : block * g.out_pixels() * g.patch();
   // Threads after the first sum into partial buffers behind their patch blocks; thread 0 writes d_kernel itself.
-  const Index partial = g.kernel_size() + g.out_c;
+  const Index partial = want_dw ? g.kernel_size() + g.out_c : 0;
   Scalar* ws = detail::workspace(cols, per_thread_cols * threads + partial * (threads - 1));
   Scalar* partials = ws + per_thread_cols * threads;
   parallel_slices(g.batch, threads, [&](int t, Index b0, Index b1) {
     Scalar* my_dw = t == 0 ? d_kernel : partials + (t - 1) * partial;
     Scalar* my_db = t == 0 ? d_bias : partials + (t - 1) * partial + g.kernel_size();
-    MatrixMap<Scalar> dwt(my_dw, g.patch(), g.out_c);
+    MatrixMap<Scalar> dwt(my_dw, want_dw ? g.patch() : 0, g.out_c);
     const bool want_db = d_bias != nullptr;
     if (pointwise) {
       const Index r0 = b0 * g.out_pixels(), rows = (b1 - b0) * g.out_pixels();
       ConstMatrixMap<Scalar> x(in + r0 * g.in_c, rows, g.in_c);
       ConstMatrixMap<Scalar> dy(d_out + r0 * g.out_c, rows, g.out_c);
-      dwt.noalias() = x.transpose() * dy;
+      if (want_dw) dwt.noalias() = x.transpose() * dy;
       if (want_db) VectorMap<Scalar>(my_db, g.out_c) = dy.colwise().sum().transpose();
       if (d_in) MatrixMap<Scalar>(d_in + r0 * g.in_c, rows, g.in_c).noalias() = dy * w.transpose();
       return;
@@ -220,14 +222,16 @@ void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Sca
       const Index rows = nb * g.out_pixels();
       ConstMatrixMap<Scalar> dy(d_out + n0 * g.out_sample(), rows, g.out_c);
       MatrixMap<Scalar> patches(my, rows, g.patch());
-      for (Index i = 0; i < nb; ++i)
-        im2col_sample(g, in + (n0 + i) * g.in_sample(), my + i * g.out_pixels() * g.patch());
-      if (n0 == b0) {
-        dwt.noalias() = patches.transpose() * dy;
-        if (want_db) VectorMap<Scalar>(my_db, g.out_c) = dy.colwise().sum().transpose();
-      } else {
-        dwt.noalias() += patches.transpose() * dy;
-        if (want_db) VectorMap<Scalar>(my_db, g.out_c) += dy.colwise().sum().transpose();
+      if (want_dw) {
+        for (Index i = 0; i < nb; ++i)
+          im2col_sample(g, in + (n0 + i) * g.in_sample(), my + i * g.out_pixels() * g.patch());
+        if (n0 == b0) {
+          dwt.noalias() = patches.transpose() * dy;
+          if (want_db) VectorMap<Scalar>(my_db, g.out_c) = dy.colwise().sum().transpose();
+        } else {
+          dwt.noalias() += patches.transpose() * dy;
+          if (want_db) VectorMap<Scalar>(my_db, g.out_c) += dy.colwise().sum().transpose();
+        }
       }
       if (d_in) {
         patches.noalias() = dy * w.transpose();
@@ -236,9 +240,9 @@ void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Sca
       }
     }
   });
-  for (int t = 1; t < threads; ++t) {
+  for (int t = 1; t < threads && want_dw; ++t) {
     const Scalar* p = partials + (t - 1) * partial;
-    dw += ConstMatrixMap<Scalar>(p, g.patch(), g.out_c);
+    MatrixMap<Scalar>(d_kernel, g.patch(), g.out_c) += ConstMatrixMap<Scalar>(p, g.patch(), g.out_c);
     if (d_bias) VectorMap<Scalar>(d_bias, g.out_c) += ConstVectorMap<Scalar>(p + g.kernel_size(), g.out_c);
   }
 }

@@ -11,8 +11,9 @@
 
 namespace nnlite {
 
-// Which kernel a Conv2D runs: the reference loops (for checking), im2col + GEMM (the fast default; it hands layers to
-// the direct kernel only where conv2d_direct_pays(), currently never), or the direct kernel always.
+// Which kernel a Conv2D runs: the reference loops (for checking), im2col + GEMM (the fast default; it hands a layer
+// to the direct kernel where conv2d_direct_pays(): tiny patches such as a first layer's 3x3 on one channel), or the
+// direct kernel always.
 enum class Conv2DKernel { reference, im2col, direct };
 
 inline std::string conv2d_kernel_name(Conv2DKernel k) {
@@ -165,12 +166,18 @@ class Conv2D : public Layer<Scalar> {
       d_in->resize(in.shape());
       dx = d_in->data();
     }
-    if (kernel_ == Conv2DKernel::reference)
+    if (kernel_ == Conv2DKernel::reference) {
       conv2d_backward_reference(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias);
-    else if (use_direct(g))
+    } else if (kernel_ == Conv2DKernel::direct) {
       conv2d_backward_direct(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias, cols_);
-    else
+    } else if (use_direct(g)) {
+      // Parameter gradients from the direct kernel whether or not d_in is wanted (so a first layer gets the same
+      // bits), d_in through GEMM + col2im, which beats direct's per-tap dot products.
+      conv2d_backward_direct<Scalar>(g, in.data(), this->params_, d_logits.data(), nullptr, d_kernel, d_bias, cols_);
+      if (dx) conv2d_backward_im2col<Scalar>(g, in.data(), this->params_, d_logits.data(), dx, nullptr, nullptr, cols_);
+    } else {
       conv2d_backward_im2col(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias, cols_);
+    }
   }
 
   nlohmann::json config() const override {
