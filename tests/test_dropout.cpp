@@ -30,6 +30,32 @@ TEST_CASE("Dropout: keep rate within 1% of 1 - rate over 1e6 units, kept units s
   }
 }
 
+TEST_CASE("Dropout: units are dropped independently (neighbours, pairs from one draw, an odd-sized tail)") {
+  // Two units share one 64-bit draw and neighbouring pairs come from consecutive counters: both kept must happen
+  // at (1 - rate)^2, within 2% over 500k pairs of each kind, or the mask has structure a layer could learn.
+  const double rate = 0.3, keep = 1 - rate;
+  nnlite::Dropout<float> drop(rate);
+  drop.build(nnlite::Shape{1000001});
+  drop.seed(7);
+  nnlite::Tensor<float> x(nnlite::Shape{1, 1000001}, 1.0f), y;
+  drop.forward(x, y, nnlite::Mode::training);
+  long same_draw = 0, next_draw = 0;
+  for (nnlite::Index i = 0; i + 2 < y.size(); i += 2) {
+    same_draw += y[i] != 0.0f && y[i + 1] != 0.0f;
+    next_draw += y[i + 1] != 0.0f && y[i + 2] != 0.0f;
+  }
+  CHECK(std::abs(static_cast<double>(same_draw) / 500000 - keep * keep) < 0.02 * keep * keep);
+  CHECK(std::abs(static_cast<double>(next_draw) / 500000 - keep * keep) < 0.02 * keep * keep);
+  // The last, unpaired unit is drawn too: over 200 masks it is kept about 70% of the time, never always or never.
+  int last_kept = 0;
+  for (int call = 0; call < 200; ++call) {
+    drop.forward(x, y, nnlite::Mode::training);
+    last_kept += y[y.size() - 1] != 0.0f;
+  }
+  CHECK(last_kept > 110);
+  CHECK(last_kept < 170);
+}
+
 TEST_CASE("Dropout: identity at inference, new masks per call, same seed same mask") {
   nnlite::Dropout<double> drop(0.5);
   drop.build(nnlite::Shape{3, 4});

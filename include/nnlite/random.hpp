@@ -16,6 +16,15 @@ inline std::uint64_t splitmix64(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
+// The i-th output of the splitmix64 sequence that starts at `key`, computed directly: a counter-based draw, so a loop
+// of them has no dependency between iterations and vectorises (dropout masks), and any slice can be drawn alone.
+inline std::uint64_t splitmix64_at(std::uint64_t key, std::uint64_t i) {
+  std::uint64_t z = key + (i + 1) * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 // A seed for a named sub-stream, so the model's init, each dropout layer and the shuffler never share draws.
 inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
   std::uint64_t x = seed ^ (0x5851f42d4c957f2dULL * (stream + 1));

@@ -33,18 +33,30 @@ class Dropout : public Layer<Scalar> {
       return;
     }
     // The mask holds 0 or 1 / (1 - rate): backward is then one multiply. Keep when a 32-bit draw falls below
-    // (1 - rate) * 2^32, two units per 64-bit draw.
+    // (1 - rate) * 2^32, two units per 64-bit draw. The draws are splitmix64 at (one key per batch, unit pair), so
+    // the loop vectorises and the mask does not depend on how work is split.
     mask_.resize(in.shape());
     const auto keep_below = static_cast<std::uint64_t>((1.0 - rate_) * 4294967296.0);
     const Scalar scale = Scalar(1) / static_cast<Scalar>(1.0 - rate_);
+    const std::uint64_t key = rng_();
     const Index n = in.size();
+    const Scalar* x = in.data();
     Scalar* mask = mask_.data();
-    for (Index i = 0; i < n; i += 2) {
-      const std::uint64_t bits = rng_();
-      mask[i] = (bits & 0xffffffffULL) < keep_below ? scale : Scalar(0);
-      if (i + 1 < n) mask[i + 1] = (bits >> 32) < keep_below ? scale : Scalar(0);
+    Scalar* y = out.data();
+    for (Index i = 0; i < n / 2; ++i) {
+      const std::uint64_t bits = splitmix64_at(key, static_cast<std::uint64_t>(i));
+      const Scalar m0 = (bits & 0xffffffffULL) < keep_below ? scale : Scalar(0);
+      const Scalar m1 = (bits >> 32) < keep_below ? scale : Scalar(0);
+      mask[2 * i] = m0;
+      mask[2 * i + 1] = m1;
+      y[2 * i] = x[2 * i] * m0;
+      y[2 * i + 1] = x[2 * i + 1] * m1;
     }
-    out.flat() = in.flat().cwiseProduct(mask_.flat());
+    if (n % 2) {
+      const std::uint64_t bits = splitmix64_at(key, static_cast<std::uint64_t>(n / 2));
+      mask[n - 1] = (bits & 0xffffffffULL) < keep_below ? scale : Scalar(0);
+      y[n - 1] = x[n - 1] * mask[n - 1];
+    }
     mask_valid_ = true;
   }
 
