@@ -103,6 +103,8 @@ void direct_pixels_all_channels(const Conv2DGeometry& g, const Scalar* x, const 
   constexpr Index V = simd_accumulators<Scalar> / P >= 4 ? 4 : 2;
   Index o0 = 0;
   for (; o0 + V * L <= g.out_c; o0 += V * L) direct_tile<P, V>(g, x, kernel, bias, oh, ow, o0, relu, y);
+  if constexpr (V > 2)
+    for (; o0 + 2 * L <= g.out_c; o0 += 2 * L) direct_tile<P, 2>(g, x, kernel, bias, oh, ow, o0, relu, y);
   for (; o0 + L <= g.out_c; o0 += L) direct_tile<P, 1>(g, x, kernel, bias, oh, ow, o0, relu, y);
   if (o0 < g.out_c)
     for (Index p = 0; p < P; ++p)
