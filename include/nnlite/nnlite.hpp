@@ -29,7 +29,5 @@
 
 #ifdef NNLITE_WITH_IO
 #include "io/idx.hpp"
-#if __has_include("io/keras_h5.hpp")  // TEMP until the .h5 header lands
 #include "io/keras_h5.hpp"
-#endif
 #endif
