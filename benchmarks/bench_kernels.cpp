@@ -38,7 +38,7 @@ void set_flops(benchmark::State& state, double flops_per_iter) {
       benchmark::Counter(flops_per_iter * static_cast<double>(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
 }
 
-enum class Impl { reference, im2col, direct, sgemm };
+enum class Impl { reference, im2col, direct, eigen_tensor, sgemm };
 // backward_weights is the backward of a model's first layer: d_kernel and d_bias only, no d_in.
 enum class Pass { forward, backward, backward_weights };
 
@@ -85,6 +85,12 @@ void BM_conv(benchmark::State& state, ConvShape s, Impl impl, Pass pass) {
           nnlite::conv2d_forward_direct(g, x.data(), k.data(), b.data(), y.data());
         else
           nnlite::conv2d_backward_direct(g, x.data(), k.data(), dy.data(), d_in, dk.data(), db.data(), ws);
+        break;
+      case Impl::eigen_tensor:  // single-threaded whatever --threads says (no Eigen ThreadPoolDevice)
+        if (pass == Pass::forward)
+          nnlite::conv2d_forward_eigen_tensor(g, x.data(), k.data(), b.data(), y.data());
+        else
+          nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), d_in, dk.data(), db.data());
         break;
       case Impl::sgemm:
         for (int rep = 0; rep < gemms; ++rep) C.noalias() = A * B;
@@ -173,6 +179,8 @@ void register_all() {
           ->Apply(small_batches);
       benchmark::RegisterBenchmark((base + "im2col").c_str(), BM_conv, s, Impl::im2col, pass)->Apply(batches);
       benchmark::RegisterBenchmark((base + "direct").c_str(), BM_conv, s, Impl::direct, pass)->Apply(batches);
+      benchmark::RegisterBenchmark((base + "eigen_tensor").c_str(), BM_conv, s, Impl::eigen_tensor, pass)
+          ->Apply(batches);
       benchmark::RegisterBenchmark((base + "sgemm").c_str(), BM_conv, s, Impl::sgemm, pass)->Apply(batches);
     }
   }

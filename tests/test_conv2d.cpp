@@ -1,11 +1,12 @@
-// Tests for layers/conv2d.hpp and kernels/conv2d_*.hpp: values by hand, reference vs im2col at the study's shapes
-// and odd ones, gradient checks, shape inference, parameter counts, config and shape errors.
+// Tests for layers/conv2d.hpp and kernels/conv2d_*.hpp: values by hand, reference vs im2col and vs Eigen Tensor at
+// the study's shapes and odd ones, gradient checks, shape inference, parameter counts, config and shape errors.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <nnlite/check_gradients.hpp>
+#include <nnlite/kernels/conv2d_eigen_tensor.hpp>
 #include <nnlite/kernels/conv2d_im2col.hpp>
 #include <nnlite/kernels/conv2d_reference.hpp>
 #include <nnlite/layers/conv2d.hpp>
@@ -71,7 +72,8 @@ const std::vector<ConvCase> kAgreementCases = {
     {1, 1, 1, 3, {3, 3}, 2, {1, 1}, Padding::same},
 };
 
-// Forward, d_in, d_kernel and d_bias from both kernels for one geometry; im2col also in small chunks.
+// Forward, d_in, d_kernel and d_bias from the reference, im2col (also in small chunks) and Eigen Tensor kernels for
+// one geometry.
 template <class T>
 void check_agreement(const ConvCase& cc) {
   const Conv2DGeometry g = Conv2DGeometry::make(cc.batch, cc.h, cc.w, cc.c, cc.kernel, cc.filters, cc.strides,
@@ -122,6 +124,23 @@ void check_agreement(const ConvCase& cc) {
   nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), static_cast<T*>(nullptr), dk_fast.data(),
                                  static_cast<T*>(nullptr), ws);
   CHECK(rel_diff(dk_fast.data(), dk_ref.data(), Index(k.size())) <= tight<T>());
+
+  // Eigen Tensor: outputs overwritten (they start at 7), also without d_in and d_bias.
+  std::fill(y_fast.begin(), y_fast.end(), T(7));
+  nnlite::conv2d_forward_eigen_tensor(g, x.data(), k.data(), b.data(), y_fast.data());
+  CHECK(rel_diff(y_fast.data(), y_ref.data(), Index(dy.size())) <= tight<T>());
+  std::fill(dk_fast.begin(), dk_fast.end(), T(7));
+  std::fill(db_fast.begin(), db_fast.end(), T(7));
+  std::fill(dx_fast.begin(), dx_fast.end(), T(7));
+  nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), dx_fast.data(), dk_fast.data(),
+                                       db_fast.data());
+  CHECK(rel_diff(dx_fast.data(), dx_ref.data(), Index(x.size())) <= tight<T>());
+  CHECK(rel_diff(dk_fast.data(), dk_ref.data(), Index(k.size())) <= tight<T>());
+  CHECK(rel_diff(db_fast.data(), db_ref.data(), Index(b.size())) <= tight<T>());
+  std::fill(dk_fast.begin(), dk_fast.end(), T(7));
+  nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), static_cast<T*>(nullptr), dk_fast.data(),
+                                       static_cast<T*>(nullptr));
+  CHECK(rel_diff(dk_fast.data(), dk_ref.data(), Index(k.size())) <= tight<T>());
 }
 
 // A built layer bound to owned parameter/gradient buffers.
@@ -145,7 +164,7 @@ TEST_CASE("Conv2D: known values by hand") {
   Tensor<double> x(Shape{1, 3, 3, 1});
   for (Index i = 0; i < 9; ++i) x[i] = double(i + 1);
   std::vector<double> params = {1, 2, 3, 4, 0.5}, grads(5);
-  for (Conv2DKernel kernel : {Conv2DKernel::reference, Conv2DKernel::im2col}) {
+  for (Conv2DKernel kernel : {Conv2DKernel::reference, Conv2DKernel::im2col, Conv2DKernel::eigen_tensor}) {
     CAPTURE(nnlite::conv2d_kernel_name(kernel));
     SUBCASE("valid, stride 1") {
       Conv2D<double> conv(1, {2, 2});
@@ -190,7 +209,7 @@ TEST_CASE("Conv2D: known values with two channels in and out (HWIO order)") {
   Tensor<double> x(Shape{1, 2, 2, 2});
   for (Index i = 0; i < 8; ++i) x[i] = double(i + 1);
   std::vector<double> params = {1, -1, 2, 0.5}, grads(4);
-  for (Conv2DKernel kernel : {Conv2DKernel::reference, Conv2DKernel::im2col}) {
+  for (Conv2DKernel kernel : {Conv2DKernel::reference, Conv2DKernel::im2col, Conv2DKernel::eigen_tensor}) {
     Conv2D<double> conv(2, 1, Activation::linear, Padding::valid, 1, /*use_bias=*/false);
     conv.set_kernel(kernel);
     conv.build(Shape{2, 2, 2});
@@ -226,7 +245,7 @@ TEST_CASE("Conv2D: relu and softmax activations are applied over the channels") 
   CHECK(y[0] == doctest::Approx(std::exp(1.0) / (std::exp(1.0) + std::exp(-1.0))));
 }
 
-TEST_CASE_TEMPLATE("Conv2D: reference and im2col kernels agree", T, float, double) {
+TEST_CASE_TEMPLATE("Conv2D: reference, im2col and Eigen Tensor kernels agree", T, float, double) {
   for (const ConvCase& cc : kAgreementCases) check_agreement<T>(cc);
 }
 
@@ -273,7 +292,7 @@ TEST_CASE("Conv2D: gradient check (double)") {
   };
   for (const GradCase& gc : cases) {
     for (Activation act : {Activation::linear, Activation::relu}) {
-      for (Conv2DKernel kernel : {Conv2DKernel::im2col, Conv2DKernel::reference}) {
+      for (Conv2DKernel kernel : {Conv2DKernel::im2col, Conv2DKernel::reference, Conv2DKernel::eigen_tensor}) {
         CAPTURE(gc.in.str());
         CAPTURE(gc.kernel.str());
         CAPTURE(gc.strides.str());
@@ -383,6 +402,7 @@ TEST_CASE("Conv2D: constructors and options") {
 
   CHECK(nnlite::parse_padding("SAME") == Padding::same);
   CHECK(nnlite::parse_conv2d_kernel("reference") == Conv2DKernel::reference);
+  CHECK(nnlite::parse_conv2d_kernel("eigen_tensor") == Conv2DKernel::eigen_tensor);
   CHECK_THROWS_AS(nnlite::parse_padding("causal"), nnlite::ArgumentError);
   CHECK_THROWS_AS(nnlite::parse_conv2d_kernel("winograd"), nnlite::ArgumentError);
   CHECK_THROWS_AS(Conv2D<float>(0, {3, 3}), nnlite::ArgumentError);

@@ -1,5 +1,5 @@
 // Tests for the speed paths: the direct small-patch Conv2D kernel, the threaded im2col kernel (per-thread slices,
-// partial gradients summed in thread order) and the thread pool in parallel.hpp. Each kernel must agree with the
+// partial gradients summed in thread order), the Eigen Tensor kernel and the thread pool in parallel.hpp. Each kernel must agree with the
 // reference loops to 1e-5 relative in float, and repeat itself bitwise for a given thread count.
 #include <doctest/doctest.h>
 
@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <nnlite/kernels/conv2d_direct.hpp>
+#include <nnlite/kernels/conv2d_eigen_tensor.hpp>
 #include <nnlite/kernels/conv2d_im2col.hpp>
 #include <nnlite/kernels/conv2d_reference.hpp>
 #include <nnlite/layers/conv2d.hpp>
@@ -46,18 +47,20 @@ struct Case {
 };
 
 // The study's conv layers (batch 32: large enough to run threaded), then odd ones: 'same' padding, strides, a
-// channel count that is not a multiple of 16, two input channels (still a small patch), a 1x1 kernel.
+// channel count that is not a multiple of 16, two input channels (still a small patch), a 1x1 kernel, and 'valid'
+// with strides that leave the last input row and column unread (8 rows: windows at 0, 2, 4; 10 columns: 0, 3, 6).
 const std::vector<Case> kCases = {
     {32, 28, 28, 1, {3, 3}, 32, {1, 1}, Padding::valid}, {32, 28, 28, 1, {3, 3}, 64, {1, 1}, Padding::valid},
     {32, 13, 13, 32, {3, 3}, 64, {1, 1}, Padding::valid}, {5, 9, 8, 1, {3, 3}, 21, {2, 1}, Padding::same},
     {3, 7, 6, 2, {2, 3}, 5, {1, 2}, Padding::same},       {4, 6, 6, 3, {1, 1}, 7, {1, 1}, Padding::valid},
+    {3, 8, 10, 2, {3, 3}, 6, {2, 3}, Padding::valid},
 };
 
 struct Results {
   Tensor<float> y, dx, dk, db;
 };
 
-enum class Impl { reference, im2col, direct };
+enum class Impl { reference, im2col, direct, eigen_tensor };
 
 Results run(const Case& cc, Impl impl, bool relu, Index workspace_limit = nnlite::im2col_default_workspace_limit) {
   const Conv2DGeometry g =
@@ -85,6 +88,10 @@ Results run(const Case& cc, Impl impl, bool relu, Index workspace_limit = nnlite
       nnlite::conv2d_forward_direct(g, x.data(), k.data(), b.data(), r.y.data(), relu);
       nnlite::conv2d_backward_direct(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data(), ws);
       break;
+    case Impl::eigen_tensor:
+      nnlite::conv2d_forward_eigen_tensor(g, x.data(), k.data(), b.data(), r.y.data(), relu);
+      nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data());
+      break;
   }
   return r;
 }
@@ -106,7 +113,7 @@ struct ThreadScope {  // restores the default thread count however a test case e
 
 }  // namespace
 
-TEST_CASE("speed paths: direct and threaded im2col agree with the reference (float, 1e-5), with and without relu") {
+TEST_CASE("speed paths: direct, threaded im2col and Eigen Tensor agree with the reference (float, 1e-5), +- relu") {
   for (int threads : {1, 2, 3}) {
     ThreadScope scope(threads);
     for (const Case& cc : kCases) {
@@ -120,6 +127,7 @@ TEST_CASE("speed paths: direct and threaded im2col agree with the reference (flo
         check_close(run(cc, Impl::im2col, relu), ref);
         check_close(run(cc, Impl::im2col, relu, /*workspace_limit=*/1), ref);  // one sample per GEMM
         check_close(run(cc, Impl::direct, relu), ref);
+        check_close(run(cc, Impl::eigen_tensor, relu), ref);
       }
     }
   }
@@ -139,7 +147,8 @@ TEST_CASE("speed paths: a thread count repeats itself bitwise") {
 
 TEST_CASE("speed paths: the Conv2D layer picks the direct kernel for small patches and fuses relu") {
   ThreadScope scope(2);
-  for (nnlite::Conv2DKernel kernel : {nnlite::Conv2DKernel::im2col, nnlite::Conv2DKernel::direct}) {
+  for (nnlite::Conv2DKernel kernel :
+       {nnlite::Conv2DKernel::im2col, nnlite::Conv2DKernel::direct, nnlite::Conv2DKernel::eigen_tensor}) {
     CAPTURE(nnlite::conv2d_kernel_name(kernel));
     nnlite::Conv2D<float> fast(16, {3, 3}, "relu"), ref(16, {3, 3}, "relu");
     fast.build(Shape{10, 10, 1});
@@ -171,6 +180,8 @@ TEST_CASE("speed paths: the Conv2D layer picks the direct kernel for small patch
   CHECK(nnlite::conv2d_direct_pays(Conv2DGeometry::make(32, 28, 28, 1, {3, 3}, 32, {1, 1}, Padding::valid)));
   CHECK_FALSE(nnlite::conv2d_direct_pays(Conv2DGeometry::make(32, 13, 13, 32, {3, 3}, 64, {1, 1}, Padding::valid)));
   CHECK(nnlite::parse_conv2d_kernel("direct") == nnlite::Conv2DKernel::direct);
+  CHECK(nnlite::parse_conv2d_kernel("eigen_tensor") == nnlite::Conv2DKernel::eigen_tensor);
+  CHECK(nnlite::conv2d_kernel_name(nnlite::Conv2DKernel::eigen_tensor) == "eigen_tensor");
 }
 
 TEST_CASE("parallel: slices cover the range once, exceptions reach the caller, nesting runs serially") {

@@ -4,6 +4,7 @@
 
 #include "../activation.hpp"
 #include "../kernels/conv2d_direct.hpp"
+#include "../kernels/conv2d_eigen_tensor.hpp"
 #include "../kernels/conv2d_geometry.hpp"
 #include "../kernels/conv2d_im2col.hpp"
 #include "../kernels/conv2d_reference.hpp"
@@ -13,18 +14,23 @@ namespace nnlite {
 
 // Which kernel a Conv2D runs: the reference loops (for checking), im2col + GEMM (the fast default; it hands a layer
 // to the direct kernel where conv2d_direct_pays(): tiny patches such as a first layer's 3x3 on one channel), or the
-// direct kernel always.
-enum class Conv2DKernel { reference, im2col, direct };
+// direct kernel always, or Eigen Tensor's extract_image_patches + contraction (single-threaded, for comparison).
+enum class Conv2DKernel { reference, im2col, direct, eigen_tensor };
 
 inline std::string conv2d_kernel_name(Conv2DKernel k) {
-  return k == Conv2DKernel::reference ? "reference" : k == Conv2DKernel::direct ? "direct" : "im2col";
+  return k == Conv2DKernel::reference      ? "reference"
+         : k == Conv2DKernel::direct       ? "direct"
+         : k == Conv2DKernel::eigen_tensor ? "eigen_tensor"
+                                           : "im2col";
 }
 
 inline Conv2DKernel parse_conv2d_kernel(const std::string& name) {
   if (name == "reference") return Conv2DKernel::reference;
   if (name == "im2col") return Conv2DKernel::im2col;
   if (name == "direct") return Conv2DKernel::direct;
-  throw ArgumentError("unknown Conv2D kernel '" + name + "' (expected 'reference', 'im2col' or 'direct')");
+  if (name == "eigen_tensor") return Conv2DKernel::eigen_tensor;
+  throw ArgumentError("unknown Conv2D kernel '" + name +
+                      "' (expected 'reference', 'im2col', 'direct' or 'eigen_tensor')");
 }
 
 // Keras-style keyword arguments for Conv2D, chained:
@@ -130,7 +136,9 @@ class Conv2D : public Layer<Scalar> {
       apply_activation(activation_, out.data(), g.rows(), filters_);
       return;
     }
-    if (use_direct(g))
+    if (kernel_ == Conv2DKernel::eigen_tensor)
+      conv2d_forward_eigen_tensor(g, in.data(), this->params_, bias(), out.data(), relu);
+    else if (use_direct(g))
       conv2d_forward_direct(g, in.data(), this->params_, bias(), out.data(), relu);
     else
       conv2d_forward_im2col(g, in.data(), this->params_, bias(), out.data(), cols_, im2col_default_workspace_limit,
@@ -168,6 +176,8 @@ class Conv2D : public Layer<Scalar> {
     }
     if (kernel_ == Conv2DKernel::reference) {
       conv2d_backward_reference(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias);
+    } else if (kernel_ == Conv2DKernel::eigen_tensor) {
+      conv2d_backward_eigen_tensor(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias);
     } else if (kernel_ == Conv2DKernel::direct) {
       conv2d_backward_direct(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias, cols_);
     } else if (use_direct(g)) {
