@@ -4,15 +4,15 @@
 
 #include <cstdint>
 
-#include <nnlite/layers/activations.hpp>
+#include <nnlite/layers/activation_layers.hpp>
 #include <nnlite/layers/conv2d.hpp>
 #include <nnlite/layers/dense.hpp>
 #include <nnlite/layers/dropout.hpp>
 #include <nnlite/layers/flatten.hpp>
 #include <nnlite/layers/maxpool2d.hpp>
 #include <nnlite/optim/adam.hpp>
-#include <nnlite/random.hpp>
-#include <nnlite/sequential.hpp>
+#include <nnlite/core/random.hpp>
+#include <nnlite/model/sequential.hpp>
 
 #include "../examples/fashion_mnist/study_models.hpp"
 

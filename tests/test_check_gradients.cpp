@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <nnlite/check_gradients.hpp>
+#include <nnlite/model/check_gradients.hpp>
 #include <nnlite/layers/dense.hpp>
 #include <nnlite/layers/dropout.hpp>
 #include <string>

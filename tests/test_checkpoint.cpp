@@ -7,7 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <nnlite/checkpoint.hpp>
+#include <nnlite/io/checkpoint.hpp>
 #include <nnlite/nnlite.hpp>
 
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <nnlite/check_gradients.hpp>
+#include <nnlite/model/check_gradients.hpp>
 #include <nnlite/kernels/conv2d_eigen_tensor.hpp>
 #include <nnlite/kernels/conv2d_im2col.hpp>
 #include <nnlite/kernels/conv2d_reference.hpp>

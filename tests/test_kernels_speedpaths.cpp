@@ -12,7 +12,7 @@
 #include <nnlite/kernels/conv2d_im2col.hpp>
 #include <nnlite/kernels/conv2d_reference.hpp>
 #include <nnlite/layers/conv2d.hpp>
-#include <nnlite/parallel.hpp>
+#include <nnlite/core/parallel.hpp>
 #include <stdexcept>
 #include <vector>
 

@@ -2,9 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <nnlite/activation.hpp>
-#include <nnlite/losses.hpp>
-#include <nnlite/metrics.hpp>
+#include <nnlite/core/activation_functions.hpp>
+#include <nnlite/model/losses.hpp>
+#include <nnlite/model/metrics.hpp>
 
 TEST_CASE("softmax + cross-entropy: known values") {
   nnlite::Tensor<double> logits(nnlite::Shape{2, 3}), y(nnlite::Shape{2, 3}, 0.0), grad;

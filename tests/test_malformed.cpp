@@ -21,7 +21,7 @@
 #include <functional>
 #include <fstream>
 #include <iterator>
-#include <nnlite/checkpoint.hpp>
+#include <nnlite/io/checkpoint.hpp>
 #include <nnlite/io/idx.hpp>
 #include <nnlite/io/keras_h5.hpp>
 #include <nnlite/nnlite.hpp>

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <nnlite/check_gradients.hpp>
+#include <nnlite/model/check_gradients.hpp>
 #include <nnlite/kernels/pool_reference.hpp>
 #include <nnlite/layers/maxpool2d.hpp>
 #include <numeric>

@@ -5,7 +5,7 @@
 #include <nnlite/layers/dense.hpp>
 #include <nnlite/optim/adam.hpp>
 #include <nnlite/optim/sgd.hpp>
-#include <nnlite/sequential.hpp>
+#include <nnlite/model/sequential.hpp>
 #include <vector>
 
 TEST_CASE("Adam: N steps equal Keras' formula with the step-count bias correction") {

@@ -1,7 +1,7 @@
 // Study step 5, the report: report.json for programs, report.md for people, and the PNG figures it links, all
 // written atomically into --out.
 #include <cstdio>
-#include <nnlite/io/atomic_file.hpp>
+#include <nnlite/core/atomic_file.hpp>
 #include <sstream>
 
 #include "study.hpp"

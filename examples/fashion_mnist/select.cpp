@@ -3,7 +3,7 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
-#include <nnlite/checkpoint.hpp>
+#include <nnlite/io/checkpoint.hpp>
 #include <numeric>
 #include <sstream>
 

@@ -11,8 +11,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <nnlite/checkpoint.hpp>
-#include <nnlite/io/atomic_file.hpp>
+#include <nnlite/io/checkpoint.hpp>
+#include <nnlite/core/atomic_file.hpp>
 #include <regex>
 #include <sstream>
 

@@ -3,7 +3,7 @@
 // the checksum (a file with a wrong one is tested in tests/test_malformed.cpp).
 #include <cstdint>
 #include <cstring>
-#include <nnlite/checkpoint.hpp>
+#include <nnlite/io/checkpoint.hpp>
 #include <nnlite/nnlite.hpp>
 #include <vector>
 

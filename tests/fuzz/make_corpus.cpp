@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
-#include <nnlite/checkpoint.hpp>
+#include <nnlite/io/checkpoint.hpp>
 #include <nnlite/io/keras_h5.hpp>
 #include <nnlite/nnlite.hpp>
 #include <string>

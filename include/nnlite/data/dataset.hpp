@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "../error.hpp"
-#include "../random.hpp"
-#include "../tensor.hpp"
+#include "../core/error.hpp"
+#include "../core/random.hpp"
+#include "../core/tensor.hpp"
 
 namespace nnlite {
 

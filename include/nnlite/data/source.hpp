@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "../error.hpp"
-#include "../tensor.hpp"
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
 
 namespace nnlite {
 

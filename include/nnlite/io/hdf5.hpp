@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "../error.hpp"
+#include "../core/error.hpp"
 
 namespace nnlite::h5 {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "../core/error.hpp"
 #include "../data/dataset.hpp"
-#include "../error.hpp"
 
 namespace nnlite {
 

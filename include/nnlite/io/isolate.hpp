@@ -11,8 +11,8 @@
 #include <string>
 #include <utility>
 
-#include "../error.hpp"
-#include "../parallel.hpp"
+#include "../core/error.hpp"
+#include "../core/parallel.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
 #define NNLITE_HAVE_ISOLATE 1

@@ -17,18 +17,18 @@
 #include <utility>
 #include <vector>
 
-#include "../error.hpp"
-#include "../layers/activations.hpp"
+#include "../core/atomic_file.hpp"
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
+#include "../layers/activation_layers.hpp"
 #include "../layers/conv2d.hpp"
 #include "../layers/dense.hpp"
 #include "../layers/dropout.hpp"
 #include "../layers/flatten.hpp"
 #include "../layers/maxpool2d.hpp"
+#include "../model/sequential.hpp"
 #include "../optim/adam.hpp"
 #include "../optim/sgd.hpp"
-#include "../sequential.hpp"
-#include "../tensor.hpp"
-#include "atomic_file.hpp"
 #include "hdf5.hpp"
 #include "isolate.hpp"
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <array>
 
-#include "../parallel.hpp"
+#include "../core/parallel.hpp"
 #include "conv2d_geometry.hpp"
 
 namespace nnlite {

@@ -16,7 +16,7 @@
 #include <string>
 #include <unsupported/Eigen/CXX11/Tensor>
 
-#include "../error.hpp"
+#include "../core/error.hpp"
 #include "conv2d_geometry.hpp"
 
 namespace nnlite {

@@ -7,8 +7,8 @@
 #include <cctype>
 #include <string>
 
-#include "../error.hpp"
-#include "../tensor.hpp"
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
 
 namespace nnlite {
 

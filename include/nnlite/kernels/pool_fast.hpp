@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "../parallel.hpp"
+#include "../core/parallel.hpp"
 #include "conv2d_geometry.hpp"
 
 namespace nnlite {

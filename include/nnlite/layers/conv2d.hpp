@@ -2,7 +2,7 @@
 // kernel of shape (kh, kw, in_channels, filters) as Keras stores it. The arithmetic lives in kernels/conv2d_*.hpp.
 #pragma once
 
-#include "../activation.hpp"
+#include "../core/activation_functions.hpp"
 #include "../kernels/conv2d_direct.hpp"
 #include "../kernels/conv2d_eigen_tensor.hpp"
 #include "../kernels/conv2d_geometry.hpp"

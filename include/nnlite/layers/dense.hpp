@@ -2,7 +2,7 @@
 // kernel of shape (in, units) as Keras stores it.
 #pragma once
 
-#include "../activation.hpp"
+#include "../core/activation_functions.hpp"
 #include "layer.hpp"
 
 namespace nnlite {

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "../random.hpp"
+#include "../core/random.hpp"
 #include "layer.hpp"
 
 namespace nnlite {

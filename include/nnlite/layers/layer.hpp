@@ -14,9 +14,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "../error.hpp"
-#include "../initializers.hpp"
-#include "../tensor.hpp"
+#include "../core/error.hpp"
+#include "../core/initializers.hpp"
+#include "../core/tensor.hpp"
 
 namespace nnlite {
 

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "../parallel.hpp"
+#include "../core/parallel.hpp"
 #include "optimizer.hpp"
 
 namespace nnlite {

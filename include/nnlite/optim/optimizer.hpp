@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "../error.hpp"
-#include "../tensor.hpp"
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
 
 namespace nnlite {
 

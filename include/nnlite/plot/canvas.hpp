@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "../error.hpp"
-#include "../io/atomic_file.hpp"
+#include "../core/atomic_file.hpp"
+#include "../core/error.hpp"
 
 // stb_image_write is compiled into every translation unit that includes this header, as static functions, so
 // several TUs of one program never clash. If the user already included stb_image_write.h we use their copy;

@@ -1,4 +1,4 @@
-// nnlite/random.hpp: a small, fast, seedable generator whose streams are identical on every platform
+// nnlite/core/random.hpp: a small, fast, seedable generator whose streams are identical on every platform
 // (std::uniform_*_distribution is implementation-defined, so we draw our own numbers from raw bits).
 #pragma once
 

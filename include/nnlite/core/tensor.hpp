@@ -1,4 +1,4 @@
-// nnlite/tensor.hpp: a dense row-major tensor whose rank is known at run time, in Keras layouts
+// nnlite/core/tensor.hpp: a dense row-major tensor whose rank is known at run time, in Keras layouts
 // (NHWC activations, HWIO conv kernels, (in, out) dense kernels), with zero-copy Eigen views.
 #pragma once
 

@@ -1,4 +1,4 @@
-// nnlite/initializers.hpp: Keras' weight initializers, drawn from nnlite::Rng so a seed fixes every weight.
+// nnlite/core/initializers.hpp: Keras' weight initializers, drawn from nnlite::Rng so a seed fixes every weight.
 #pragma once
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// nnlite/io/atomic_file.hpp: every file nnlite writes goes to "<path>.tmp.<pid>" first, is flushed and
+// nnlite/core/atomic_file.hpp: every file nnlite writes goes to "<path>.tmp.<pid>" first, is flushed and
 // fsync'd, then renamed over the target, so an interrupted write leaves either the old file or the new one.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "../error.hpp"
+#include "error.hpp"
 
 namespace nnlite {
 

@@ -1,4 +1,4 @@
-// nnlite/losses.hpp: categorical cross-entropy as Keras computes it (probabilities clipped to [1e-7, 1 - 1e-7]),
+// nnlite/model/losses.hpp: categorical cross-entropy as Keras computes it (probabilities clipped to [1e-7, 1 - 1e-7]),
 // with the fused softmax gradient (p - y) / batch that the model uses when its last layer ends in a softmax.
 #pragma once
 
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <string>
 
-#include "error.hpp"
-#include "tensor.hpp"
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
 
 namespace nnlite {
 

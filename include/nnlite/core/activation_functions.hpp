@@ -1,4 +1,4 @@
-// nnlite/activation.hpp: the activations a Conv2D or Dense can apply to its output, as Keras names them,
+// nnlite/core/activation_functions.hpp: the activations a Conv2D or Dense can apply to its output, as Keras names them,
 // with their forward and backward passes over a (rows, units) matrix.
 #pragma once
 

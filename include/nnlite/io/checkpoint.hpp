@@ -1,4 +1,4 @@
-// nnlite/checkpoint.hpp: training checkpoints — a model's parameters, its optimizer's state and caller metadata
+// nnlite/io/checkpoint.hpp: training checkpoints — a model's parameters, its optimizer's state and caller metadata
 // in one small binary file, written atomically, so a killed run can resume bit for bit (see Sequential::fit).
 //
 // File layout (version 1; integers little-endian, values in the model's Scalar, IEEE little-endian):
@@ -28,9 +28,9 @@
 #include <utility>
 #include <vector>
 
-#include "error.hpp"
-#include "io/atomic_file.hpp"
-#include "sequential.hpp"
+#include "../core/atomic_file.hpp"
+#include "../core/error.hpp"
+#include "../model/sequential.hpp"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "nnlite checkpoints copy values as little-endian bytes; add byte swapping for this platform"

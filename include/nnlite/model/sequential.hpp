@@ -1,4 +1,4 @@
-// nnlite/sequential.hpp: Keras' Sequential model: a stack of layers that owns one flat parameter buffer (layers
+// nnlite/model/sequential.hpp: Keras' Sequential model: a stack of layers that owns one flat parameter buffer (layers
 // hold views into it), and add / compile / fit / evaluate / predict / summary with Keras' semantics.
 #pragma once
 
@@ -16,19 +16,19 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/error.hpp"
+#include "../core/initializers.hpp"
+#include "../core/random.hpp"
+#include "../core/tensor.hpp"
+#include "../data/source.hpp"
+#include "../layers/layer.hpp"
+#include "../optim/adam.hpp"
+#include "../optim/optimizer.hpp"
 #include "callbacks.hpp"
-#include "data/source.hpp"
-#include "error.hpp"
 #include "history.hpp"
-#include "initializers.hpp"
-#include "layers/layer.hpp"
 #include "losses.hpp"
 #include "metrics.hpp"
-#include "optim/adam.hpp"
-#include "optim/optimizer.hpp"
 #include "progress.hpp"
-#include "random.hpp"
-#include "tensor.hpp"
 
 namespace nnlite {
 

@@ -1,8 +1,8 @@
-// nnlite/layers/activations.hpp: ReLU and Softmax as layers of their own (Keras' ReLU, Softmax and
+// nnlite/layers/activation_layers.hpp: ReLU and Softmax as layers of their own (Keras' ReLU, Softmax and
 // Activation("relu"/"softmax")), sharing the arithmetic that Conv2D and Dense fuse into their outputs.
 #pragma once
 
-#include "../activation.hpp"
+#include "../core/activation_functions.hpp"
 #include "layer.hpp"
 
 namespace nnlite {

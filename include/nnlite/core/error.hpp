@@ -1,4 +1,4 @@
-// nnlite/error.hpp: one exception hierarchy for everything nnlite reports.
+// nnlite/core/error.hpp: one exception hierarchy for everything nnlite reports.
 // Catch nnlite::Error for all of them; the subclasses say which kind of problem it was.
 #pragma once
 

@@ -1,4 +1,4 @@
-// nnlite/parallel.hpp: one thread-count setting for everything nnlite runs in parallel. Parallelism is coarse:
+// nnlite/core/parallel.hpp: one thread-count setting for everything nnlite runs in parallel. Parallelism is coarse:
 // a kernel splits its batch into one contiguous slice per thread (one fork/join per kernel call) on nnlite's own
 // small pool, and Eigen's GEMM always runs single-threaded inside those slices.
 #pragma once

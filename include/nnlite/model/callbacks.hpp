@@ -1,4 +1,4 @@
-// nnlite/callbacks.hpp: hooks into fit(), like Keras callbacks: progress display, checkpoints, early stopping.
+// nnlite/model/callbacks.hpp: hooks into fit(), like Keras callbacks: progress display, checkpoints, early stopping.
 // A callback sets `stop_training` to end fit() after the current epoch.
 #pragma once
 
@@ -7,8 +7,8 @@
 #include <limits>
 #include <string>
 
+#include "../core/tensor.hpp"
 #include "history.hpp"
-#include "tensor.hpp"
 
 namespace nnlite {
 

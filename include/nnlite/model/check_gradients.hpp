@@ -1,4 +1,4 @@
-// nnlite/check_gradients.hpp: a numerical gradient checker for any built layer (like dlib's test_layer): compares
+// nnlite/model/check_gradients.hpp: a numerical gradient checker for any built layer (like dlib's test_layer): compares
 // the layer's backward pass with central differences of a fixed random projection of its output.
 #pragma once
 
@@ -11,8 +11,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "layers/layer.hpp"
-#include "random.hpp"
+#include "../core/random.hpp"
+#include "../layers/layer.hpp"
 
 namespace nnlite {
 

@@ -1,4 +1,4 @@
-// nnlite/progress.hpp: Keras' progress bar. On a terminal it redraws one line per epoch with ETA and running
+// nnlite/model/progress.hpp: Keras' progress bar. On a terminal it redraws one line per epoch with ETA and running
 // metrics; otherwise (a log file, CI) it prints one plain line per epoch.
 #pragma once
 

@@ -1,12 +1,12 @@
-// nnlite/metrics.hpp: accuracy as Keras' categorical_accuracy (argmax of prediction == argmax of label),
+// nnlite/model/metrics.hpp: accuracy as Keras' categorical_accuracy (argmax of prediction == argmax of label),
 // and the confusion matrix / per-class precision, recall and F1 for reports.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "error.hpp"
-#include "tensor.hpp"
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
 
 namespace nnlite {
 

@@ -1,4 +1,4 @@
-// nnlite/history.hpp: what fit() returns, like Keras' History: one entry per epoch of each metric,
+// nnlite/model/history.hpp: what fit() returns, like Keras' History: one entry per epoch of each metric,
 // plus wall time, with CSV and JSON for reports.
 #pragma once
 
