@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
       "\"train_img_per_s\": %.1f, \"train_loss\": %.4f, \"train_acc\": %.4f, \"test_images\": %ld, "
       "\"infer_s\": %.4f, \"infer_img_per_s\": %.1f, \"test_acc\": %.4f, \"latency_ms_median\": %.4f, "
       "\"peak_rss_mb\": %.1f}\n",
-      which.c_str(), num_threads(), static_cast<long>(n), train_s, double(n) / train_s, h.loss[0], h.accuracy[0],
+      which.c_str(), num_threads(), static_cast<long>(n), train_s, double(n) / train_s, h["loss"][0], h["accuracy"][0],
       static_cast<long>(xt.batch()), infer_s, double(xt.batch()) / infer_s, ev.accuracy,
       lat[lat.size() / 2] * 1e3, double(ru.ru_maxrss) / 1024.0);
   return 0;

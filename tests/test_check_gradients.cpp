@@ -38,16 +38,16 @@ class ScaleLayer : public nnlite::Layer<double> {
   void forward(const Tensor<double>& in, Tensor<double>& out, Mode) override {
     check_input(in);
     out.resize(in.shape());
-    for (Index i = 0; i < in.size(); ++i) out[i] = params_[0] * in[i];
+    for (Index i = 0; i < in.size(); ++i) out[i] = weight(0)[0] * in[i];
   }
   void backward(const Tensor<double>& in, const Tensor<double>&, const Tensor<double>& d_out,
                 Tensor<double>* d_in) override {
     double g = 0;
     for (Index i = 0; i < in.size(); ++i) g += d_out[i] * in[i];
-    grads_[0] = g * param_error_;
+    weight_grad(0)[0] = g * param_error_;
     if (!d_in) return;
     d_in->resize(in.shape());
-    for (Index i = 0; i < in.size(); ++i) (*d_in)[i] = d_out[i] * params_[0] * input_error_;
+    for (Index i = 0; i < in.size(); ++i) (*d_in)[i] = d_out[i] * weight(0)[0] * input_error_;
   }
   std::unique_ptr<nnlite::Layer<double>> clone() const override { return nnlite::clone_layer(*this); }
 
@@ -76,7 +76,7 @@ TEST_CASE("check_gradients: Dense passes for linear, relu and softmax (double)")
       CHECK(r.params.max_error < 1e-6);
       CHECK(r.input.checked == x.size());
       CHECK(r.params.checked == dense.param_count());
-      CHECK(dense.params() == nullptr);  // and unbinds them again
+      CHECK(!dense.bound());  // and unbinds them again
     }
   }
 }
@@ -164,8 +164,8 @@ TEST_CASE("check_gradients: bound parameters are restored exactly and the buffer
   INFO(r.str());
   CHECK(r.ok());
   CHECK(params == before);
-  CHECK(dense.params() == params.data());
-  CHECK(dense.grads() == grads.data());
+  CHECK(dense.weight(0) == params.data());
+  CHECK(dense.weight_grad(0) == grads.data());
   CHECK(std::equal(x.begin(), x.end(), x_before.begin()));
 }
 
@@ -190,7 +190,7 @@ TEST_CASE("check_gradients: options") {
   Dense<double> unbuilt(2);
   CHECK_THROWS_AS(nnlite::check_gradients(unbuilt, x), nnlite::Error);
   CHECK_THROWS_AS(nnlite::check_gradients(dense, Tensor<double>(Shape{3, 6})), nnlite::ShapeError);
-  CHECK(dense.params() == nullptr);  // unbound again even though forward threw
+  CHECK(!dense.bound());  // unbound again even though forward threw
 }
 
 TEST_CASE("check_gradients: Dropout in training mode repeats its mask because the checker reseeds it") {

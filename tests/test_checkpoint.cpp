@@ -66,8 +66,8 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
-nnlite::FitOptions quiet_fit(int epochs, int initial_epoch = 0) {
-  nnlite::FitOptions o;
+nnlite::FitOptions<float> quiet_fit(int epochs, int initial_epoch = 0) {
+  nnlite::FitOptions<float> o;
   o.epochs = epochs;
   o.initial_epoch = initial_epoch;
   o.batch_size = 8;
@@ -148,8 +148,8 @@ TEST_CASE("resuming fit() from a checkpoint continues exactly like the uninterru
   const auto meta = nnlite::load_checkpoint(path.string(), resumed);
   const auto rest = resumed.fit(x, y, x, y, quiet_fit(3, meta.at("epochs_done").get<int>()));
   REQUIRE(rest.size() == 2);
-  CHECK(rest.val_loss[1] == full.val_loss[2]);
-  CHECK(rest.loss[0] == full.loss[1]);
+  CHECK(rest["val_loss"][1] == full["val_loss"][2]);
+  CHECK(rest["loss"][0] == full["loss"][1]);
   CHECK(same_bits(params_of(whole), params_of(resumed)));
   CHECK(same_bits(state_of(whole, 0), state_of(resumed, 0)));
   nnlite::set_num_threads(threads);

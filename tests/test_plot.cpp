@@ -180,10 +180,10 @@ TEST_CASE("plot: text metrics and placement") {
   CHECK(text_width("ab\nlonger line", 2) == text_width("longer line", 2));
   CHECK(text_height("A", 2) == 14);
   CHECK(text_height("A\nB", 2) == (12 + 7) * 2);
-  CHECK(group_thousands(204928) == "204,928");
-  CHECK(group_thousands(320) == "320");
-  CHECK(group_thousands(1000000) == "1,000,000");
-  CHECK(group_thousands(-1234) == "-1,234");
+  CHECK(nnlite::group_thousands(204928) == "204,928");
+  CHECK(nnlite::group_thousands(320) == "320");
+  CHECK(nnlite::group_thousands(1000000) == "1,000,000");
+  CHECK(nnlite::group_thousands(-1234) == "-1,234");
 
   // "HEMI" has no descenders, so the ink box is exactly the measured box.
   {

@@ -104,7 +104,7 @@ TEST_CASE("whole-network gradient check of the improved architecture (double, fi
   // The improved stack on 12x12 inputs: 10x10x32 -> 5x5 -> 3x3x64 -> 1x1 -> 64 -> 128 -> 10.
   auto model = study::improved_model<double>(Shape{12, 12, 1});
   model.set_seed(11);
-  model.build();
+  model.compile(nnlite::Adam<double>(), "categorical_crossentropy");
   Tensor<double> x(Shape{3, 12, 12, 1}), y(Shape{3, 10}, 0.0);
   nnlite::Rng rng(5);
   for (auto& v : x) v = rng.uniform();
@@ -146,7 +146,7 @@ TEST_CASE("a small conv net learns a separable image task (> 95% training accura
   opt.verbose = 0;
   const nnlite::History h = model.fit(x, y, opt);
   REQUIRE(h.size() == 5);
-  CHECK(h.loss.back() < h.loss.front());
+  CHECK(h["loss"].back() < h["loss"].front());
   CHECK(model.evaluate(x, y).accuracy > 0.95);
   Tensor<float> xt, yt;
   bars(256, 99, xt, yt);
@@ -167,16 +167,16 @@ TEST_CASE("fit with validation data: Keras' History, running-mean training metri
   opt.epochs = 2;
   opt.verbose = 0;
   const auto h = model.fit(x, y, xv, yv, opt);
-  REQUIRE(h.val_loss.size() == 2);
+  REQUIRE(h["val_loss"].size() == 2);
   const auto v = model.evaluate(xv, yv);
-  CHECK(h.val_loss.back() == doctest::Approx(v.loss).epsilon(1e-6));
-  CHECK(h.val_accuracy.back() == doctest::Approx(v.accuracy));
+  CHECK(h["val_loss"].back() == doctest::Approx(v.loss).epsilon(1e-6));
+  CHECK(h["val_accuracy"].back() == doctest::Approx(v.accuracy));
   // validation_split holds out the last 25%
   auto model2 = small_conv_net<float>(2);
   model2.compile(nnlite::Adam<float>(1e-3));
   opt.validation_split = 0.25;
   const auto h2 = model2.fit(x, y, opt);
-  CHECK(h2.val_loss.size() == 2);
+  CHECK(h2["val_loss"].size() == 2);
   CHECK(h2.to_csv().rfind("epoch,accuracy,loss,val_accuracy,val_loss,seconds", 0) == 0);
 }
 

@@ -12,18 +12,11 @@
 
 namespace study {
 
-ByteImageSource::ByteImageSource(const nnlite::Dataset& data, std::vector<Index> indices, Index classes)
-    : data_(data), indices_(std::move(indices)), classes_(classes) {
-  for (Index i : indices_)
-    if (i < 0 || i >= data_.n)
-      throw nnlite::ArgumentError("ByteImageSource: index " + std::to_string(i) + " outside a set of " +
-                                  std::to_string(data_.n) + " images");
-}
+ByteImageSource::ByteImageSource(const nnlite::Dataset& data, Index classes) : data_(data), classes_(classes) {}
 
+// The trainer and SubsetSource only ask for rows below size(): no check per batch.
 void ByteImageSource::fill(const Index* indices, Index count, nnlite::Tensor<float>& x, nnlite::Tensor<float>& y) const {
-  mapped_.resize(static_cast<std::size_t>(count));
-  for (Index k = 0; k < count; ++k) mapped_[static_cast<std::size_t>(k)] = indices_[static_cast<std::size_t>(indices[k])];
-  const nnlite::IndexSpan rows(mapped_.data(), count);
+  const nnlite::IndexSpan rows(indices, count);
   nnlite::to_float_images(data_.images.data(), rows, data_.h, data_.w, x);
   nnlite::to_one_hot(data_.labels.data(), rows, classes_, y);
 }

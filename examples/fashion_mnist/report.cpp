@@ -107,8 +107,8 @@ std::string report_markdown(const StudyReport& r) {
       const auto b = static_cast<std::size_t>(it.best_epoch());
       double secs = 0;
       for (double s : it.history.seconds) secs += s;
-      md << fmt(it.history.val_loss.back()) << " | " << fmt(it.history.val_accuracy.back()) << " | " << b + 1 << " | "
-         << fmt(it.history.val_loss[b]) << " | " << fmt(it.history.val_accuracy[b]) << " | "
+      md << fmt(it.history["val_loss"].back()) << " | " << fmt(it.history["val_accuracy"].back()) << " | " << b + 1 << " | "
+         << fmt(it.history["val_loss"][b]) << " | " << fmt(it.history["val_accuracy"][b]) << " | "
          << nnlite::format_duration(secs) << " |\n";
     } else {
       md << "| | | | | |\n";
@@ -150,8 +150,8 @@ void write_report(StudyReport& r) {
   std::vector<nnlite::HistorySeries> runs;
   for (const auto& it : r.iterations) {
     if (it.epochs_done() == 0) continue;
-    runs.push_back({"iteration " + std::to_string(it.iteration), it.history.loss, it.history.accuracy,
-                    it.history.val_loss, it.history.val_accuracy});
+    runs.push_back({"iteration " + std::to_string(it.iteration), it.history["loss"], it.history["accuracy"],
+                    it.history["val_loss"], it.history["val_accuracy"]});
   }
   const auto& names = nnlite::fashion_mnist_class_names();
   nnlite::plot_training_history(join(out, kHistoryPng), runs, "Training (solid) and validation (dashed) per epoch");

@@ -22,7 +22,7 @@ TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Data
   if (model.output_shape() != nnlite::Shape{classes})
     throw nnlite::ShapeError("model '" + model.name() + "' outputs " + model.output_shape().str(true) +
                              ", Fashion-MNIST needs " + nnlite::Shape{classes}.str(true));
-  const ByteImageSource source(test, nnlite::all_indices(test.n), classes);
+  const ByteImageSource source(test, classes);
   TestResult r;
   double loss_sum = 0;
   Index correct = 0;
@@ -34,7 +34,7 @@ TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Data
     std::iota(idx.begin(), idx.begin() + count, begin);
     source.fill(idx.data(), count, x, y);
     const nnlite::Tensor<float>& p = model.forward(x, nnlite::Mode::inference);
-    loss_sum += nnlite::categorical_crossentropy_sum(p, y);
+    loss_sum += model.compute_loss(y, p) * static_cast<double>(count);
     correct += nnlite::count_correct(p, y);
     for (int k : nnlite::argmax_rows(p)) r.predicted.push_back(k);
     for (Index k = 0; k < count; ++k) r.truth.push_back(test.labels[static_cast<std::size_t>(begin + k)]);
@@ -56,8 +56,8 @@ void print_iterations(const std::vector<IterationRecord>& iterations, int best) 
               << status_name(r.status) << std::setw(8) << r.epochs_done();
     if (r.epochs_done() > 0 && r.history.has_validation()) {
       const auto b = static_cast<std::size_t>(r.best_epoch());
-      std::cout << std::setw(16) << fmt(r.history.val_loss.back()) << std::setw(10) << fmt(r.history.val_accuracy.back())
-                << std::setw(12) << b + 1 << std::setw(10) << fmt(r.history.val_loss[b]) << fmt(r.history.val_accuracy[b]);
+      std::cout << std::setw(16) << fmt(r.history["val_loss"].back()) << std::setw(10) << fmt(r.history["val_accuracy"].back())
+                << std::setw(12) << b + 1 << std::setw(10) << fmt(r.history["val_loss"][b]) << fmt(r.history["val_accuracy"][b]);
     }
     std::cout << std::right << '\n';
   }
@@ -111,8 +111,8 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
       left_out.push_back(std::to_string(r.iteration) + " (" + status_name(r.status) + ")");
       continue;
     }
-    const double v = r.history.val_loss.back();
-    if (best == 0 || v < state.iterations[static_cast<std::size_t>(best - 1)].history.val_loss.back()) best = r.iteration;
+    const double v = r.history["val_loss"].back();
+    if (best == 0 || v < state.iterations[static_cast<std::size_t>(best - 1)].history["val_loss"].back()) best = r.iteration;
   }
   if (!run.quiet) print_iterations(state.iterations, best);
   if (best == 0)
@@ -127,7 +127,7 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
   nnlite::load_checkpoint(checkpoint_path(run.out_dir, best), model);
   const IterationRecord& winner = state.iterations[static_cast<std::size_t>(best - 1)];
   if (!run.quiet)
-    std::cout << "\nBest: iteration " << best << " (final val_loss " << fmt(winner.history.val_loss.back())
+    std::cout << "\nBest: iteration " << best << " (final val_loss " << fmt(winner.history["val_loss"].back())
               << "); evaluating it on " << data.sets.test.n << " test images\n";
 
   StudyReport report;

@@ -46,20 +46,18 @@ struct RunOptions {
 // ---- data.cpp --------------------------------------------------------------------------------------------------
 
 // The images stay uint8 in memory; batches are converted on the fly (pixels / 255, NHWC, one-hot labels), giving
-// the same floats as converting the whole set up front.
+// the same floats as converting the whole set up front. A split is a nnlite::SubsetSource over it.
 class ByteImageSource : public nnlite::DataSource<float> {
  public:
-  ByteImageSource(const nnlite::Dataset& data, std::vector<Index> indices, Index classes = 10);
-  Index size() const override { return static_cast<Index>(indices_.size()); }
+  explicit ByteImageSource(const nnlite::Dataset& data, Index classes = 10);
+  Index size() const override { return data_.n; }
   nnlite::Shape sample_shape() const override { return {data_.h, data_.w, 1}; }
   nnlite::Shape target_shape() const override { return {classes_}; }
   void fill(const Index* indices, Index count, nnlite::Tensor<float>& x, nnlite::Tensor<float>& y) const override;
 
  private:
   const nnlite::Dataset& data_;
-  std::vector<Index> indices_;
   Index classes_;
-  mutable std::vector<Index> mapped_;  // batch positions -> dataset rows, reused across batches
 };
 
 struct StudyData {

@@ -6,8 +6,10 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -61,8 +63,9 @@ std::string status_name(Status s) {
 
 int IterationRecord::best_epoch() const {
   int best = -1;
-  for (std::size_t e = 0; e < history.val_loss.size(); ++e)
-    if (best < 0 || history.val_loss[e] < history.val_loss[static_cast<std::size_t>(best)]) best = static_cast<int>(e);
+  if (!history.has("val_loss")) return best;
+  for (std::size_t e = 0; e < history["val_loss"].size(); ++e)
+    if (best < 0 || history["val_loss"][e] < history["val_loss"][static_cast<std::size_t>(best)]) best = static_cast<int>(e);
   return best;
 }
 
@@ -75,14 +78,14 @@ json IterationRecord::to_json() const {
   j["seconds"] = seconds;
   if (epochs_done() > 0 && history.has_validation()) {
     const auto last = history.size() - 1;
-    j["loss"] = history.loss[last];
-    j["accuracy"] = history.accuracy[last];
-    j["val_loss"] = history.val_loss[last];
-    j["val_accuracy"] = history.val_accuracy[last];
+    j["loss"] = history["loss"][last];
+    j["accuracy"] = history["accuracy"][last];
+    j["val_loss"] = history["val_loss"][last];
+    j["val_accuracy"] = history["val_accuracy"][last];
     const auto best = static_cast<std::size_t>(best_epoch());
     j["best_epoch"] = best + 1;  // 1-based, as printed during training
-    j["best_val_loss"] = history.val_loss[best];
-    j["best_val_accuracy"] = history.val_accuracy[best];
+    j["best_val_loss"] = history["val_loss"][best];
+    j["best_val_accuracy"] = history["val_accuracy"][best];
   }
   if (!error.empty()) j["error"] = error;
   return j;
@@ -258,8 +261,8 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
     rec = record_from_metadata(nnlite::load_checkpoint(path, model));
     if (rec.status == Status::finished) {
       if (!run.quiet)
-        std::cout << head << " finished in an earlier run (val_loss " << fmt(rec.history.val_loss.back())
-                  << ", val_accuracy " << fmt(rec.history.val_accuracy.back()) << "): skipped\n";
+        std::cout << head << " finished in an earlier run (val_loss " << fmt(rec.history["val_loss"].back())
+                  << ", val_accuracy " << fmt(rec.history["val_accuracy"].back()) << "): skipped\n";
       return rec;
     }
   }
@@ -267,7 +270,8 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
   const nnlite::SplitIndices split = nnlite::train_test_split(data.train_used, config.validation_fraction, rec.split_seed);
   rec.train_samples = static_cast<Index>(split.train.size());
   rec.val_samples = static_cast<Index>(split.test.size());
-  const ByteImageSource train(data.sets.train, split.train), val(data.sets.train, split.test);
+  const ByteImageSource all(data.sets.train);
+  const nnlite::SubsetSource<float> train(all, split.train), val(all, split.test);
   if (!run.quiet) {
     std::cout << '\n' << head << " \u2014 split seed " << rec.split_seed << ", model seed " << rec.model_seed << ": "
               << rec.train_samples << " training / " << rec.val_samples << " validation images";
@@ -276,20 +280,29 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
   }
 
   const std::string csv_path = join(run.out_dir, "history_iter" + std::to_string(iteration) + ".csv");
-  nnlite::LambdaCallback save_each_epoch([&](const nnlite::EpochLogs& logs) {
-    rec.history.append(logs);
+  // After every epoch: the record, the checkpoint and the CSV, all written atomically.
+  struct SaveEachEpoch : nnlite::Callback<float> {
+    std::function<void(int, const nnlite::Logs&, double)> done;
+    std::chrono::steady_clock::time_point start;
+    void on_epoch_begin(int, const nnlite::Logs&) override { start = std::chrono::steady_clock::now(); }
+    void on_epoch_end(int epoch, nnlite::Logs& logs) override {
+      done(epoch, logs, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  } save_each_epoch;
+  save_each_epoch.done = [&](int epoch, const nnlite::Logs& logs, double seconds) {
+    rec.history.append(epoch, logs, seconds);
     rec.status = rec.epochs_done() >= config.epochs ? Status::finished : Status::running;
     nnlite::save_checkpoint(path, model, iteration_metadata(rec, config, data));
     nnlite::write_text_atomically(csv_path, rec.history.to_csv());
-    clock.epoch_done(logs.seconds);
+    clock.epoch_done(seconds);
     if (!run.quiet) std::cout << clock.line() << '\n' << std::flush;
     if (run.stop_after_epochs > 0 && clock.epochs_this_run() >= run.stop_after_epochs) {
       std::cout << "Stopping after " << run.stop_after_epochs << " epochs (--stop-after-epochs), as if killed\n"
                 << std::flush;
       std::_Exit(kStoppedExitCode);
     }
-  });
-  nnlite::FitOptions options;
+  };
+  nnlite::FitOptions<float> options;
   options.epochs = config.epochs;
   options.batch_size = config.batch_size;
   options.shuffle = true;

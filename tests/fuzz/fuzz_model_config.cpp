@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.max_tensor_elements = nnlite::Index(1) << 16;
   o.max_total_params = nnlite::Index(1) << 17;
   try {
-    const nlohmann::json config = nnlite::keras_detail::parse_json(text, "fuzz model_config");
+    const nlohmann::json config = nnlite::parse_json(text, "fuzz model_config");
     nnlite::Sequential<float> model = nnlite::model_from_keras_config<float>(config, "fuzz", o);
     nnlite::Shape batch_shape = model.input_shape();
     std::vector<nnlite::Index> dims{1};

@@ -6,12 +6,13 @@
 //   8   u32       format version (1)
 //   12  u32       bytes per value (4: float32, 8: float64)
 //   16  u64       L, length of the JSON header
-//   24  L bytes   JSON header: {"model": {"name", "layers": [{"name", "class_name", "params"}]},
+//   24  L bytes   JSON header: {"model": {"name", "layers": [{"name", "class_name", "params", "trainable"}]},
 //                 "optimizer": {"class_name", "config", "iterations"} or null, "metadata": <caller's JSON>}
-//   ..  u64       P, number of parameters, then P values (the model's flat buffer, Keras order)
+//   ..  u64       P, number of parameters, then P values (the model's flat buffer: trainable weights first)
 //   ..  i64       optimizer iterations (steps taken; 0 without an optimizer)
 //   ..  u32       K, number of optimizer state vectors, then K times:
-//                   u32 name length, name bytes, u64 count (0 before the first step, else P), count values
+//                   u32 name length, name bytes, u64 count (0 before the first step, else the trainable
+//                   count), count values
 //   ..  u64       FNV-1a 64 checksum of every byte before it
 // load_checkpoint validates everything (magic, version, sizes against the file and the model, checksum) before it
 // changes the model, and names the file in every error.
@@ -119,7 +120,8 @@ nlohmann::json layer_list(const Sequential<Scalar>& model) {
   nlohmann::json layers = nlohmann::json::array();
   for (std::size_t i = 0; i < model.size(); ++i) {
     const auto& l = model.layer(i);
-    layers.push_back({{"name", l.name()}, {"class_name", l.class_name()}, {"params", l.param_count()}});
+    layers.push_back({{"name", l.name()}, {"class_name", l.class_name()}, {"params", l.param_count()},
+                      {"trainable", l.trainable()}});
   }
   return layers;
 }
@@ -171,9 +173,9 @@ Parsed<Scalar> parse(const std::string& path) {
     for (std::size_t i = 0; i < layers.size(); ++i) {
       const nlohmann::json& l = layers[i];
       if (!l.is_object() || !l.contains("class_name") || !l["class_name"].is_string() || !l.contains("params") ||
-          !l["params"].is_number_integer())
+          !l["params"].is_number_integer() || (l.contains("trainable") && !l["trainable"].is_boolean()))
         throw FormatError(where + ": its JSON header's 'model' layer " + std::to_string(i) +
-                          " is not {\"class_name\": <string>, \"params\": <integer>, ...}");
+                          " is not {\"class_name\": <string>, \"params\": <integer>, \"trainable\": <bool>, ...}");
     }
   }
   if (out.header.contains("optimizer")) {
@@ -289,7 +291,8 @@ nlohmann::json load_checkpoint(const std::string& path, Sequential<Scalar>& mode
                      model.name() + "' has " + std::to_string(layers.size()));
   for (std::size_t i = 0; i < layers.size(); ++i)
     if (saved_layers[i].value("class_name", "") != layers[i]["class_name"] ||
-        saved_layers[i].value("params", Index(-1)) != layers[i]["params"].template get<Index>())
+        saved_layers[i].value("params", Index(-1)) != layers[i]["params"].template get<Index>() ||
+        saved_layers[i].value("trainable", true) != layers[i]["trainable"].template get<bool>())
       throw ShapeError(where + ": layer " + std::to_string(i) + " is " + saved_layers[i].dump() + " there but " +
                        layers[i].dump() + " in model '" + model.name() + "'");
   const auto n = static_cast<std::size_t>(model.num_params());
@@ -315,9 +318,10 @@ nlohmann::json load_checkpoint(const std::string& path, Sequential<Scalar>& mode
       if (name != state[i].first)
         throw FormatError(where + ": optimizer state " + std::to_string(i) + " is '" + name + "', expected '" +
                           state[i].first + "'");
-      if (!values.empty() && values.size() != n)
+      const auto trained = static_cast<std::size_t>(model.trainable_size());
+      if (!values.empty() && values.size() != trained)
         throw ShapeError(where + ": optimizer state '" + name + "' holds " + std::to_string(values.size()) +
-                         " values, the model has " + std::to_string(n) + " parameters");
+                         " values, the model trains " + std::to_string(trained) + " parameters");
     }
   }
 

@@ -8,34 +8,10 @@
 #include <string>
 
 #include "../core/error.hpp"
+#include "../core/spatial.hpp"
 #include "../core/tensor.hpp"
 
 namespace nnlite {
-
-enum class Padding { valid, same };
-
-inline std::string padding_name(Padding p) { return p == Padding::same ? "same" : "valid"; }
-
-// Keras lower-cases the name before it checks it, so "SAME" is accepted too.
-inline Padding parse_padding(std::string name) {
-  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (name == "valid") return Padding::valid;
-  if (name == "same") return Padding::same;
-  throw ArgumentError("padding must be 'valid' or 'same', got '" + name + "'");
-}
-
-// A (height, width) pair: kernel sizes, pool sizes and strides. Implicit from one number because Keras accepts
-// kernel_size=3 for (3, 3); {3, 3} and std::array<Index, 2> work as well.
-struct Size2 {
-  Index h = 1, w = 1;
-  Size2() = default;
-  Size2(Index both) : h(both), w(both) {}  // NOLINT(google-explicit-constructor): Keras-style shorthand
-  Size2(Index height, Index width) : h(height), w(width) {}
-  Size2(const std::array<Index, 2>& hw) : h(hw[0]), w(hw[1]) {}  // NOLINT(google-explicit-constructor)
-  friend bool operator==(const Size2& a, const Size2& b) { return a.h == b.h && a.w == b.w; }
-  friend bool operator!=(const Size2& a, const Size2& b) { return !(a == b); }
-  std::string str() const { return "(" + std::to_string(h) + ", " + std::to_string(w) + ")"; }
-};
 
 // One spatial axis after padding: the output length and how many zero cells sit before and after the input.
 struct PaddedAxis {

@@ -34,7 +34,11 @@ class ActivationLayer : public Layer<Scalar> {
     activation_backward(activation_, out.data(), d_out.data(), d_in->data(), rows(in), last_axis());
   }
 
-  bool ends_in_softmax() const override { return activation_ == Activation::softmax; }
+  // The input is the logits of a softmax/sigmoid layer.
+  Activation output_activation() const override {
+    return activation_ == Activation::softmax || activation_ == Activation::sigmoid ? activation_ : Activation::linear;
+  }
+  const Tensor<Scalar>* logits(const Tensor<Scalar>& in) const override { return &in; }
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
                             Tensor<Scalar>* d_in) override {
     if (!d_in) return;
@@ -76,6 +80,13 @@ class ReLU : public ActivationLayer<Scalar> {
  public:
   explicit ReLU(std::string name = "") : ActivationLayer<Scalar>(Activation::relu, "ReLU", "re_lu", std::move(name)) {}
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
+
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
+    c.require_null("max_value");
+    if (c.number("negative_slope", 0.0) != 0.0) c.unsupported("negative_slope = " + dump_json(c.at("negative_slope")));
+    if (c.number("threshold", 0.0) != 0.0) c.unsupported("threshold = " + dump_json(c.at("threshold")));
+    return configured(std::make_unique<ReLU>(c.name), c);
+  }
 };
 
 // Softmax over the last axis.
@@ -85,6 +96,18 @@ class Softmax : public ActivationLayer<Scalar> {
   explicit Softmax(std::string name = "")
       : ActivationLayer<Scalar>(Activation::softmax, "Softmax", "softmax", std::move(name)) {}
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
+
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
+    if (c.has("axis")) {
+      const json& a = c.at("axis");
+      const bool last = (a.is_number_integer() && a.get<Index>() == -1) ||
+                        (a.is_array() && a.size() == 1 && a[0].is_number_integer() && a[0].get<Index>() == -1) ||
+                        (a.is_number_integer() && input.rank() >= 1 &&
+                         a.get<Index>() == static_cast<Index>(input.rank()));
+      if (!last) c.unsupported("axis = " + dump_json(a) + " (nnlite's Softmax normalises the last axis)");
+    }
+    return configured(std::make_unique<Softmax>(c.name), c);
+  }
 };
 
 // Keras' Activation("relu") etc.
@@ -96,6 +119,11 @@ class ActivationOf : public ActivationLayer<Scalar> {
   explicit ActivationOf(const std::string& activation, std::string name = "")
       : ActivationOf(parse_activation(activation), std::move(name)) {}
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
+
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
+    if (!c.has("activation")) c.bad("'activation' is missing");
+    return configured(std::make_unique<ActivationOf>(c.activation(), c.name), c);
+  }
 };
 
 }  // namespace nnlite

@@ -2,36 +2,11 @@
 // kernel of shape (kh, kw, in_channels, filters) as Keras stores it. The arithmetic lives in kernels/conv2d_*.hpp.
 #pragma once
 
-#include "../core/activation_functions.hpp"
-#include "../kernels/conv2d_direct.hpp"
-#include "../kernels/conv2d_eigen_tensor.hpp"
-#include "../kernels/conv2d_geometry.hpp"
-#include "../kernels/conv2d_im2col.hpp"
-#include "../kernels/conv2d_reference.hpp"
+#include "../kernels/conv2d.hpp"
+#include "fused_activation.hpp"
 #include "layer.hpp"
 
 namespace nnlite {
-
-// Which kernel a Conv2D runs: the reference loops (for checking), im2col + GEMM (the fast default; it hands a layer
-// to the direct kernel where conv2d_direct_pays(): tiny patches such as a first layer's 3x3 on one channel), or the
-// direct kernel always, or Eigen Tensor's extract_image_patches + contraction (single-threaded, for comparison).
-enum class Conv2DKernel { reference, im2col, direct, eigen_tensor };
-
-inline std::string conv2d_kernel_name(Conv2DKernel k) {
-  return k == Conv2DKernel::reference      ? "reference"
-         : k == Conv2DKernel::direct       ? "direct"
-         : k == Conv2DKernel::eigen_tensor ? "eigen_tensor"
-                                           : "im2col";
-}
-
-inline Conv2DKernel parse_conv2d_kernel(const std::string& name) {
-  if (name == "reference") return Conv2DKernel::reference;
-  if (name == "im2col") return Conv2DKernel::im2col;
-  if (name == "direct") return Conv2DKernel::direct;
-  if (name == "eigen_tensor") return Conv2DKernel::eigen_tensor;
-  throw ArgumentError("unknown Conv2D kernel '" + name +
-                      "' (expected 'reference', 'im2col', 'direct' or 'eigen_tensor')");
-}
 
 // Keras-style keyword arguments for Conv2D, chained:
 //   Conv2D<float>(64, {3, 3}, Conv2DOptions{}.padding("same").strides(2).activation("relu"))
@@ -106,7 +81,7 @@ class Conv2D : public Layer<Scalar> {
   Size2 kernel_size() const { return kernel_size_; }
   Size2 strides() const { return strides_; }
   Padding padding() const { return padding_; }
-  Activation activation() const { return activation_; }
+  Activation activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
 
   // Every kernel gives the same result (to rounding); the choice is only about speed.
@@ -127,67 +102,40 @@ class Conv2D : public Layer<Scalar> {
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
     this->check_input(in);
-    check_bound(this->params_);
+    this->check_bound();
     out.resize(this->output_shape().with_batch(in.batch()));
-    const Conv2DGeometry g = geometry(in.batch());
-    const bool relu = activation_ == Activation::relu;  // fused into the fast kernels' output pass
-    if (kernel_ == Conv2DKernel::reference) {
-      conv2d_forward_reference(g, in.data(), this->params_, bias(), out.data());
-      apply_activation(activation_, out.data(), g.rows(), filters_);
-      return;
-    }
-    if (kernel_ == Conv2DKernel::eigen_tensor)
-      conv2d_forward_eigen_tensor(g, in.data(), this->params_, bias(), out.data(), relu);
-    else if (use_direct(g))
-      conv2d_forward_direct(g, in.data(), this->params_, bias(), out.data(), relu);
-    else
-      conv2d_forward_im2col(g, in.data(), this->params_, bias(), out.data(), cols_, im2col_default_workspace_limit,
-                            relu);
-    if (!relu) apply_activation(activation_, out.data(), g.rows(), filters_);
+    const bool relu = activation() == Activation::relu;  // fused into the fast kernels' output pass
+    const bool applied = conv2d_forward(kernel_, geometry(in.batch()), in.data(), this->weight(0), bias(), out.data(),
+                                        cols_, relu);
+    activation_.forward(out, filters_, applied);
   }
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
     if (d_out.shape() != out.shape())
       this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + out.shape().str());
-    if (activation_ == Activation::linear) return backward_from_logits(in, d_out, d_in);  // nothing to undo
-    d_pre_.resize(out.shape());
-    activation_backward(activation_, out.data(), d_out.data(), d_pre_.data(), out.size() / filters_, filters_);
-    backward_from_logits(in, d_pre_, d_in);
+    backward_from_logits(in, activation_.backward(out, d_out, filters_), d_in);
   }
 
-  bool ends_in_softmax() const override { return activation_ == Activation::softmax; }
+  Activation output_activation() const override { return activation_.output_activation(); }
+  const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
   // Gradients from d(loss)/d(conv(in, kernel) + bias). A null d_in skips the input gradient (and its col2im).
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
                             Tensor<Scalar>* d_in) override {
     this->check_input(in);
-    check_bound(this->grads_);
+    this->check_bound();
     const Conv2DGeometry g = geometry(in.batch());
     if (d_logits.size() != g.batch * g.out_sample())
       this->shape_error("gradient of shape " + d_logits.shape().str() + " does not match the output " +
                         this->output_shape().with_batch(in.batch()).str());
-    Scalar* d_kernel = this->grads_;
-    Scalar* d_bias = use_bias_ ? this->grads_ + g.kernel_size() : nullptr;
     Scalar* dx = nullptr;
     if (d_in) {
       d_in->resize(in.shape());
       dx = d_in->data();
     }
-    if (kernel_ == Conv2DKernel::reference) {
-      conv2d_backward_reference(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias);
-    } else if (kernel_ == Conv2DKernel::eigen_tensor) {
-      conv2d_backward_eigen_tensor(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias);
-    } else if (kernel_ == Conv2DKernel::direct) {
-      conv2d_backward_direct(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias, cols_);
-    } else if (use_direct(g)) {
-      // Parameter gradients from the direct kernel whether or not d_in is wanted (so a first layer gets the same
-      // bits), d_in through GEMM + col2im, which beats direct's per-tap dot products.
-      conv2d_backward_direct<Scalar>(g, in.data(), this->params_, d_logits.data(), nullptr, d_kernel, d_bias, cols_);
-      if (dx) conv2d_backward_im2col<Scalar>(g, in.data(), this->params_, d_logits.data(), dx, nullptr, nullptr, cols_);
-    } else {
-      conv2d_backward_im2col(g, in.data(), this->params_, d_logits.data(), dx, d_kernel, d_bias, cols_);
-    }
+    conv2d_backward(kernel_, g, in.data(), this->weight(0), d_logits.data(), dx, this->weight_grad(0),
+                    use_bias_ ? this->weight_grad(1) : nullptr, cols_);
   }
 
   nlohmann::json config() const override {
@@ -199,7 +147,7 @@ class Conv2D : public Layer<Scalar> {
     c["data_format"] = "channels_last";
     c["dilation_rate"] = {1, 1};
     c["groups"] = 1;
-    c["activation"] = activation_name(activation_);
+    c["activation"] = activation_name(activation());
     c["use_bias"] = use_bias_;
     c["kernel_initializer"] = {{"class_name", "GlorotUniform"}, {"config", {{"seed", nullptr}}}};
     c["bias_initializer"] = {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}};
@@ -211,11 +159,26 @@ class Conv2D : public Layer<Scalar> {
     return c;
   }
 
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
+    const Index cap = c.limits.max_tensor_elements;
+    const Index filters = c.integer("filters", 1, cap);
+    const Size2 kernel = c.pair("kernel_size", cap);
+    const Size2 strides = c.pair("strides", cap, Size2(1, 1));
+    const Padding padding = c.padding();
+    c.check_channels_last();
+    if (c.pair("dilation_rate", cap, Size2(1, 1)) != Size2(1, 1))
+      c.unsupported("dilation_rate " + dump_json(c.at("dilation_rate")));
+    if (c.integer("groups", 1, cap, 1) != 1) c.unsupported("groups = " + dump_json(c.at("groups")));
+    c.require_null("lora_rank");
+    const Activation act = c.activation();
+    const bool use_bias = c.boolean("use_bias", true);
+    if (input.rank() == 3) c.check_size({kernel.h, kernel.w, input[2], filters}, "the kernel");
+    return configured(std::make_unique<Conv2D>(filters, kernel, act, padding, strides, use_bias, c.name), c);
+  }
+
   std::unique_ptr<Layer<Scalar>> clone() const override {
     auto copy = clone_layer(*this);
-    auto& conv = static_cast<Conv2D&>(*copy);
-    conv.cols_ = Tensor<Scalar>();  // workspaces are scratch: the copy grows its own when it runs
-    conv.d_pre_ = Tensor<Scalar>();
+    static_cast<Conv2D&>(*copy).cols_ = Tensor<Scalar>();  // workspaces are scratch: the copy grows its own
     return copy;
   }
 
@@ -236,25 +199,16 @@ class Conv2D : public Layer<Scalar> {
   }
 
  private:
-  bool use_direct(const Conv2DGeometry& g) const {
-    return kernel_ == Conv2DKernel::direct || (kernel_ == Conv2DKernel::im2col && conv2d_direct_pays(g));
-  }
-  const Scalar* bias() const {
-    return use_bias_ ? this->params_ + kernel_size_.h * kernel_size_.w * in_c_ * filters_ : nullptr;
-  }
-  void check_bound(const Scalar* p) const {
-    if (!p) throw Error(class_name() + " layer '" + this->name() + "' has no parameters bound (call bind() first)");
-  }
+  const Scalar* bias() const { return use_bias_ ? this->weight(1) : nullptr; }
 
   Index filters_;
   Size2 kernel_size_, strides_;
   Padding padding_;
-  Activation activation_;
+  FusedActivation<Scalar> activation_;
   bool use_bias_;
   Conv2DKernel kernel_ = Conv2DKernel::im2col;
   Index in_h_ = 0, in_w_ = 0, in_c_ = 0;
-  Tensor<Scalar> cols_;   // workspace: im2col patches (and d_cols in backward), grown once
-  Tensor<Scalar> d_pre_;  // workspace: d(loss)/d(pre-activation), reused across batches
+  Tensor<Scalar> cols_;  // workspace: im2col patches (and d_cols in backward), grown once
 };
 
 }  // namespace nnlite

@@ -2,7 +2,7 @@
 // kernel of shape (in, units) as Keras stores it.
 #pragma once
 
-#include "../core/activation_functions.hpp"
+#include "fused_activation.hpp"
 #include "layer.hpp"
 
 namespace nnlite {
@@ -22,7 +22,7 @@ class Dense : public Layer<Scalar> {
   std::string class_name() const override { return "Dense"; }
   std::string name_stem() const override { return "dense"; }
   Index units() const { return units_; }
-  Activation activation() const { return activation_; }
+  Activation activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
 
   std::vector<ParamSpec> param_specs() const override {
@@ -33,32 +33,33 @@ class Dense : public Layer<Scalar> {
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
     this->check_input(in);
+    this->check_bound();
     out.resize(this->output_shape().with_batch(in.batch()));
     const Index rows = in.size() / in_units_;
     ConstMatrixMap<Scalar> x(in.data(), rows, in_units_);
     MatrixMap<Scalar> y(out.data(), rows, units_);
     y.noalias() = x * kernel();
     if (use_bias_) y.rowwise() += bias().transpose();
-    apply_activation(activation_, out.data(), rows, units_);
+    activation_.forward(out, units_);
   }
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    d_pre_.resize(out.shape());
-    activation_backward(activation_, out.data(), d_out.data(), d_pre_.data(), out.size() / units_, units_);
-    backward_from_logits(in, d_pre_, d_in);
+    backward_from_logits(in, activation_.backward(out, d_out, units_), d_in);
   }
 
-  bool ends_in_softmax() const override { return activation_ == Activation::softmax; }
+  Activation output_activation() const override { return activation_.output_activation(); }
+  const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
   // Gradients from d(loss)/d(in . kernel + bias).
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
                             Tensor<Scalar>* d_in) override {
+    this->check_bound();
     const Index rows = in.size() / in_units_;
     ConstMatrixMap<Scalar> x(in.data(), rows, in_units_);
     ConstMatrixMap<Scalar> dz(d_logits.data(), rows, units_);
-    MatrixMap<Scalar>(this->grads_, in_units_, units_).noalias() = x.transpose() * dz;
-    if (use_bias_) VectorMap<Scalar>(this->grads_ + in_units_ * units_, units_) = dz.colwise().sum().transpose();
+    MatrixMap<Scalar>(this->weight_grad(0), in_units_, units_).noalias() = x.transpose() * dz;
+    if (use_bias_) VectorMap<Scalar>(this->weight_grad(1), units_) = dz.colwise().sum().transpose();
     if (d_in) {
       d_in->resize(in.shape());
       MatrixMap<Scalar>(d_in->data(), rows, in_units_).noalias() = dz * kernel().transpose();
@@ -68,7 +69,7 @@ class Dense : public Layer<Scalar> {
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();
     c["units"] = units_;
-    c["activation"] = activation_name(activation_);
+    c["activation"] = activation_name(activation());
     c["use_bias"] = use_bias_;
     c["kernel_initializer"] = {{"class_name", "GlorotUniform"}, {"config", {{"seed", nullptr}}}};
     c["bias_initializer"] = {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}};
@@ -78,6 +79,16 @@ class Dense : public Layer<Scalar> {
     c["kernel_constraint"] = nullptr;
     c["bias_constraint"] = nullptr;
     return c;
+  }
+
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
+    const Index units = c.integer("units", 1, c.limits.max_tensor_elements);
+    const Activation act = c.activation();
+    const bool use_bias = c.boolean("use_bias", true);
+    c.require_null("quantization_config");
+    c.require_null("lora_rank");
+    if (input.rank() >= 1) c.check_size({input[input.rank() - 1], units}, "the kernel");
+    return configured(std::make_unique<Dense>(units, act, use_bias, c.name), c);
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
@@ -93,14 +104,13 @@ class Dense : public Layer<Scalar> {
   }
 
  private:
-  ConstMatrixMap<Scalar> kernel() const { return ConstMatrixMap<Scalar>(this->params_, in_units_, units_); }
-  ConstVectorMap<Scalar> bias() const { return ConstVectorMap<Scalar>(this->params_ + in_units_ * units_, units_); }
+  ConstMatrixMap<Scalar> kernel() const { return ConstMatrixMap<Scalar>(this->weight(0), in_units_, units_); }
+  ConstVectorMap<Scalar> bias() const { return ConstVectorMap<Scalar>(this->weight(1), units_); }
 
   Index units_;
-  Activation activation_;
+  FusedActivation<Scalar> activation_;
   bool use_bias_;
   Index in_units_ = 0;
-  Tensor<Scalar> d_pre_;  // workspace: d(loss)/d(pre-activation), reused across batches
 };
 
 }  // namespace nnlite

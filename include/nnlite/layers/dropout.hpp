@@ -79,6 +79,13 @@ class Dropout : public Layer<Scalar> {
     return c;
   }
 
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
+    const double rate = c.number("rate", 0.0);
+    if (!(rate >= 0.0 && rate < 1.0)) c.bad("'rate' must be in [0, 1), got " + dump_json(c.at("rate")));
+    c.require_null("noise_shape");
+    return configured(std::make_unique<Dropout>(rate, c.name), c);
+  }
+
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 
  protected:

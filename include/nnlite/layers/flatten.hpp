@@ -34,6 +34,11 @@ class Flatten : public Layer<Scalar> {
     return c;
   }
 
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
+    c.check_channels_last();
+    return configured(std::make_unique<Flatten>(c.name), c);
+  }
+
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 
  protected:

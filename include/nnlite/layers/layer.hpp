@@ -1,19 +1,55 @@
 // nnlite/layers/layer.hpp: the contract every layer follows. Read this file and any one layer, and you know them all.
 //
-//   build(sample_shape) -> output sample shape   validate and size (shapes here exclude the batch dimension)
-//   param_specs()                                 Keras-ordered (kernel, bias) names, shapes and initializers
-//   bind(params, grads)                           point the layer at its slices of the model's flat buffers
-//   forward(in, out, mode)                        out is resized to (batch, output_shape...)
-//   backward(in, out, d_out, d_in)                writes d_in (when not null) and the bound parameter gradients
-//   config()                                      Keras get_config(): what model_config in a .h5 needs
+// THE CONTRACT (shapes below exclude the batch dimension unless they say "batch")
+//
+// build(input_shape) -> output_shape
+//   requires: nothing (may be called again with another shape; the model builds each layer once, in order).
+//   ensures:  compute_output_shape() validated the shape (ShapeError naming the layer otherwise), sized what
+//             param_specs() returns, and the layer is built().
+// param_specs()
+//   ensures:  the layer's weights in Keras' order (kernel, bias; BatchNormalization: gamma, beta, moving_mean,
+//             moving_variance) with shapes, initializers and whether the optimizer trains them. Valid after build().
+// bind(...) / bind_weights(values, grads)
+//   The model owns every weight and gradient (two flat buffers); a layer only holds one pointer per weight. A
+//   weight the optimizer does not train (trainable == false in its spec, or a frozen layer) may live anywhere; the
+//   layer reads it through weight(i) like any other.
+// forward(in, out, mode)
+//   requires: built, in has shape (batch, input_shape...) with batch >= 1 (check_input() checks), weights bound.
+//   ensures:  out is resized to (batch, output_shape...) and written. Mode::training may draw random numbers
+//             (Dropout) and update non-trainable weights (BatchNormalization's moving statistics); a frozen layer
+//             (trainable() == false) runs as in inference, as Keras does. No allocation once buffers have grown to
+//             the largest batch (Tensor::resize keeps capacity).
+// backward(in, out, d_out, d_in)
+//   requires: the forward pass that produced `out` from `in` was the last forward of this layer (layers may keep
+//             state from it: masks, argmax, batch statistics, logits); d_out has out's shape.
+//   ensures:  the gradient of every trainable weight is OVERWRITTEN (not accumulated) in weight_grad(i); a weight
+//             the optimizer does not train has no meaningful gradient. d_in, when not null, is resized to in's
+//             shape and overwritten with d(loss)/d(in); d_in is null for a model's first layer, which skips that work.
+// output_activation() / logits(in) / backward_from_logits(in, d_logits, d_in)
+//   A layer whose last step is a softmax or sigmoid over its last axis says which, and keeps the values before it
+//   (the logits) from its last forward. The loss can then work from the logits (exact and stable, as Keras does on
+//   TensorFlow) and hand back d(loss)/d(logits) through backward_from_logits, which ensures what backward ensures.
+// config() / from_config(reader, input_shape)   (both directions of the Keras config live in the layer's header)
+//   config() is Keras' get_config(); a static from_config() validates a config and builds the layer. The registry
+//   (layers/registry.hpp) maps the Keras class name to from_config.
+// clone()
+//   ensures: an independent copy (same options, unbound weights, fresh workspaces).
+//
+// ADDING A LAYER: one header in layers/ (the class, its kernels in kernels/ when they are more than a few lines,
+// config() and from_config() side by side), one line in layers/registry.hpp, one include in nnlite.hpp, one line in
+// the roster of tests/test_layers.cpp (gradient check, config round trip, .h5 round trip, clone, shape error,
+// summary row), a row in README.md's supported-layers table, and a benchmark in benchmarks/bench_kernels.cpp.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "../core/activation_functions.hpp"
+#include "../core/config.hpp"
 #include "../core/error.hpp"
 #include "../core/initializers.hpp"
 #include "../core/tensor.hpp"
@@ -23,9 +59,10 @@ namespace nnlite {
 enum class Mode { inference, training };
 
 struct ParamSpec {
-  std::string name;  // "kernel" or "bias", as Keras names the weight
+  std::string name;  // as Keras names the weight: "kernel", "bias", "gamma", "moving_mean", ...
   Shape shape;
   Initializer init;
+  bool trainable = true;  // false: the layer updates it itself (moving statistics); the optimizer never sees it
 };
 
 template <class Scalar>
@@ -41,6 +78,11 @@ class Layer {
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
   bool has_name() const { return !name_.empty(); }
+
+  // Keras' layer.trainable: false freezes every weight of the layer (fine-tuning). The model takes the change at
+  // the next compile(), as Keras does.
+  bool trainable() const { return trainable_; }
+  void set_trainable(bool trainable) { trainable_ = trainable; }
 
   // Validates the per-sample input shape, sizes the layer and returns the per-sample output shape.
   Shape build(const Shape& input_shape) {
@@ -59,28 +101,53 @@ class Layer {
     for (const auto& p : param_specs()) n += p.shape.size();
     return n;
   }
-
-  // The layer reads its parameters from `params` and writes their gradients to `grads`, both param_count() long
-  // and laid out as param_specs() lists them. The model owns the memory; layers only hold the pointers.
-  virtual void bind(Scalar* params, Scalar* grads) {
-    params_ = params;
-    grads_ = grads;
+  // Weights the optimizer trains: none when the layer is frozen.
+  Index trainable_param_count() const {
+    Index n = 0;
+    if (trainable_)
+      for (const auto& p : param_specs()) n += p.trainable ? p.shape.size() : 0;
+    return n;
   }
-  Scalar* params() { return params_; }
-  const Scalar* params() const { return params_; }
-  Scalar* grads() { return grads_; }
+
+  // One pointer per weight of param_specs(), for its values and its gradient.
+  void bind_weights(std::vector<Scalar*> values, std::vector<Scalar*> grads) {
+    values_ = std::move(values);
+    grads_ = std::move(grads);
+  }
+  // The same over two contiguous blocks of param_count() values laid out as param_specs() lists them (tests and
+  // the gradient checker bind their own buffers this way).
+  void bind(Scalar* params, Scalar* grads) {
+    std::vector<Scalar*> v, g;
+    if (params || grads) {
+      Index offset = 0;
+      for (const auto& spec : param_specs()) {
+        v.push_back(params ? params + offset : nullptr);
+        g.push_back(grads ? grads + offset : nullptr);
+        offset += spec.shape.size();
+      }
+    }
+    bind_weights(std::move(v), std::move(g));
+  }
+  void unbind() { bind_weights({}, {}); }
+  bool bound() const { return !values_.empty() && values_[0] != nullptr; }
+
+  // Weight i of param_specs() (values, and the gradient backward writes).
+  Scalar* weight(std::size_t i) { return i < values_.size() ? values_[i] : nullptr; }
+  const Scalar* weight(std::size_t i) const { return i < values_.size() ? values_[i] : nullptr; }
+  Scalar* weight_grad(std::size_t i) { return i < grads_.size() ? grads_[i] : nullptr; }
 
   virtual void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) = 0;
-  // d_in may be null (the first layer of a model needs no input gradient). Parameter gradients are overwritten.
   virtual void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                         Tensor<Scalar>* d_in) = 0;
 
-  // True when the layer's last step is a softmax over its last axis. The loss can then hand it
-  // d(loss)/d(logits) = (p - y) / batch directly (fused, numerically stable) through backward_from_logits.
-  virtual bool ends_in_softmax() const { return false; }
+  // Activation::softmax or Activation::sigmoid when the layer's last step is one of them over its last axis (and
+  // it keeps the logits), else Activation::linear.
+  virtual Activation output_activation() const { return Activation::linear; }
+  // The logits of the last forward pass, whose input was `in` (only when output_activation() is not linear).
+  virtual const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const { return nullptr; }
   virtual void backward_from_logits(const Tensor<Scalar>& /*in*/, const Tensor<Scalar>& /*d_logits*/,
                                     Tensor<Scalar>* /*d_in*/) {
-    throw Error("layer '" + name_ + "' does not end in a softmax");
+    throw Error(class_name() + " layer '" + name_ + "' does not end in a softmax or sigmoid");
   }
 
   // Layers that draw random numbers (Dropout) take their stream from the model's seed.
@@ -88,7 +155,8 @@ class Layer {
 
   // Keras' get_config() for this layer (name, trainable, dtype plus the layer's own options).
   virtual nlohmann::json config() const {
-    return {{"name", name_}, {"trainable", true}, {"dtype", std::is_same_v<Scalar, double> ? "float64" : "float32"}};
+    return {{"name", name_}, {"trainable", trainable_},
+            {"dtype", std::is_same_v<Scalar, double> ? "float64" : "float32"}};
   }
 
   virtual std::unique_ptr<Layer> clone() const = 0;
@@ -96,7 +164,7 @@ class Layer {
  protected:
   virtual Shape compute_output_shape(const Shape& input_shape) = 0;
 
-  // "conv2d: expected ... but got (28, 28)": every shape complaint names the layer.
+  // "Conv2D layer 'conv2d': expected ... but got (28, 28)": every shape complaint names the layer.
   [[noreturn]] void shape_error(const std::string& what) const {
     throw ShapeError(class_name() + " layer '" + name_ + "': " + what);
   }
@@ -106,14 +174,18 @@ class Layer {
     if (in.batch() < 1 || in.shape().without_batch() != input_shape_)
       shape_error("expected input of shape " + input_shape_.str(true) + ", got " + in.shape().str());
   }
-
-  Scalar* params_ = nullptr;
-  Scalar* grads_ = nullptr;
+  // Layers with weights call this before forward/backward touches them.
+  void check_bound() const {
+    if (!bound())
+      throw Error(class_name() + " layer '" + name_ + "' has no weights bound (call bind() first)");
+  }
 
  private:
   std::string name_;
+  bool trainable_ = true;
   Shape input_shape_, output_shape_;
   bool built_ = false;
+  std::vector<Scalar*> values_, grads_;
 };
 
 // Layers copy themselves through this helper so that each class writes clone() in one line.
@@ -121,8 +193,15 @@ template <class Derived>
 auto clone_layer(const Derived& layer) {
   using Scalar = typename Derived::scalar_type;
   std::unique_ptr<Layer<Scalar>> copy = std::make_unique<Derived>(layer);
-  copy->bind(nullptr, nullptr);  // a copy must not write into the original's buffers
+  copy->unbind();  // a copy must not write into the original's buffers
   return copy;
+}
+
+// The `name` and `trainable` every Keras layer config carries, applied to a layer a creator just made.
+template <class L>
+std::unique_ptr<L> configured(std::unique_ptr<L> layer, const ConfigReader& c) {
+  layer->set_trainable(c.boolean("trainable", true));
+  return layer;
 }
 
 }  // namespace nnlite

@@ -92,6 +92,15 @@ class MaxPool2D : public Layer<Scalar> {
     return c;
   }
 
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
+    const Index cap = c.limits.max_tensor_elements;
+    const Size2 pool = c.pair("pool_size", cap, Size2(2, 2));
+    const Size2 strides = c.pair("strides", cap, pool);  // null: the pool size, as in Keras
+    const Padding padding = c.padding();
+    c.check_channels_last();
+    return configured(std::make_unique<MaxPool2D>(pool, strides, padding, c.name), c);
+  }
+
   std::unique_ptr<Layer<Scalar>> clone() const override {
     auto copy = clone_layer(*this);
     auto& pool = static_cast<MaxPool2D&>(*copy);

@@ -117,7 +117,9 @@ inline GradientErrors compare_gradients(const std::vector<Index>& idx, const std
 // A wrong gradient is off by about its own size, far above either. 0/0 counts as 0; NaN or Inf fails the check.
 //
 // If the layer has parameters but none are bound, the checker binds its own buffers (parameters drawn uniform in
-// [-0.5, 0.5) from the seed) for the duration of the call, then binds nullptr again. Bound parameters are perturbed
+// [-0.5, 0.5) from the seed) for the duration of the call, then unbinds them again. Only trainable weights are
+// compared (a weight such as BatchNormalization's moving mean has no gradient); their coordinates are numbered
+// in param_specs() order as one flat index space. Bound parameters are perturbed
 // in place and restored bit for bit; the bound gradient buffer is overwritten by backward, as in training.
 // Random layers must draw the same numbers on every forward (Dropout with rate 0, or reseed_layer, which calls
 // layer.seed(options.seed) before each forward). Near a kink (relu at 0, max-pool ties) central differences are
@@ -135,30 +137,31 @@ GradientCheckResult check_gradients(Layer<Scalar>& layer, const Tensor<Scalar>& 
   result.tolerance = options.tolerance > 0 ? options.tolerance : (is_double ? 1e-6 : 1e-2);
 
   // Bind our own buffers when the layer has none, and undo that however we leave.
+  const std::vector<ParamSpec> specs = layer.param_specs();
   const Index n_params = layer.param_count();
-  Scalar* const old_params = layer.params();
-  Scalar* const old_grads = layer.grads();
   std::vector<Scalar> own_params, own_grads;
-  struct Rebind {
+  struct Unbind {
     Layer<Scalar>& layer;
-    Scalar *params, *grads;
     bool active = false;
-    ~Rebind() {
-      if (active) layer.bind(params, grads);
+    ~Unbind() {
+      if (active) layer.unbind();
     }
-  } rebind{layer, old_params, old_grads};
-  if (n_params > 0 && (!old_params || !old_grads)) {
-    Scalar* params = old_params;
-    if (!params) {
-      Rng init(derive_seed(options.seed, 1));
-      own_params.resize(static_cast<std::size_t>(n_params));
-      for (Scalar& p : own_params) p = static_cast<Scalar>(init.uniform(-0.5, 0.5));
-      params = own_params.data();
-    }
+  } unbind{layer};
+  if (n_params > 0 && !layer.bound()) {
+    Rng init(derive_seed(options.seed, 1));
+    own_params.resize(static_cast<std::size_t>(n_params));
+    for (Scalar& p : own_params) p = static_cast<Scalar>(init.uniform(-0.5, 0.5));
     own_grads.assign(static_cast<std::size_t>(n_params), Scalar(0));
-    layer.bind(params, own_grads.data());
-    rebind.active = true;
+    layer.bind(own_params.data(), own_grads.data());
+    unbind.active = true;
   }
+  // The compared parameters: every value of the weights the optimizer trains, in param_specs() order, as one index
+  // space (non-trainable weights such as moving statistics have no gradient).
+  std::vector<std::pair<std::size_t, Index>> coords;  // (weight, offset) of each trainable coordinate
+  for (std::size_t k = 0; k < specs.size(); ++k)
+    if (specs[k].trainable)
+      for (Index j = 0; j < specs[k].shape.size(); ++j) coords.emplace_back(k, j);
+  const Index n_trainable = static_cast<Index>(coords.size());
 
   Tensor<Scalar> x = input;  // perturbed in place, so the caller's tensor stays untouched
   Tensor<Scalar> out, out_plus, out_minus, d_in;
@@ -174,7 +177,7 @@ GradientCheckResult check_gradients(Layer<Scalar>& layer, const Tensor<Scalar>& 
   for (Scalar& r : R) r = static_cast<Scalar>(rng.uniform(-1.0, 1.0));
   layer.backward(x, out, R, options.check_input ? &d_in : nullptr);
   std::vector<double> param_analytic;
-  if (n_params > 0) param_analytic.assign(layer.grads(), layer.grads() + n_params);
+  for (const auto& [k, j] : coords) param_analytic.push_back(static_cast<double>(layer.weight_grad(k)[j]));
 
   // Central difference of L with respect to buf[i].
   auto numeric = [&](Scalar* buf, Index i) {
@@ -207,12 +210,13 @@ GradientCheckResult check_gradients(Layer<Scalar>& layer, const Tensor<Scalar>& 
     }
     result.input = detail::compare_gradients(idx, a, n, err_floor);
   }
-  if (n_params > 0) {
-    const std::vector<Index> idx = detail::gradient_check_indices(n_params, options.max_checks, rng);
+  if (n_trainable > 0) {
+    const std::vector<Index> idx = detail::gradient_check_indices(n_trainable, options.max_checks, rng);
     std::vector<double> a, n;
     for (Index i : idx) {
+      const auto& [k, j] = coords[static_cast<std::size_t>(i)];
       a.push_back(param_analytic[static_cast<std::size_t>(i)]);
-      n.push_back(numeric(layer.params(), i));
+      n.push_back(numeric(layer.weight(k), j));
     }
     result.params = detail::compare_gradients(idx, a, n, err_floor);
   }

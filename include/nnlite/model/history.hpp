@@ -1,85 +1,87 @@
-// nnlite/model/history.hpp: what fit() returns, like Keras' History: one entry per epoch of each metric,
-// plus wall time, with CSV and JSON for reports.
+// nnlite/model/history.hpp: what fit() returns, like Keras' History: History.history maps each logged name ("loss",
+// "accuracy", "val_loss", ...) to one value per epoch; plus the epoch numbers and wall time, with CSV and JSON.
 #pragma once
 
 #include <cmath>
 #include <iomanip>
-#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "../core/error.hpp"
+
 namespace nnlite {
 
-struct EpochLogs {
-  int epoch = 0;  // 0-based, like Keras' callbacks
-  double loss = 0, accuracy = 0;
-  double val_loss = std::numeric_limits<double>::quiet_NaN(), val_accuracy = std::numeric_limits<double>::quiet_NaN();
-  double seconds = 0;
-  bool has_validation() const { return !std::isnan(val_loss); }
-};
+// Keras' `logs` dict: what an epoch or a batch reports, by name.
+using Logs = std::map<std::string, double>;
 
 struct History {
-  std::vector<int> epoch;
-  std::vector<double> loss, accuracy, val_loss, val_accuracy, seconds;
+  std::vector<int> epoch;  // 0-based, like Keras' callbacks
+  std::vector<double> seconds;
+  std::map<std::string, std::vector<double>> history;
 
   std::size_t size() const { return epoch.size(); }
-  bool has_validation() const { return !val_loss.empty(); }
+  bool has(const std::string& key) const { return history.count(key) != 0; }
+  bool has_validation() const { return has("val_loss"); }
 
-  void append(const EpochLogs& logs) {
-    epoch.push_back(logs.epoch);
-    loss.push_back(logs.loss);
-    accuracy.push_back(logs.accuracy);
-    if (logs.has_validation()) {
-      val_loss.push_back(logs.val_loss);
-      val_accuracy.push_back(logs.val_accuracy);
+  // history["val_loss"], or an ArgumentError that lists what was logged.
+  const std::vector<double>& operator[](const std::string& key) const {
+    auto it = history.find(key);
+    if (it == history.end()) {
+      std::string keys;
+      for (const auto& kv : history) keys += (keys.empty() ? "" : ", ") + kv.first;
+      throw ArgumentError("History has no '" + key + "' (it logged: " + keys + ")");
     }
-    seconds.push_back(logs.seconds);
+    return it->second;
+  }
+
+  void append(int epoch_index, const Logs& logs, double wall_seconds) {
+    epoch.push_back(epoch_index);
+    seconds.push_back(wall_seconds);
+    for (const auto& [key, value] : logs) history[key].push_back(value);
   }
 
   // Appends another run's epochs (a resumed fit continues the same history).
   void extend(const History& more) {
     epoch.insert(epoch.end(), more.epoch.begin(), more.epoch.end());
-    loss.insert(loss.end(), more.loss.begin(), more.loss.end());
-    accuracy.insert(accuracy.end(), more.accuracy.begin(), more.accuracy.end());
-    val_loss.insert(val_loss.end(), more.val_loss.begin(), more.val_loss.end());
-    val_accuracy.insert(val_accuracy.end(), more.val_accuracy.begin(), more.val_accuracy.end());
     seconds.insert(seconds.end(), more.seconds.begin(), more.seconds.end());
+    for (const auto& [key, values] : more.history) {
+      auto& mine = history[key];
+      mine.insert(mine.end(), values.begin(), values.end());
+    }
   }
 
-  // Keras' CSVLogger columns: epoch,accuracy,loss,val_accuracy,val_loss (+ seconds).
+  // Keras' CSVLogger columns: epoch, then the logged names sorted (accuracy,loss,val_accuracy,val_loss), + seconds.
   std::string to_csv() const {
     std::ostringstream os;
-    os << std::setprecision(9);
-    os << "epoch,accuracy,loss" << (has_validation() ? ",val_accuracy,val_loss" : "") << ",seconds\n";
+    os << std::setprecision(9) << "epoch";
+    for (const auto& kv : history) os << ',' << kv.first;
+    os << ",seconds\n";
     for (std::size_t i = 0; i < size(); ++i) {
-      os << epoch[i] << ',' << accuracy[i] << ',' << loss[i];
-      if (has_validation()) os << ',' << val_accuracy[i] << ',' << val_loss[i];
+      os << epoch[i];
+      for (const auto& kv : history) {
+        os << ',';
+        if (i < kv.second.size()) os << kv.second[i];
+      }
       os << ',' << seconds[i] << '\n';
     }
     return os.str();
   }
 
   nlohmann::json to_json() const {
-    nlohmann::json j{{"epoch", epoch}, {"loss", loss}, {"accuracy", accuracy}, {"seconds", seconds}};
-    if (has_validation()) {
-      j["val_loss"] = val_loss;
-      j["val_accuracy"] = val_accuracy;
-    }
+    nlohmann::json j{{"epoch", epoch}, {"seconds", seconds}};
+    for (const auto& kv : history) j[kv.first] = kv.second;
     return j;
   }
 
   static History from_json(const nlohmann::json& j) {
     History h;
     h.epoch = j.at("epoch").get<std::vector<int>>();
-    h.loss = j.at("loss").get<std::vector<double>>();
-    h.accuracy = j.at("accuracy").get<std::vector<double>>();
     h.seconds = j.at("seconds").get<std::vector<double>>();
-    if (j.contains("val_loss")) {
-      h.val_loss = j.at("val_loss").get<std::vector<double>>();
-      h.val_accuracy = j.at("val_accuracy").get<std::vector<double>>();
-    }
+    for (const auto& [key, value] : j.items())
+      if (key != "epoch" && key != "seconds") h.history[key] = value.get<std::vector<double>>();
     return h;
   }
 };

@@ -1,11 +1,14 @@
-// nnlite/model/metrics.hpp: accuracy as Keras' categorical_accuracy (argmax of prediction == argmax of label),
-// and the confusion matrix / per-class precision, recall and F1 for reports.
+// nnlite/model/metrics.hpp: Keras' metrics (accumulated over an epoch, reported in the History and the logs) and the
+// metric registry; the confusion matrix and per-class precision, recall and F1 for reports.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/registry.hpp"
 #include "../core/tensor.hpp"
 
 namespace nnlite {
@@ -27,17 +30,89 @@ std::vector<int> argmax_rows(const Tensor<Scalar>& t) {
   return out;
 }
 
-// Number of rows where prediction and one-hot label agree on the argmax.
+// Number of positions (the last axis is the class axis; one position per sample for a (batch, classes) output)
+// where prediction and one-hot label agree on the argmax.
 template <class Scalar>
 Index count_correct(const Tensor<Scalar>& predictions, const Tensor<Scalar>& targets) {
   if (predictions.shape() != targets.shape())
     throw ShapeError("accuracy: labels of shape " + targets.shape().str() + " do not match predictions of shape " +
                      predictions.shape().str());
-  const Index k = predictions.sample_size();
+  const Index k = predictions.rank() ? predictions.dim(predictions.shape().rank() - 1) : 0;
   Index correct = 0;
-  for (Index i = 0; i < predictions.batch(); ++i)
-    correct += argmax_row(predictions.data() + i * k, k) == argmax_row(targets.data() + i * k, k);
+  for (Index p = 0; k > 0 && p < predictions.size() / k; ++p)
+    correct += argmax_row(predictions.data() + p * k, k) == argmax_row(targets.data() + p * k, k);
   return correct;
+}
+
+// A Keras metric: accumulates over batches (update), reports the running value (result), starts over (reset).
+template <class Scalar>
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  virtual std::string name() const = 0;  // the History / logs key: "accuracy"
+  virtual void reset() = 0;
+  virtual void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* sample_weight) = 0;
+  virtual double result() const = 0;
+  virtual std::unique_ptr<Metric> clone() const = 0;
+};
+
+// Keras' categorical_accuracy: the weighted share of positions whose argmax matches the one-hot label's.
+template <class Scalar>
+class CategoricalAccuracy : public Metric<Scalar> {
+ public:
+  explicit CategoricalAccuracy(std::string name = "accuracy") : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  void reset() override { total_ = count_ = 0; }
+  void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
+    if (output.shape() != target.shape())
+      throw ShapeError(name_ + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
+                       output.shape().str());
+    const Index k = output.dim(output.shape().rank() - 1), positions = output.size() / k;
+    const Index per = output.batch() ? positions / output.batch() : 1;
+    for (Index p = 0; p < positions; ++p) {
+      const double weight = w ? static_cast<double>(w[p / per]) : 1.0;
+      total_ += weight * (argmax_row(output.data() + p * k, k) == argmax_row(target.data() + p * k, k) ? 1.0 : 0.0);
+      count_ += weight;
+    }
+  }
+  double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
+  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<CategoricalAccuracy>(*this); }
+
+ private:
+  std::string name_;
+  double total_ = 0, count_ = 0;
+};
+
+// Builds a metric from the name compile() was given, knowing the loss ("accuracy" means categorical, sparse or
+// binary accuracy depending on it, as in Keras).
+template <class Scalar>
+using MetricCreator = std::function<std::unique_ptr<Metric<Scalar>>(const std::string& name, const std::string& loss)>;
+
+template <class Scalar>
+Registry<MetricCreator<Scalar>>& metric_registry() {
+  static Registry<MetricCreator<Scalar>> registry = [] {
+    Registry<MetricCreator<Scalar>> r("metric");
+    auto accuracy = [](const std::string& name, const std::string& /*loss*/) -> std::unique_ptr<Metric<Scalar>> {
+      return std::make_unique<CategoricalAccuracy<Scalar>>(name == "acc" ? "acc" : name == "categorical_accuracy"
+                                                                                     ? "categorical_accuracy"
+                                                                                     : "accuracy");
+    };
+    r.add("accuracy", accuracy, {"acc"});
+    r.add("categorical_accuracy", accuracy);
+    return r;
+  }();
+  return registry;
+}
+
+template <class Scalar>
+void register_metric(const std::string& name, MetricCreator<Scalar> creator,
+                     const std::vector<std::string>& aliases = {}) {
+  metric_registry<Scalar>().add(name, std::move(creator), aliases);
+}
+
+template <class Scalar>
+std::unique_ptr<Metric<Scalar>> make_metric(const std::string& name, const std::string& loss) {
+  return metric_registry<Scalar>().at(name)(name, loss);
 }
 
 struct ClassReport {

@@ -29,47 +29,48 @@ inline std::string format_duration(double seconds) {
   return buf;
 }
 
-class ProgressBar : public Callback {
+// Keras' progress bar over the logs: every metric of the batch logs while an epoch runs, and the epoch's logs
+// (val_ ones included) at its end, in Keras' order of the names.
+template <class Scalar = float>
+class ProgressBar : public Callback<Scalar> {
  public:
   // verbose 1: a live bar (falls back to 2 when not a terminal); 2: one line per epoch.
   explicit ProgressBar(int verbose = 1, std::ostream& os = std::cout, int width = 30)
       : os_(os), width_(width), live_(verbose == 1 && &os == &std::cout && stdout_is_terminal()) {}
 
-  void on_train_begin(const TrainBegin& info) override {
-    epochs_ = info.epochs;
-    steps_ = info.steps_per_epoch;
+  void on_train_begin(const Logs&) override {
+    epochs_ = this->params.epochs;
+    steps_ = this->params.steps;
   }
-  void on_epoch_begin(int epoch) override {
+  void on_epoch_begin(int epoch, const Logs&) override {
     epoch_ = epoch;
     start_ = Clock::now();
     last_draw_ = start_;
     if (live_) os_ << "Epoch " << epoch + 1 << '/' << epochs_ << '\n' << std::flush;
   }
-  void on_batch_end(Index step, double loss, double accuracy) override {
+  void on_train_batch_end(Index batch, const Logs& logs) override {
     if (!live_) return;
+    const Index step = batch + 1;
     const auto now = Clock::now();
     // Redraw at most 20 times a second: the terminal, not the model, would otherwise be the bottleneck.
     if (step != steps_ && std::chrono::duration<double>(now - last_draw_).count() < 0.05) return;
     last_draw_ = now;
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double eta = step ? elapsed / static_cast<double>(step) * static_cast<double>(steps_ - step) : 0.0;
-    os_ << '\r' << bar(step) << " - ETA: " << format_duration(eta) << " - loss: " << fixed(loss)
-        << " - accuracy: " << fixed(accuracy) << "   " << std::flush;
+    os_ << '\r' << bar(step) << " - ETA: " << format_duration(eta) << values(logs) << "   " << std::flush;
   }
-  void on_validation_begin() override {
-    if (live_) os_ << "\r" << bar(steps_) << " - validating..." << std::string(30, ' ') << std::flush;
+  void on_test_begin(const Logs&) override {
+    if (live_ && steps_) os_ << "\r" << bar(steps_) << " - validating..." << std::string(30, ' ') << std::flush;
   }
-  void on_epoch_end(const EpochLogs& logs) override {
+  void on_epoch_end(int epoch, Logs& logs) override {
     std::ostringstream line;
     if (live_)
       line << '\r' << bar(steps_);
     else
-      line << "Epoch " << logs.epoch + 1 << '/' << epochs_;
-    const double per_step = steps_ ? logs.seconds / static_cast<double>(steps_) : 0.0;
-    line << " - " << format_duration(logs.seconds) << ' ' << format_duration(per_step) << "/step"
-         << " - loss: " << fixed(logs.loss) << " - accuracy: " << fixed(logs.accuracy);
-    if (logs.has_validation())
-      line << " - val_loss: " << fixed(logs.val_loss) << " - val_accuracy: " << fixed(logs.val_accuracy);
+      line << "Epoch " << epoch + 1 << '/' << epochs_;
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double per_step = steps_ ? seconds / static_cast<double>(steps_) : 0.0;
+    line << " - " << format_duration(seconds) << ' ' << format_duration(per_step) << "/step" << values(logs);
     os_ << line.str() << "          \n" << std::flush;
   }
 
@@ -89,6 +90,18 @@ class ProgressBar : public Callback {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.4f", v);
     return buf;
+  }
+  // " - loss: 0.3000 - accuracy: 0.9000 - val_loss: ...": loss first, then the other training metrics, then val_.
+  static std::string values(const Logs& logs) {
+    std::string s;
+    auto add = [&](const std::string& k, double v) { s += " - " + k + ": " + fixed(v); };
+    if (logs.count("loss")) add("loss", logs.at("loss"));
+    for (const auto& [k, v] : logs)
+      if (k != "loss" && k.rfind("val_", 0) != 0) add(k, v);
+    if (logs.count("val_loss")) add("val_loss", logs.at("val_loss"));
+    for (const auto& [k, v] : logs)
+      if (k != "val_loss" && k.rfind("val_", 0) == 0) add(k, v);
+    return s;
   }
 
   std::ostream& os_;

@@ -1,15 +1,18 @@
-// nnlite/model/sequential.hpp: Keras' Sequential model: a stack of layers that owns one flat parameter buffer (layers
-// hold views into it), and add / compile / fit / evaluate / predict / summary with Keras' semantics.
+// nnlite/model/sequential.hpp: Keras' Sequential model: a stack of layers that owns every weight in one flat buffer
+// (layers hold views into it), with add / compile / predict / summary / get_weights. The training loop (fit,
+// evaluate, train_on_batch) lives in training.hpp, as a trainer apart from the network.
+//
+// The buffer holds the weights the optimizer trains first, in layer order, then the others (BatchNormalization's
+// moving statistics, every weight of a frozen layer), so an optimizer steps over one contiguous span.
 #pragma once
 
-#include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <iomanip>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <numeric>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
@@ -20,6 +23,7 @@
 #include "../core/initializers.hpp"
 #include "../core/random.hpp"
 #include "../core/tensor.hpp"
+#include "../core/text.hpp"
 #include "../data/source.hpp"
 #include "../layers/layer.hpp"
 #include "../optim/adam.hpp"
@@ -28,31 +32,22 @@
 #include "history.hpp"
 #include "losses.hpp"
 #include "metrics.hpp"
-#include "progress.hpp"
 
 namespace nnlite {
+
+template <class Scalar>
+class Trainer;
+template <class Scalar>
+struct FitOptions;
+struct Evaluation;
 
 // One weight of one layer as a view into the model's buffer (Keras' layer.weights).
 template <class Scalar>
 struct WeightView {
-  std::string name;  // "kernel" / "bias"
+  std::string name;  // "kernel", "bias", "moving_mean", ...
   Shape shape;
   Scalar* data;
-};
-
-struct FitOptions {
-  int epochs = 1;
-  Index batch_size = 32;
-  bool shuffle = true;                 // a new permutation every epoch
-  double validation_split = 0.0;       // the last fraction of the data, before shuffling (Keras' rule)
-  int initial_epoch = 0;               // continue a run: epochs are numbered from here to `epochs`
-  int verbose = 1;                     // 0 silent, 1 progress bar (plain lines when not a terminal), 2 a line per epoch
-  bool terminate_on_nan = true;        // stop with NumericError on a NaN/Inf loss, before the step applies it
-  std::vector<Callback*> callbacks;    // not owned
-};
-
-struct Evaluation {
-  double loss = 0, accuracy = 0;
+  bool trainable;  // the optimizer updates it
 };
 
 template <class Scalar = float>
@@ -77,17 +72,27 @@ class Sequential {
     input_shape_ = other.input_shape_;
     layers_.clear();
     for (const auto& l : other.layers_) layers_.push_back(l->clone());
-    offsets_ = other.offsets_;
+    slots_ = other.slots_;
+    layout_trainable_ = other.layout_trainable_;
+    layout_layer_trainable_ = other.layout_layer_trainable_;
+    kept_shapes_ = other.kept_shapes_;
+    n_trainable_ = other.n_trainable_;
     params_ = other.params_;
     grads_ = other.grads_;
     optimizer_ = other.optimizer_ ? other.optimizer_->clone() : nullptr;
-    loss_ = other.loss_;
-    compiled_ = other.compiled_;
+    loss_ = other.loss_ ? other.loss_->clone() : nullptr;
+    metrics_.clear();
+    for (const auto& m : other.metrics_) metrics_.push_back(m->clone());
+    metric_names_ = other.metric_names_;
+    stop_training = false;
     bind_all();
     return *this;
   }
   Sequential(Sequential&&) noexcept = default;  // vectors move their buffers, so the layers' views stay valid
   Sequential& operator=(Sequential&&) noexcept = default;
+
+  // Keras' model.stop_training: a callback sets it to end fit() after the current epoch.
+  bool stop_training = false;
 
   // ---- building -------------------------------------------------------------------------------------------
 
@@ -110,9 +115,7 @@ class Sequential {
     return *this;
   }
   const Shape& input_shape() const { return input_shape_; }
-  Shape output_shape() const {
-    return layers_.empty() ? input_shape_ : layers_.back()->output_shape();
-  }
+  Shape output_shape() const { return layers_.empty() ? input_shape_ : layers_.back()->output_shape(); }
 
   // Adds a layer (copied or moved in) and returns a reference to the model's copy.
   template <class L, class = std::enable_if_t<std::is_base_of_v<Layer<Scalar>, std::decay_t<L>>>>
@@ -161,31 +164,58 @@ class Sequential {
   }
   bool built() const { return allocated(); }
 
-  // ---- parameters: one flat buffer ----------------------------------------------------------------------------
+  // ---- weights: one flat buffer ----------------------------------------------------------------------------------
 
+  // Keras' model.count_params(): every weight, trainable or not.
   Index count_params() const {
     Index n = 0;
     for (const auto& l : layers_) n += l->param_count();
     return n;
   }
+  // What summary() prints as "Trainable params" (from the layers' current trainable flags).
+  Index count_trainable_params() const {
+    Index n = 0;
+    for (const auto& l : layers_) n += l->trainable_param_count();
+    return n;
+  }
+  // The flat buffers: the first trainable_size() values are what the optimizer steps over.
   Scalar* params() { return params_.data(); }
   const Scalar* params() const { return params_.data(); }
   Scalar* grads() { return grads_.data(); }
   Index num_params() const { return static_cast<Index>(params_.size()); }
+  Index trainable_size() const { return n_trainable_; }
 
-  // Views of layer i's weights, in Keras' order (kernel, bias).
+  // Views of layer i's weights, in Keras' order.
   std::vector<WeightView<Scalar>> weights(std::size_t i) {
     ensure_built();
     std::vector<WeightView<Scalar>> out;
-    Scalar* p = params_.data() + offsets_.at(i);
-    for (const auto& spec : layers_.at(i)->param_specs()) {
-      out.push_back({spec.name, spec.shape, p});
-      p += spec.shape.size();
+    const auto specs = layers_.at(i)->param_specs();
+    for (std::size_t k = 0; k < specs.size(); ++k) {
+      const Slot& s = slots_.at(i).at(k);
+      out.push_back({specs[k].name, specs[k].shape, params_.data() + s.offset, s.trainable});
     }
     return out;
   }
 
-  // Keras' get_weights()/set_weights(): every weight tensor in layer order.
+  // Where each trainable weight sits in the optimizer's span, in buffer order (for optimizer state in files).
+  struct TrainableWeight {
+    std::size_t layer, weight;
+    std::string name;
+    Shape shape;
+    Index offset;
+  };
+  std::vector<TrainableWeight> trainable_weights() const {
+    std::vector<TrainableWeight> out;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const auto specs = layers_[i]->param_specs();
+      for (std::size_t k = 0; k < specs.size(); ++k)
+        if (slots_.at(i).at(k).trainable) out.push_back({i, k, specs[k].name, specs[k].shape, slots_[i][k].offset});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    return out;
+  }
+
+  // Keras' get_weights()/set_weights(): every weight tensor, layer by layer in Keras' order.
   std::vector<Tensor<Scalar>> get_weights() {
     std::vector<Tensor<Scalar>> out;
     for (std::size_t i = 0; i < layers_.size(); ++i)
@@ -206,33 +236,47 @@ class Sequential {
         if (values[k].shape() != w.shape)
           throw ShapeError("set_weights: layer '" + layers_[i]->name() + "' weight '" + w.name + "' has shape " +
                            w.shape.str() + ", got " + values[k].shape().str());
-        std::copy(values[k].data(), values[k].data() + values[k].size(), w.data);
         ++k;
       }
     if (k != values.size())
       throw ShapeError("set_weights: model '" + name_ + "' has " + std::to_string(k) + " weights, got " +
                        std::to_string(values.size()));
+    k = 0;  // every shape checked: now change the model
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      for (const auto& w : weights(i)) {
+        std::copy(values[k].data(), values[k].data() + values[k].size(), w.data);
+        ++k;
+      }
   }
 
-  // ---- compile / train --------------------------------------------------------------------------------------
+  // ---- compile ------------------------------------------------------------------------------------------------
 
-  void compile(const Optimizer<Scalar>& optimizer, const std::string& loss = "categorical_crossentropy",
+  // Keras' compile(optimizer, loss, metrics): a fresh copy of the optimizer (no state yet) and the loss. Takes the
+  // layers' current trainable flags: the optimizer steps over exactly the weights trainable now.
+  void compile(const Optimizer<Scalar>& optimizer, const Loss<Scalar>& loss,
                const std::vector<std::string>& metrics = {"accuracy"}) {
-    loss_ = parse_loss(loss);
-    for (const auto& m : metrics)
-      if (m != "accuracy" && m != "acc" && m != "categorical_accuracy")
-        throw UnsupportedError("unsupported metric '" + m + "' (nnlite reports accuracy)");
+    std::vector<std::unique_ptr<Metric<Scalar>>> made;
+    for (const auto& m : metrics) made.push_back(make_metric<Scalar>(m, loss.name()));
     optimizer_ = optimizer.clone();
-    compiled_ = true;
+    optimizer_->reset();
+    loss_ = loss.clone();
+    metrics_ = std::move(made);
+    metric_names_ = metrics;
     ensure_built();
+    if (layout_trainable_ != trainable_flags()) allocate();
+  }
+  // The loss by Keras name ("categorical_crossentropy") or serialized object.
+  void compile(const Optimizer<Scalar>& optimizer, const nlohmann::json& loss = "categorical_crossentropy",
+               const std::vector<std::string>& metrics = {"accuracy"}) {
+    compile(optimizer, *make_loss<Scalar>(loss), metrics);
   }
   void compile(const std::string& optimizer = "adam", const std::string& loss = "categorical_crossentropy",
                const std::vector<std::string>& metrics = {"accuracy"}) {
     if (optimizer != "adam" && optimizer != "Adam")
       throw UnsupportedError("optimizer '" + optimizer + "' by name: pass an nnlite optimizer object instead");
-    compile(Adam<Scalar>(), loss, metrics);
+    compile(Adam<Scalar>(), nlohmann::json(loss), metrics);
   }
-  bool compiled() const { return compiled_; }
+  bool compiled() const { return optimizer_ != nullptr; }
   Optimizer<Scalar>& optimizer() {
     if (!optimizer_) throw Error("model '" + name_ + "' is not compiled");
     return *optimizer_;
@@ -241,138 +285,27 @@ class Sequential {
     if (!optimizer_) throw Error("model '" + name_ + "' is not compiled");
     return *optimizer_;
   }
-  Loss loss() const { return loss_; }
-
-  // One optimizer step on one batch; returns the batch's loss and accuracy before the step (like Keras).
-  Evaluation train_on_batch(const Tensor<Scalar>& x, const Tensor<Scalar>& y) {
-    require_compiled("train_on_batch");
-    check_batch(x, y);
-    const Index correct = train_step(x, y);
-    return {last_loss_sum_ / static_cast<double>(x.batch()),
-            static_cast<double>(correct) / static_cast<double>(x.batch())};
+  const Loss<Scalar>& loss() const {
+    if (!loss_) throw Error("model '" + name_ + "' is not compiled");
+    return *loss_;
   }
+  // The metric names compile() was given, and the metric objects (reset and updated by the trainer).
+  const std::vector<std::string>& metric_names() const { return metric_names_; }
+  std::vector<std::unique_ptr<Metric<Scalar>>>& metrics() { return metrics_; }
 
-  History fit(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const FitOptions& options = {}) {
-    TensorSource<Scalar> all(x, y);
-    if (options.validation_split > 0) {
-      if (!(options.validation_split < 1))
-        throw ArgumentError("fit: validation_split must be in [0, 1), got " + std::to_string(options.validation_split));
-      // Keras holds out the last fraction of the samples, taken before any shuffling.
-      const Index n = x.batch();
-      const auto n_val = static_cast<Index>(std::floor(static_cast<double>(n) * options.validation_split));
-      std::vector<Index> train_idx(static_cast<std::size_t>(n - n_val)), val_idx(static_cast<std::size_t>(n_val));
-      std::iota(train_idx.begin(), train_idx.end(), Index(0));
-      std::iota(val_idx.begin(), val_idx.end(), n - n_val);
-      SubsetSource train(all, std::move(train_idx)), val(all, std::move(val_idx));
-      return fit(train, n_val ? &val : nullptr, options);
-    }
-    return fit(all, nullptr, options);
-  }
+  // ---- training (defined in training.hpp) ---------------------------------------------------------------------
+
+  History fit(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const FitOptions<Scalar>& options = {});
   History fit(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>& x_val,
-              const Tensor<Scalar>& y_val, const FitOptions& options = {}) {
-    TensorSource<Scalar> train(x, y), val(x_val, y_val);
-    return fit(train, &val, options);
-  }
+              const Tensor<Scalar>& y_val, const FitOptions<Scalar>& options = {});
+  History fit(const DataSource<Scalar>& train, const DataSource<Scalar>* validation,
+              const FitOptions<Scalar>& options = {});
+  Evaluation evaluate(const DataSource<Scalar>& data, Index batch_size = 32);
+  Evaluation evaluate(const Tensor<Scalar>& x, const Tensor<Scalar>& y, Index batch_size = 32);
+  Evaluation train_on_batch(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>* sample_weight = nullptr);
+  double compute_gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>* sample_weight = nullptr);
 
-  // The general form: any DataSource for training, optionally one for validation (evaluated after each epoch).
-  History fit(const DataSource<Scalar>& train, const DataSource<Scalar>* validation, const FitOptions& options) {
-    require_compiled("fit");
-    check_source(train, "training data");
-    if (validation) check_source(*validation, "validation data");
-    if (options.batch_size < 1) throw ArgumentError("fit: batch_size must be >= 1");
-    if (options.epochs < options.initial_epoch) throw ArgumentError("fit: epochs must be >= initial_epoch");
-
-    const Index n = train.size();
-    const Index steps = (n + options.batch_size - 1) / options.batch_size;
-    ProgressBar bar(options.verbose);
-    std::vector<Callback*> callbacks;
-    if (options.verbose > 0) callbacks.push_back(&bar);
-    callbacks.insert(callbacks.end(), options.callbacks.begin(), options.callbacks.end());
-    TrainBegin info{options.initial_epoch, options.epochs, steps, n, validation ? validation->size() : 0};
-    for (auto* c : callbacks) {
-      c->stop_training = false;
-      c->on_train_begin(info);
-    }
-
-    History history;
-    std::vector<Index> order(static_cast<std::size_t>(n));
-    for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
-      const auto start = std::chrono::steady_clock::now();
-      for (auto* c : callbacks) c->on_epoch_begin(epoch);
-      // Every epoch's random streams derive from (seed, epoch) alone, so a run resumed at any epoch
-      // continues exactly as the uninterrupted one would have.
-      std::iota(order.begin(), order.end(), Index(0));
-      if (options.shuffle) {
-        Rng shuffle_rng(derive_seed(seed_, stream_shuffle + static_cast<std::uint64_t>(epoch)));
-        shuffle_rng.shuffle(order);
-      }
-      for (std::size_t i = 0; i < layers_.size(); ++i)
-        layers_[i]->seed(derive_seed(seed_, stream_layers + static_cast<std::uint64_t>(epoch) * 4096 + i));
-
-      double loss_sum = 0;
-      Index correct = 0, seen = 0;
-      for (Index step = 0; step < steps; ++step) {
-        const Index begin = step * options.batch_size;
-        const Index count = std::min(options.batch_size, n - begin);
-        train.fill(order.data() + begin, count, batch_x_, batch_y_);
-        check_batch(batch_x_, batch_y_);
-        correct += train_step(batch_x_, batch_y_, options.terminate_on_nan, epoch, step);
-        loss_sum += last_loss_sum_;
-        seen += count;
-        for (auto* c : callbacks)
-          c->on_batch_end(step + 1, loss_sum / static_cast<double>(seen),
-                          static_cast<double>(correct) / static_cast<double>(seen));
-      }
-
-      EpochLogs logs;
-      logs.epoch = epoch;
-      logs.loss = loss_sum / static_cast<double>(seen);
-      logs.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-      if (validation) {
-        for (auto* c : callbacks) c->on_validation_begin();
-        const Evaluation v = evaluate(*validation, options.batch_size);
-        logs.val_loss = v.loss;
-        logs.val_accuracy = v.accuracy;
-      }
-      logs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      history.append(logs);
-      bool stop = false;
-      for (auto* c : callbacks) {
-        c->on_epoch_end(logs);
-        stop = stop || c->stop_training;
-      }
-      if (stop) break;
-    }
-    for (auto* c : callbacks) c->on_train_end(history);
-    return history;
-  }
-
-  // ---- inference ----------------------------------------------------------------------------------------------
-
-  // Loss and accuracy over all samples, in inference mode (a full pass, batch by batch).
-  Evaluation evaluate(const DataSource<Scalar>& data, Index batch_size = 32) {
-    require_compiled("evaluate");
-    check_source(data, "evaluation data");
-    if (batch_size < 1) throw ArgumentError("evaluate: batch_size must be >= 1");
-    const Index n = data.size();
-    std::vector<Index> idx(static_cast<std::size_t>(std::min(batch_size, n)));
-    double loss_sum = 0;
-    Index correct = 0;
-    for (Index begin = 0; begin < n; begin += batch_size) {
-      const Index count = std::min(batch_size, n - begin);
-      std::iota(idx.begin(), idx.begin() + count, begin);
-      data.fill(idx.data(), count, eval_x_, eval_y_);
-      check_batch(eval_x_, eval_y_);
-      const Tensor<Scalar>& p = forward(eval_x_, Mode::inference);
-      loss_sum += categorical_crossentropy_sum(p, eval_y_);
-      correct += count_correct(p, eval_y_);
-    }
-    return {loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
-  }
-  Evaluation evaluate(const Tensor<Scalar>& x, const Tensor<Scalar>& y, Index batch_size = 32) {
-    TensorSource<Scalar> data(x, y);
-    return evaluate(data, batch_size);
-  }
+  // ---- inference and the passes the trainer composes -------------------------------------------------------
 
   // The model's outputs (probabilities for a softmax model) for every sample of x, in inference mode.
   Tensor<Scalar> predict(const Tensor<Scalar>& x, Index batch_size = 32) {
@@ -384,9 +317,9 @@ class Sequential {
     const Index out_size = out.sample_size();
     for (Index begin = 0; begin < n; begin += batch_size) {
       const Index count = std::min(batch_size, n - begin);
-      eval_x_.resize(input_shape_.with_batch(count));
-      std::copy(x.data() + begin * in_size, x.data() + (begin + count) * in_size, eval_x_.data());
-      const Tensor<Scalar>& p = forward(eval_x_, Mode::inference);
+      predict_x_.resize(input_shape_.with_batch(count));
+      std::copy(x.data() + begin * in_size, x.data() + (begin + count) * in_size, predict_x_.data());
+      const Tensor<Scalar>& p = forward(predict_x_, Mode::inference);
       std::copy(p.data(), p.data() + count * out_size, out.data() + begin * out_size);
     }
     return out;
@@ -402,16 +335,15 @@ class Sequential {
       layers_[i]->forward(*in, acts_[i + 1], mode);
       in = &acts_[i + 1];
     }
+    last_input_ = &x;
     return *in;
   }
 
-  // Forward in training mode and backward for the compiled loss: fills grads() and returns the mean loss,
-  // without an optimizer step (for custom training loops and gradient checks).
-  double compute_gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y) {
-    ensure_built();
-    check_batch(x, y);
-    gradients_and_correct(x, y);
-    return last_loss_sum_ / static_cast<double>(x.batch());
+  // Keras' compute_loss(y=..., y_pred=...): the compiled loss of `y_pred` against `y`. When y_pred is the output of
+  // the last forward() and the loss works from the last layer's logits (softmax + categorical cross-entropy), it
+  // uses them, so the value is the one training reports.
+  double compute_loss(const Tensor<Scalar>& y, const Tensor<Scalar>& y_pred, const Scalar* sample_weight = nullptr) {
+    return loss().compute({y_pred, y, loss_logits(y_pred), sample_weight}, nullptr);
   }
 
   // Backward pass after forward(x, training) given d(loss)/d(output); fills grads().
@@ -420,6 +352,22 @@ class Sequential {
     d_acts_.back().resize(d_output.shape());
     d_acts_.back().flat() = d_output.flat();
     backward_from(x, layers_.size());
+  }
+  // The same given d(loss)/d(logits) of the last layer (which ends in a softmax or sigmoid); fills grads().
+  void backward_from_logits(const Tensor<Scalar>& x, const Tensor<Scalar>& d_logits) {
+    const std::size_t n = layers_.size();
+    d_acts_.resize(n + 1);
+    layers_.back()->backward_from_logits(n == 1 ? x : acts_[n - 1], d_logits, n == 1 ? nullptr : &d_acts_[n - 1]);
+    backward_from(x, n - 1);
+  }
+
+  // The last layer's logits from the last forward(), when the compiled loss works from them for that output.
+  const Tensor<Scalar>* loss_logits(const Tensor<Scalar>& y_pred) const {
+    if (!loss_ || layers_.empty() || acts_.size() != layers_.size() + 1 || &y_pred != &acts_.back() || !last_input_)
+      return nullptr;
+    const Layer<Scalar>& last = *layers_.back();
+    if (!loss_->takes_logits(last.output_activation())) return nullptr;
+    return last.logits(layers_.size() == 1 ? *last_input_ : acts_[layers_.size() - 1]);
   }
 
   // ---- files ----------------------------------------------------------------------------------------------------
@@ -450,45 +398,27 @@ class Sequential {
       const auto& l = *layers_[i];
       if (i > 0) os << '\n';  // Keras leaves a blank line between layers
       row(l.name() + " (" + l.class_name() + ")", l.built() ? l.output_shape().str(true) : "multiple",
-          with_commas(l.built() ? l.param_count() : 0));
+          group_thousands(l.built() ? l.param_count() : 0));
     }
     os << thick << '\n';
-    const Index total = count_params();
-    os << "Total params: " << with_commas(total) << '\n'
-       << "Trainable params: " << with_commas(total) << '\n'
-       << "Non-trainable params: 0\n"
+    const Index total = count_params(), trainable = count_trainable_params();
+    os << "Total params: " << group_thousands(total) << '\n'
+       << "Trainable params: " << group_thousands(trainable) << '\n'
+       << "Non-trainable params: " << group_thousands(total - trainable) << '\n'
        << rule << '\n';
     return os.str();
   }
   void print_summary(std::ostream& os = std::cout) const { os << summary(); }
 
  private:
-  // A DataSource over a subset of another (validation_split).
-  class SubsetSource : public DataSource<Scalar> {
-   public:
-    SubsetSource(const DataSource<Scalar>& base, std::vector<Index> idx) : base_(base), idx_(std::move(idx)) {}
-    Index size() const override { return static_cast<Index>(idx_.size()); }
-    Shape sample_shape() const override { return base_.sample_shape(); }
-    Shape target_shape() const override { return base_.target_shape(); }
-    void fill(const Index* indices, Index count, Tensor<Scalar>& x, Tensor<Scalar>& y) const override {
-      mapped_.resize(static_cast<std::size_t>(count));
-      for (Index i = 0; i < count; ++i) mapped_[static_cast<std::size_t>(i)] = idx_[static_cast<std::size_t>(indices[i])];
-      base_.fill(mapped_.data(), count, x, y);
-    }
+  friend class Trainer<Scalar>;
 
-   private:
-    const DataSource<Scalar>& base_;
-    std::vector<Index> idx_;
-    mutable std::vector<Index> mapped_;
+  struct Slot {
+    Index offset = 0;
+    bool trainable = true;
   };
 
-  static constexpr std::uint64_t stream_init = 1, stream_shuffle = 1u << 20, stream_layers = 1ull << 40;
-
-  static std::string with_commas(Index v) {
-    std::string s = std::to_string(v);
-    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
-    return s;
-  }
+  static constexpr std::uint64_t stream_init = 1;
 
   std::string unique_name(const std::string& stem) const {
     for (int k = 0;; ++k) {
@@ -499,99 +429,98 @@ class Sequential {
     }
   }
 
-  bool allocated() const { return !offsets_.empty() && offsets_.size() == layers_.size() + 1; }
+  bool allocated() const { return slots_.size() == layers_.size() && !layers_.empty(); }
   void ensure_built() {
     if (!allocated()) build();
   }
 
-  // Lays all layers' weights out in one buffer, keeping the values of layers that already had weights and
-  // initialising the others from (seed, layer index), so adding a layer never changes the earlier ones.
-  void allocate() {
-    std::vector<Index> offsets{0};
-    for (const auto& l : layers_) {
-      if (!l->built()) throw ShapeError("model '" + name_ + "': layer '" + l->name() + "' is not built");
-      offsets.push_back(offsets.back() + l->param_count());
-    }
-    std::vector<Scalar, Eigen::aligned_allocator<Scalar>> params(static_cast<std::size_t>(offsets.back()));
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      Scalar* p = params.data() + offsets[i];
-      if (i + 1 < offsets_.size() && offsets_[i + 1] - offsets_[i] == offsets[i + 1] - offsets[i]) {
-        std::copy(params_.begin() + offsets_[i], params_.begin() + offsets_[i + 1], p);
-        continue;
-      }
-      Rng rng(derive_seed(seed_, stream_init + i));
-      for (const auto& spec : layers_[i]->param_specs()) {
-        initialize(spec.init, spec.shape, p, rng);
-        p += spec.shape.size();
-      }
-    }
-    params_ = std::move(params);
-    grads_.assign(params_.size(), Scalar(0));
-    offsets_ = std::move(offsets);
-    bind_all();
-  }
-  void bind_all() {
-    for (std::size_t i = 0; i < layers_.size() && i + 1 < offsets_.size(); ++i)
-      layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
+  // Whether a layer was frozen or unfrozen since the weights were laid out (compile() takes such a change).
+  bool trainable_changed() const {
+    for (std::size_t i = 0; i < layers_.size() && i < layout_layer_trainable_.size(); ++i)
+      if (layers_[i]->trainable() != layout_layer_trainable_[i]) return true;
+    return false;
   }
 
-  void require_compiled(const char* what) const {
-    if (!compiled_) throw Error(std::string(what) + ": model '" + name_ + "' must be compiled first (call compile())");
+  // Whether each weight is trained now: its spec says so and its layer is not frozen.
+  std::vector<std::vector<bool>> trainable_flags() const {
+    std::vector<std::vector<bool>> flags;
+    for (const auto& l : layers_) {
+      flags.emplace_back();
+      for (const auto& spec : l->param_specs()) flags.back().push_back(spec.trainable && l->trainable());
+    }
+    return flags;
   }
+
+  // Lays every weight out in the buffer (trainable ones first), keeping the values of weights that already existed
+  // with the same shape and initialising the others from (seed, layer index), so adding or freezing a layer never
+  // changes any other weight.
+  void allocate() {
+    for (const auto& l : layers_)
+      if (!l->built()) throw ShapeError("model '" + name_ + "': layer '" + l->name() + "' is not built");
+    const auto flags = trainable_flags();
+    std::vector<std::vector<Slot>> slots(layers_.size());
+    Index offset = 0;
+    for (int pass = 0; pass < 2; ++pass)  // trainable weights, then the others
+      for (std::size_t i = 0; i < layers_.size(); ++i) {
+        const auto specs = layers_[i]->param_specs();
+        slots[i].resize(specs.size());
+        for (std::size_t k = 0; k < specs.size(); ++k)
+          if (flags[i][k] == (pass == 0)) {
+            slots[i][k] = {offset, flags[i][k]};
+            offset += specs[k].shape.size();
+          }
+      }
+    const Index n_trainable = [&] {
+      Index n = 0;
+      for (std::size_t i = 0; i < layers_.size(); ++i)
+        for (std::size_t k = 0; k < slots[i].size(); ++k) n += flags[i][k] ? layers_[i]->param_specs()[k].shape.size() : 0;
+      return n;
+    }();
+    std::vector<Scalar, Eigen::aligned_allocator<Scalar>> params(static_cast<std::size_t>(offset));
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const auto specs = layers_[i]->param_specs();
+      const bool keep = i < slots_.size() && slots_[i].size() == specs.size() && i < kept_shapes_.size() &&
+                        kept_shapes_[i] == shapes_of(specs);
+      Rng rng(derive_seed(seed_, stream_init + i));
+      for (std::size_t k = 0; k < specs.size(); ++k) {
+        Scalar* dst = params.data() + slots[i][k].offset;
+        if (keep)
+          std::copy_n(params_.data() + slots_[i][k].offset, specs[k].shape.size(), dst);
+        else
+          initialize(specs[k].init, specs[k].shape, dst, rng);
+      }
+    }
+    kept_shapes_.clear();
+    for (const auto& l : layers_) kept_shapes_.push_back(shapes_of(l->param_specs()));
+    params_ = std::move(params);
+    grads_.assign(params_.size(), Scalar(0));
+    slots_ = std::move(slots);
+    layout_trainable_ = flags;
+    layout_layer_trainable_.clear();
+    for (const auto& l : layers_) layout_layer_trainable_.push_back(l->trainable());
+    n_trainable_ = n_trainable;
+    bind_all();
+  }
+  static std::vector<Shape> shapes_of(const std::vector<ParamSpec>& specs) {
+    std::vector<Shape> s;
+    for (const auto& p : specs) s.push_back(p.shape);
+    return s;
+  }
+  void bind_all() {
+    for (std::size_t i = 0; i < layers_.size() && i < slots_.size(); ++i) {
+      std::vector<Scalar*> v, g;
+      for (const Slot& s : slots_[i]) {
+        v.push_back(params_.data() + s.offset);
+        g.push_back(grads_.data() + s.offset);
+      }
+      layers_[i]->bind_weights(std::move(v), std::move(g));
+    }
+  }
+
   void check_input(const Tensor<Scalar>& x) const {
     if (x.batch() < 1 || x.shape().without_batch() != input_shape_)
       throw ShapeError("model '" + name_ + "' (first layer '" + (layers_.empty() ? "" : layers_[0]->name()) +
                        "'): expected input of shape " + input_shape_.str(true) + ", got " + x.shape().str());
-  }
-  void check_batch(const Tensor<Scalar>& x, const Tensor<Scalar>& y) const {
-    check_input(x);
-    const Shape expected = output_shape().with_batch(x.batch());
-    if (y.shape() != expected)
-      throw ShapeError("model '" + name_ + "' (last layer '" + layers_.back()->name() + "'): labels of shape " +
-                       y.shape().str() + " do not match the output shape " + expected.str() +
-                       " (labels must be one-hot)");
-  }
-  void check_source(const DataSource<Scalar>& data, const std::string& what) {
-    ensure_built();
-    if (data.size() < 1) throw ShapeError(what + " for model '" + name_ + "' has no samples");
-    if (data.sample_shape() != input_shape_)
-      throw ShapeError(what + " for model '" + name_ + "': samples of shape " + data.sample_shape().str(true) +
-                       " do not match the model's input " + input_shape_.str(true));
-    if (data.target_shape() != output_shape())
-      throw ShapeError(what + " for model '" + name_ + "': labels of shape " + data.target_shape().str(true) +
-                       " do not match the output " + output_shape().str(true) + " of the last layer '" +
-                       layers_.back()->name() + "' (labels must be one-hot)");
-  }
-
-  // Forward in training mode, loss, backward, one optimizer step. Returns the number of correct predictions.
-  Index train_step(const Tensor<Scalar>& x, const Tensor<Scalar>& y, bool terminate_on_nan = true, int epoch = 0,
-                   Index step = 0) {
-    const Index correct = gradients_and_correct(x, y);
-    if (terminate_on_nan && !std::isfinite(last_loss_sum_))
-      throw NumericError("model '" + name_ + "': loss is " + std::to_string(last_loss_sum_) + " at epoch " +
-                         std::to_string(epoch + 1) + ", batch " + std::to_string(step + 1) +
-                         "; training stopped before the update (lower the learning rate or check the inputs)");
-    optimizer_->step(params_.data(), grads_.data(), static_cast<Index>(params_.size()));
-    return correct;
-  }
-
-  Index gradients_and_correct(const Tensor<Scalar>& x, const Tensor<Scalar>& y) {
-    const Tensor<Scalar>& p = forward(x, Mode::training);
-    last_loss_sum_ = categorical_crossentropy_sum(p, y);
-    const Index correct = count_correct(p, y);
-    d_acts_.resize(layers_.size() + 1);
-    Layer<Scalar>& last = *layers_.back();
-    if (loss_ == Loss::categorical_crossentropy && last.ends_in_softmax()) {
-      // Fused softmax + cross-entropy: hand the last layer d(loss)/d(logits) = (p - y) / batch directly.
-      softmax_crossentropy_logits_grad(p, y, d_logits_);
-      const std::size_t L = layers_.size();
-      last.backward_from_logits(L == 1 ? x : acts_[L - 1], d_logits_, L == 1 ? nullptr : &d_acts_[L - 1]);
-      backward_from(x, L - 1);
-    } else {
-      categorical_crossentropy_grad(p, y, d_acts_.back());
-      backward_from(x, layers_.size());
-    }
-    return correct;
   }
 
   // Runs backward through layers [0, end) given d_acts_[end].
@@ -606,19 +535,29 @@ class Sequential {
   std::uint64_t seed_ = 0;
   Shape input_shape_;
   std::vector<LayerPtr> layers_;
-  std::vector<Index> offsets_;  // layer i's weights are params_[offsets_[i], offsets_[i + 1])
+  std::vector<std::vector<Slot>> slots_;  // layer i's weight k is params_[slots_[i][k].offset, + its size)
+  std::vector<std::vector<bool>> layout_trainable_;
+  std::vector<bool> layout_layer_trainable_;
+  std::vector<std::vector<Shape>> kept_shapes_;
+  Index n_trainable_ = 0;
   // Aligned like Eigen's own vectors: where a vectorised loop starts peeling depends on the address modulo the
   // SIMD width, and the peeled scalar part may round differently (FMA contraction), so a fixed alignment is what
   // makes two runs with the same seed bitwise identical.
   std::vector<Scalar, Eigen::aligned_allocator<Scalar>> params_, grads_;
   std::unique_ptr<Optimizer<Scalar>> optimizer_;
-  Loss loss_ = Loss::categorical_crossentropy;
-  bool compiled_ = false;
+  std::unique_ptr<Loss<Scalar>> loss_;
+  std::vector<std::unique_ptr<Metric<Scalar>>> metrics_;
+  std::vector<std::string> metric_names_;
 
-  // Workspaces reused across batches: no allocation in the training loop after the first batch.
+  // Workspaces reused across batches and calls: no allocation in the training loop after the first batch.
   std::vector<Tensor<Scalar>> acts_, d_acts_;
-  Tensor<Scalar> d_logits_, batch_x_, batch_y_, eval_x_, eval_y_;
-  double last_loss_sum_ = 0;
+  const Tensor<Scalar>* last_input_ = nullptr;
+  Tensor<Scalar> predict_x_;
+  struct TrainerWorkspace {
+    Tensor<Scalar> d_loss, batch_x, batch_y, batch_w, eval_x, eval_y, eval_w;
+  } trainer_ws_;
 };
 
 }  // namespace nnlite
+
+#include "training.hpp"

@@ -59,6 +59,16 @@ class Adam : public Optimizer<Scalar> {
   }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Adam>(*this); }
 
+  static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
+    const double lr = optimizer_learning_rate(c, 1e-3);
+    if (c.boolean("amsgrad", false)) c.unsupported("'amsgrad' = true");
+    try {
+      return std::make_unique<Adam>(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7));
+    } catch (const ArgumentError& e) {
+      c.bad(e.what());
+    }
+  }
+
   std::vector<std::pair<std::string, Vector*>> state() override { return {{"m", &m_}, {"v", &v_}}; }
   void reset() override {
     Optimizer<Scalar>::reset();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/config.hpp"
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
 
@@ -56,5 +57,21 @@ class Optimizer {
   double learning_rate_;
   std::int64_t iterations_ = 0;
 };
+
+// What every optimizer's from_config() checks first: the learning rate (Keras 3 `learning_rate`, tf.keras 2 `lr`),
+// and options that would change the training which nnlite does not implement yet, refused rather than dropped.
+inline double optimizer_learning_rate(const ConfigReader& c, double fallback) {
+  for (const char* key : {"clipnorm", "clipvalue", "global_clipnorm", "gradient_accumulation_steps",
+                          "loss_scale_factor"})
+    c.require_null(key);
+  if (c.number("weight_decay", 0.0) != 0.0) c.unsupported("'weight_decay' = " + dump_json(c.at("weight_decay")));
+  if (c.number("decay", 0.0) != 0.0) c.unsupported("'decay' = " + dump_json(c.at("decay")));
+  if (c.has("use_ema") && c.at("use_ema") != false) c.unsupported("'use_ema' = " + dump_json(c.at("use_ema")));
+  const char* key = c.has("learning_rate") ? "learning_rate" : "lr";
+  if (c.has(key) && !c.at(key).is_number()) c.unsupported("a learning-rate schedule " + dump_json(c.at(key)));
+  const double lr = c.number(key, fallback);
+  if (!(lr > 0)) c.bad("learning rate " + dump_json(c.at(key)) + " must be > 0");
+  return lr;
+}
 
 }  // namespace nnlite

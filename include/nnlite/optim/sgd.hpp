@@ -41,6 +41,15 @@ class SGD : public Optimizer<Scalar> {
             {"momentum", momentum_}, {"nesterov", nesterov_}};
   }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<SGD>(*this); }
+
+  static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
+    const double lr = optimizer_learning_rate(c, 0.01);
+    try {
+      return std::make_unique<SGD>(lr, c.number("momentum", 0.0), c.boolean("nesterov", false));
+    } catch (const ArgumentError& e) {
+      c.bad(e.what());
+    }
+  }
   std::vector<std::pair<std::string, Vector*>> state() override { return {{"velocity", &velocity_}}; }
   void reset() override {
     Optimizer<Scalar>::reset();

@@ -13,6 +13,7 @@
 
 #include "../core/atomic_file.hpp"
 #include "../core/error.hpp"
+#include "../core/text.hpp"
 
 // stb_image_write is compiled into every translation unit that includes this header, as static functions, so
 // several TUs of one program never clash. If the user already included stb_image_write.h we use their copy;
@@ -199,16 +200,6 @@ inline int text_height(const std::string& s, int scale = 2) {
 
 // Pixel distance between the tops of two consecutive lines at `scale`.
 inline int line_pitch(int scale = 2) { return detail::font_line_pitch * std::max(1, scale); }
-
-// "204928" -> "204,928", the way Keras' model.summary() prints parameter counts.
-inline std::string group_thousands(long long v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
-}
 
 // An RGB image in memory, row-major, 3 bytes per pixel. Coordinates: pixel (x, y) covers [x, x+1) x [y, y+1),
 // so a 1-pixel line through pixel centres uses x + 0.5. Everything drawn is clipped to the canvas and to the

@@ -31,11 +31,6 @@ struct LayerBox {
 
 namespace plot::detail::fig {
 
-inline std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 inline std::string class_name(const std::vector<std::string>& names, long idx) {
   if (idx >= 0 && static_cast<std::size_t>(idx) < names.size()) return names[static_cast<std::size_t>(idx)];
   return std::to_string(idx);
@@ -53,7 +48,7 @@ inline plot::Color blues(double t) {
 
 // Pastel fill and a darker border per layer kind, so conv / pool / dense blocks stand apart at a glance.
 inline void layer_colors(const std::string& type, plot::Color& fill, plot::Color& border) {
-  const std::string t = lower(type);
+  const std::string t = to_lower(type);
   std::size_t k = 7;  // gray for anything unknown
   if (t.find("input") != std::string::npos) k = 8;
   else if (t.find("conv") != std::string::npos) k = 0;

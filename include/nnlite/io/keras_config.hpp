@@ -1,0 +1,280 @@
+// nnlite/io/keras_config.hpp: Keras' JSON configs, both ways, without any container: a Sequential model as
+// model_config (and back, through the layer registry), the compiled state as training_config (optimizer and loss, and
+// back through their registries). The .h5 (keras_h5.hpp) and .keras containers both store these.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "../core/config.hpp"
+#include "../core/error.hpp"
+#include "../layers/registry.hpp"
+#include "../model/losses.hpp"
+#include "../model/sequential.hpp"
+#include "../optim/registry.hpp"
+
+namespace nnlite {
+
+struct SaveOptions {
+  // training_config (loss, metrics, optimizer_config) when the model is compiled, like Keras' include_optimizer.
+  bool include_optimizer = true;
+  // Also /optimizer_weights: the optimizer's step count and state (Adam's m and v) under tf.keras 2.x names, so a
+  // run can resume exactly. Keras may not restore them (it then warns and starts a fresh optimizer).
+  bool include_optimizer_state = false;
+  // The Keras version the file says wrote it; the layout and configs are those of tf.keras 2.11.
+  std::string keras_version = "2.11.0";
+};
+
+struct LoadOptions {
+  // Compile with training_config's optimizer and loss (Adam defaults and categorical_crossentropy without one).
+  bool compile = true;
+  // Restore /optimizer_weights into the optimizer when present and laid out as tf.keras 2.x or Keras 3 write it;
+  // an unrecognised layout leaves a fresh optimizer (Keras warns and does the same).
+  bool load_optimizer_state = true;
+  // Ceilings against hostile files, all checked before anything of that size is allocated.
+  std::uint64_t max_attribute_bytes = std::uint64_t(64) << 20;  // one attribute (model_config JSON, name lists)
+  std::size_t max_layers = 10000;
+  Index max_tensor_elements = Index(1) << 28;  // one weight tensor, or one sample's activations
+  Index max_total_params = Index(1) << 29;     // all weights of the model
+  // Read the whole file first in a forked child process, then load it here only if the child succeeded. The HDF5
+  // C library (Debian 12's 1.10.8) can crash on some corrupt files before nnlite sees anything; isolated, such a
+  // crash kills the child and becomes a FormatError naming the file and the signal, and every other error is
+  // rethrown as the same type and message. Costs a fork and a second read; use it for .h5 files from sources you
+  // do not trust (the file must not change between the two reads). POSIX only: UnsupportedError elsewhere.
+  bool isolate = false;
+};
+
+namespace keras_detail {
+
+template <class Scalar>
+std::string dtype_name() {
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
+                "Keras files hold float or double models");
+  return std::is_same_v<Scalar, float> ? "float32" : "float64";
+}
+
+// a * b * ... <= cap without overflowing on the way.
+inline bool product_within(const std::vector<Index>& factors, Index cap) {
+  Index p = 1;
+  for (Index f : factors) {
+    if (f < 0) return false;
+    if (f != 0 && p > cap / f) return false;
+    p *= f;
+  }
+  return p <= cap;
+}
+
+// [null, 28, 28, 1] (a batch_input_shape) -> (28, 28, 1).
+inline Shape shape_from_batch_shape(const json& v, const std::string& what, const LoadOptions& o) {
+  if (!v.is_array() || v.size() < 2 || v.size() > 8)
+    throw FormatError(what + " must be a list [batch, dims...], got " + dump_json(v));
+  std::vector<Index> dims;
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    Index d = 0;
+    if (v[i].is_null())
+      throw UnsupportedError(what + " " + dump_json(v) + " has an unknown dimension; nnlite needs fixed input shapes");
+    if (!ConfigReader::as_integer(v[i], d) || d < 1)
+      throw FormatError(what + " must hold positive dimensions, got " + dump_json(v));
+    dims.push_back(d);
+  }
+  if (!product_within(dims, o.max_tensor_elements))
+    throw FormatError(what + " " + dump_json(v) + " is larger than the limit of " +
+                      std::to_string(o.max_tensor_elements) + " elements per sample");
+  return Shape(dims);
+}
+
+inline const json* input_shape_key(const json& cfg) {
+  for (const char* key : {"batch_input_shape", "batch_shape"})
+    if (cfg.is_object() && cfg.contains(key) && !cfg[key].is_null()) return &cfg[key];
+  return nullptr;
+}
+
+// A layer's Keras entry: its config() with the model's dtype, minus "groups": 1 (the default everywhere, and an
+// argument tf.keras < 2.3 rejects).
+template <class Scalar>
+json layer_entry(const Layer<Scalar>& layer) {
+  json c = layer.config();
+  c["name"] = layer.name();
+  c["dtype"] = dtype_name<Scalar>();
+  if (c.contains("groups") && c["groups"] == 1) c.erase("groups");
+  return {{"class_name", layer.class_name()}, {"config", c}};
+}
+
+template <class Scalar>
+json optimizer_entry(const Optimizer<Scalar>& opt) {
+  return {{"class_name", opt.class_name()}, {"config", opt.config()}};
+}
+
+}  // namespace keras_detail
+
+// The compiled state as Keras' training_config: loss, metrics and the serialized optimizer.
+template <class Scalar>
+json keras_training_config(const Sequential<Scalar>& model) {
+  const Loss<Scalar>& loss = model.loss();
+  // A loss with its defaults is stored by name, as Keras stores compile(loss="..."); otherwise as an object.
+  const json default_config = make_loss<Scalar>(json(loss.name()))->config();
+  json loss_json = loss.config() == default_config
+                       ? json(loss.name())
+                       : json{{"class_name", loss.class_name()}, {"config", loss.config()}};
+  return {{"loss", loss_json},
+          {"metrics", model.metric_names()},
+          {"weighted_metrics", nullptr},
+          {"loss_weights", nullptr},
+          {"optimizer_config", keras_detail::optimizer_entry(model.optimizer())}};
+}
+
+// training_config's optimizer (Adam with Keras' defaults when there is none).
+template <class Scalar>
+std::unique_ptr<Optimizer<Scalar>> optimizer_from_training_config(const json& training_config,
+                                                                  const std::string& source) {
+  if (!training_config.is_object() || !training_config.contains("optimizer_config") ||
+      training_config["optimizer_config"].is_null())
+    return std::make_unique<Adam<Scalar>>();
+  return make_optimizer<Scalar>(training_config["optimizer_config"], source + ": training_config optimizer_config");
+}
+
+// training_config's loss (categorical_crossentropy when there is none). nnlite trains on one-hot labels, for
+// which categorical and sparse categorical cross-entropy (the latter on the equivalent integer labels) are the same
+// loss: a sparse one is read as the categorical one until nnlite has integer labels.
+template <class Scalar>
+std::unique_ptr<Loss<Scalar>> loss_from_training_config(const json& training_config, const std::string& source) {
+  if (!training_config.is_object() || !training_config.contains("loss") || training_config["loss"].is_null())
+    return std::make_unique<CategoricalCrossentropy<Scalar>>();
+  json spec = training_config["loss"];
+  for (json* name : {&spec, spec.is_object() && spec.contains("class_name") ? &spec["class_name"] : nullptr})
+    if (name && name->is_string()) {
+      if (*name == "sparse_categorical_crossentropy") *name = "categorical_crossentropy";
+      if (*name == "SparseCategoricalCrossentropy") *name = "CategoricalCrossentropy";
+    }
+  return make_loss<Scalar>(spec, source + ": training_config ");
+}
+
+// The model as Keras' model_config: {"class_name": "Sequential", "config": {"name", "layers": [InputLayer, ...]},
+// "keras_version", "backend"}, with tf.keras 2.x keys (batch_input_shape on the InputLayer and the first layer).
+template <class Scalar>
+nlohmann::json keras_model_config(const Sequential<Scalar>& model, const std::string& keras_version = "2.11.0") {
+  const std::string dtype = keras_detail::dtype_name<Scalar>();
+  if (model.input_shape().empty())
+    throw ShapeError("model '" + model.name() + "': the input shape is unknown; call set_input_shape() or build()");
+  json batch_shape = json::array({nullptr});
+  for (Index d : model.input_shape().dims()) batch_shape.push_back(d);
+  json layers = json::array();
+  // Keras names the input "<first layer>_input"; keep it distinct from every layer name.
+  std::string input_name = model.size() ? model.layer(0).name() + "_input" : "input_1";
+  for (bool clash = true; clash;) {
+    clash = false;
+    for (std::size_t i = 0; i < model.size(); ++i) clash = clash || model.layer(i).name() == input_name;
+    if (clash) input_name += "_";
+  }
+  layers.push_back({{"class_name", "InputLayer"},
+                    {"config",
+                     {{"batch_input_shape", batch_shape},
+                      {"dtype", dtype},
+                      {"sparse", false},
+                      {"ragged", false},
+                      {"name", input_name}}}});
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    json entry = keras_detail::layer_entry(model.layer(i));
+    if (i == 0) entry["config"]["batch_input_shape"] = batch_shape;
+    layers.push_back(std::move(entry));
+  }
+  return {{"class_name", "Sequential"},
+          {"config", {{"name", model.name()}, {"layers", layers}}},
+          {"keras_version", keras_version},
+          {"backend", "tensorflow"}};
+}
+
+// Rebuilds a Sequential from Keras' model_config JSON: dict-style ({"name", "layers"}) or list-style (Keras 2.1's
+// "config": [...]) Sequential configs, an InputLayer (batch_input_shape or Keras 3's batch_shape) or a
+// batch_input_shape on the first layer. Unsupported layers and options are an UnsupportedError naming the layer.
+// `source` (a file name) prefixes every message. The weights are freshly initialised.
+template <class Scalar = float>
+Sequential<Scalar> model_from_keras_config(const nlohmann::json& model_config, const std::string& source = "model_config",
+                                           const LoadOptions& o = {}) {
+  if (!model_config.is_object() || !model_config.contains("class_name") || !model_config["class_name"].is_string() ||
+      !model_config.contains("config"))
+    throw FormatError(source + ": model_config must be {\"class_name\": ..., \"config\": ...}");
+  const std::string cls = model_config["class_name"].get<std::string>();
+  if (cls != "Sequential")
+    throw UnsupportedError(source + ": the model is a " + cls + " model; nnlite loads Sequential models only");
+  const json& cfg = model_config["config"];
+  std::string name = "sequential";
+  const json* layers = nullptr;
+  if (cfg.is_array()) {
+    layers = &cfg;  // Keras <= 2.2: the config is the list of layers
+  } else if (cfg.is_object() && cfg.contains("layers") && cfg["layers"].is_array()) {
+    layers = &cfg["layers"];
+    if (cfg.contains("name") && cfg["name"].is_string()) name = cfg["name"].get<std::string>();
+  } else {
+    throw FormatError(source + ": the Sequential config has no list of layers");
+  }
+  if (layers->size() > o.max_layers)
+    throw FormatError(source + ": the model has " + std::to_string(layers->size()) + " layers, more than the limit of " +
+                      std::to_string(o.max_layers));
+
+  // The input shape: an InputLayer, the first layer's batch_input_shape, or Keras 3's build_input_shape.
+  std::optional<Shape> input;
+  std::size_t first = 0;
+  auto entry_config = [&](std::size_t i) -> const json& {
+    const json& e = (*layers)[i];
+    if (!e.is_object() || !e.contains("class_name") || !e["class_name"].is_string() || !e.contains("config") ||
+        !e["config"].is_object())
+      throw FormatError(source + ": layer entry " + std::to_string(i) +
+                        " must be {\"class_name\": ..., \"config\": {...}}");
+    return e["config"];
+  };
+  if (!layers->empty() && (*layers)[0].is_object() && (*layers)[0].value("class_name", json()) == "InputLayer") {
+    const json& c = entry_config(0);
+    for (const char* key : {"sparse", "ragged"})
+      if (c.contains(key) && c[key] == true)
+        throw UnsupportedError(source + ": InputLayer with " + key + " = true is not supported by nnlite");
+    const json* s = keras_detail::input_shape_key(c);
+    if (!s) throw FormatError(source + ": the InputLayer has no batch_input_shape or batch_shape");
+    input = keras_detail::shape_from_batch_shape(*s, source + ": InputLayer batch shape", o);
+    first = 1;
+  } else if (!layers->empty()) {
+    if (const json* s = keras_detail::input_shape_key(entry_config(0)))
+      input = keras_detail::shape_from_batch_shape(*s, source + ": first layer's batch_input_shape", o);
+  }
+  if (!input && cfg.is_object() && cfg.contains("build_input_shape") && !cfg["build_input_shape"].is_null())
+    input = keras_detail::shape_from_batch_shape(cfg["build_input_shape"], source + ": build_input_shape", o);
+  if (first >= layers->size()) throw FormatError(source + ": the model has no layers");
+  if (!input)
+    throw FormatError(source + ": model_config gives no input shape (no InputLayer, batch_input_shape or "
+                      "build_input_shape)");
+
+  Sequential<Scalar> model(name);
+  model.set_input_shape(*input);
+  Index total = 0;
+  for (std::size_t i = first; i < layers->size(); ++i) {
+    const json& c = entry_config(i);
+    const std::string lcls = (*layers)[i]["class_name"].get<std::string>();
+    if (!c.contains("name") || !c["name"].is_string() || c["name"].get<std::string>().empty())
+      throw FormatError(source + ": layer entry " + std::to_string(i) + " (" + lcls + ") has no name");
+    ConfigReader lc{c, lcls, c["name"].get<std::string>(), source, {o.max_tensor_elements}};
+    if (lcls == "InputLayer") lc.bad("an InputLayer can only come first");
+    std::unique_ptr<Layer<Scalar>> layer = layer_from_config<Scalar>(lc, model.output_shape());
+    Layer<Scalar>* added_ptr = nullptr;
+    try {  // shapes that do not fit, or a duplicate name: say which file
+      added_ptr = &model.add(std::move(layer));
+    } catch (const ShapeError& e) {
+      throw ShapeError(source + ": " + e.what());
+    } catch (const ArgumentError& e) {
+      throw FormatError(source + ": " + e.what());
+    }
+    Layer<Scalar>& added = *added_ptr;
+    lc.check_size(added.output_shape().dims(), "its output per sample");
+    total += added.param_count();
+    if (total > o.max_total_params)
+      lc.bad("the model's weights exceed the limit of " + std::to_string(o.max_total_params) + " values");
+  }
+  model.build();
+  return model;
+}
+
+}  // namespace nnlite

@@ -1,0 +1,60 @@
+// nnlite/optim/registry.hpp: the optimizer registry: Keras class name -> the optimizer's from_config(). Model loaders
+// read training_config's optimizer through it; register your own with register_optimizer.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "../core/config.hpp"
+#include "../core/registry.hpp"
+#include "adam.hpp"
+#include "optimizer.hpp"
+#include "sgd.hpp"
+
+namespace nnlite {
+
+template <class Scalar>
+using OptimizerCreator = std::function<std::unique_ptr<Optimizer<Scalar>>(const ConfigReader&)>;
+
+template <class Scalar>
+Registry<OptimizerCreator<Scalar>>& optimizer_registry() {
+  static Registry<OptimizerCreator<Scalar>> registry = [] {
+    Registry<OptimizerCreator<Scalar>> r("optimizer");
+    // Keras' class names, with the lower-case names compile() accepts as aliases.
+    r.add("Adam", &Adam<Scalar>::from_config, {"adam"});
+    r.add("SGD", &SGD<Scalar>::from_config, {"sgd"});
+    return r;
+  }();
+  return registry;
+}
+
+template <class Scalar>
+void register_optimizer(const std::string& class_name, OptimizerCreator<Scalar> creator,
+                        const std::vector<std::string>& aliases = {}) {
+  optimizer_registry<Scalar>().add(class_name, std::move(creator), aliases);
+}
+
+// An optimizer from Keras' serialized form {"class_name": "Adam", "config": {...}} (tf.keras 2.11 writes
+// "Custom>Adam"), or a bare class name with Keras' defaults. `source` prefixes every message.
+template <class Scalar>
+std::unique_ptr<Optimizer<Scalar>> make_optimizer(const json& spec, const std::string& source = "optimizer") {
+  static const json empty = json::object();
+  std::string cls;
+  const json* cfg = &empty;
+  if (spec.is_string()) {
+    cls = spec.get<std::string>();
+  } else if (spec.is_object() && spec.contains("class_name") && spec["class_name"].is_string()) {
+    cls = spec["class_name"].get<std::string>();
+    if (spec.contains("config") && spec["config"].is_object()) cfg = &spec["config"];
+  } else {
+    throw FormatError(source + " must be {\"class_name\": ..., \"config\": {...}}");
+  }
+  if (cls.rfind("Custom>", 0) == 0) cls = cls.substr(7);  // tf.keras 2.11 registers its new optimizers so
+  const auto& create = optimizer_registry<Scalar>().at(cls, source + ": ");
+  ConfigReader reader{*cfg, cls, cls, source};
+  reader.kind = "optimizer";
+  return create(reader);
+}
+
+}  // namespace nnlite
