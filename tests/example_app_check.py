@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # End-to-end checks of the fashion_mnist app (stdlib only): outputs, PNG files, evaluate, resume after a simulated
-# and a real kill, and CLI errors. Usage: example_app_check.py MODE APP SCRATCH_DIR; exit 77 = skipped (no data).
+# and a real kill, after SIGTERM and SIGINT, the iteration lock, and CLI errors.
+# Usage: example_app_check.py MODE APP SCRATCH_DIR; exit 77 = skipped (no data).
+import fcntl
 import json
 import os
 import shutil
@@ -205,31 +207,90 @@ def resume(app, scratch, data):
     print("ok  a different config is refused")
 
 
-def kill(app, scratch, data):
-    """A real kill -9 after the first epoch's checkpoint, then a rerun: same numbers as an uninterrupted run."""
+def interrupted(app, scratch, data, sig):
+    """A real signal right after the first epoch's checkpoint (so in the middle of epoch 2), then a rerun: same
+    numbers as an uninterrupted run. SIGKILL cannot be caught; SIGTERM (Slurm's scancel, preemption, requeue) and
+    SIGINT (Ctrl-C) stop the app at once with exit code 75 and a message, leaving no temporary file."""
+    name = signal.Signals(sig).name
     common = ["--data", data, "--iterations", "1", "--epochs", "3", "--train-limit", "2000", "--threads", "1", "--seed", "11"]
     ref = fresh(os.path.join(scratch, "kill_ref"))
     run([app, "--out", ref, "--quiet"] + common)
     out = fresh(os.path.join(scratch, "kill"))
     ckpt = os.path.join(out, "checkpoints", "iteration_1.ckpt")
     print("$ " + " ".join([app, "--out", out] + common) + " &", flush=True)
-    proc = subprocess.Popen([app, "--out", out] + common, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([app, "--out", out] + common, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not os.path.exists(ckpt):
         if proc.poll() is not None or time.time() > deadline:
             fail("the run ended or stalled before its first checkpoint")
         time.sleep(0.01)
     if proc.poll() is not None:
-        fail("the run finished before it could be killed")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    print("killed after the first checkpoint appeared")
+        fail("the run finished before it could be stopped")
+    os.kill(proc.pid, sig)
+    stderr = proc.communicate(timeout=60)[1]
+    print("sent %s after the first checkpoint appeared: exit code %d" % (name, proc.returncode))
+    if sig == signal.SIGKILL:
+        if proc.returncode != -signal.SIGKILL:
+            fail("the run should have died of SIGKILL")
+    else:
+        if proc.returncode != 75 or "stopped by %s" % name not in stderr or "resumes" not in stderr:
+            fail("%s should stop the run with exit code 75 and a message, got %d and %r" % (name, proc.returncode, stderr))
+        leftovers = [f for _, _, files in os.walk(out) for f in files if ".tmp." in f]
+        if leftovers:
+            fail("temporary files left behind: %s" % leftovers)
     if os.path.exists(os.path.join(out, "report.json")):
-        fail("the killed run should not have reached the report")
+        fail("the stopped run should not have reached the report")
     p = run([app, "--out", out] + common)
     if "resuming after epoch" not in p.stdout:
         fail("the rerun should resume from the checkpoint")
-    same_results(ref, out, "killed with SIGKILL and resumed")
+    same_results(ref, out, "stopped by %s and resumed" % name)
+    if sig != signal.SIGTERM:
+        return
+
+    # SIGTERM while the first epoch's files are written (between its checkpoint and its CSV): both are finished
+    # before the app stops, so the rerun resumes after epoch 1 and the CSV holds it.
+    out = fresh(os.path.join(scratch, "term_while_writing"))
+    p = run([app, "--out", out, "--term-while-writing"] + common, expect=75)
+    if "stopped by SIGTERM" not in p.stderr:
+        fail("the stop should be reported")
+    with open(os.path.join(out, "history_iter1.csv")) as f:
+        rows = f.read().strip().split("\n")[1:]
+    if [r.split(",")[0] for r in rows] != ["0"]:
+        fail("the CSV being written when SIGTERM came should hold epoch 0, it holds %r" % rows)
+    p = run([app, "--out", out] + common)
+    if "resuming after epoch 1/3" not in p.stdout:
+        fail("the rerun should resume after the epoch whose files were being written")
+    same_results(ref, out, "SIGTERM while writing, then resumed")
+
+
+def lock(app, scratch, data):
+    """An iteration locked by another process: refused at once, naming the holder the lock file records; with
+    --lock-wait, trained as soon as the holder lets go."""
+    out = fresh(os.path.join(scratch, "lock"))
+    os.makedirs(os.path.join(out, "checkpoints"))
+    common = [app, "--out", out, "--data", data, "--iterations", "1", "--only-iteration", "1", "--epochs", "1",
+              "--train-limit", "500", "--threads", "1"]
+    holder = open(os.path.join(out, "checkpoints", "iteration_1.ckpt.lock"), "w")
+    holder.write("pid 1 on elsewhere, Slurm job 9_1\n")
+    holder.flush()
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    p = run(common, expect=1)
+    if "is being trained by another process (pid 1 on elsewhere, Slurm job 9_1, it holds" not in p.stderr:
+        fail("the refusal should name the lock's holder")
+    print("$ " + " ".join(common + ["--lock-wait", "60"]) + " &", flush=True)
+    proc = subprocess.Popen(common + ["--lock-wait", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    if proc.poll() is not None:
+        fail("--lock-wait 60 should wait while the lock is held, it exited with %d" % proc.returncode)
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    holder.close()
+    stdout, stderr = proc.communicate(timeout=120)
+    if proc.returncode != 0 or "is locked (pid 1 on elsewhere" not in stderr or "Iteration 1 is done" not in stdout:
+        fail("after the lock was released the run should train the iteration: %d, %r" % (proc.returncode, stderr))
+    with open(os.path.join(out, "checkpoints", "iteration_1.ckpt.lock")) as f:
+        if not f.read().startswith("pid %d on " % proc.pid):
+            fail("the lock file should name its new holder")
+    print("ok  a held lock is refused naming its holder; --lock-wait trains once it is released")
 
 
 def nan_guard(app, scratch, data):
@@ -286,19 +347,21 @@ def bad_flags(app, scratch, data):
         if p.stdout.strip() and "Usage" not in p.stdout and "Run with --help" not in p.stderr + p.stdout:
             fail("%s: unexpected output on stdout" % args)
     p = run([app, "--help"])
-    if "--stop-after-epochs" in p.stdout or "--train-limit" not in p.stdout:
+    if "--stop-after-epochs" in p.stdout or "--term-while-writing" in p.stdout or "--train-limit" not in p.stdout:
         fail("--help should list the options but not the hidden testing flag")
     print("ok  %d bad command lines rejected with a message" % len(cases))
 
 
 def main():
     if len(sys.argv) != 4:
-        print("usage: example_app_check.py end_to_end|resume|kill|nan_guard|bad_flags APP SCRATCH_DIR")
+        print("usage: example_app_check.py end_to_end|resume|lock|kill|sigterm|sigint|nan_guard|bad_flags APP SCRATCH")
         return 2
     mode, app, scratch = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
     os.makedirs(scratch, exist_ok=True)
     data = "" if mode == "bad_flags" else data_dir()  # bad command lines fail before any data is read
-    modes = {"end_to_end": end_to_end, "resume": resume, "kill": kill, "nan_guard": nan_guard, "bad_flags": bad_flags}
+    modes = {"end_to_end": end_to_end, "resume": resume, "lock": lock, "nan_guard": nan_guard, "bad_flags": bad_flags,
+             "kill": lambda *a: interrupted(*a, signal.SIGKILL), "sigterm": lambda *a: interrupted(*a, signal.SIGTERM),
+             "sigint": lambda *a: interrupted(*a, signal.SIGINT)}
     modes[mode](app, scratch, data)
     print("PASS " + mode)
     return 0

@@ -65,9 +65,16 @@ void add_train_options(CLI::App* app, Config& config, RunOptions& run) {
   app->add_option("--only-iteration", run.only_iteration,
                   "Train only iteration I (1-based) and stop; run `select` when all are done")
       ->check(CLI::Range(1, 1000));
+  app->add_option("--lock-wait", run.lock_wait,
+                  "Seconds to wait for an iteration locked by another process before giving up (a requeued job's "
+                  "earlier run may still hold it)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app->add_flag("--quiet", run.quiet, "Print only warnings, errors and the final result");
   // Testing aid, hidden from --help: exit right after the K-th epoch's checkpoint, as a kill would.
   app->add_option("--stop-after-epochs", run.stop_after_epochs)->check(CLI::Range(1, 1000000))->group("");
+  // Testing aid, hidden: SIGTERM to itself while an epoch's files are being written (they must be finished).
+  app->add_flag("--term-while-writing", run.term_while_writing)->group("");
 }
 
 int train(const Config& config, const RunOptions& run) {
@@ -175,6 +182,7 @@ int main(int argc, char** argv) {
   try {
     nnlite::set_num_threads(run.threads);
     if (*eval_cmd) return evaluate(model_path, run, as_json, !in_process);
+    install_stop_handlers(run.out_dir);  // Ctrl-C and SIGTERM finish the file being written, then exit with 75
     if (*select_cmd) return select_and_report(run, nullptr);
     return train(config, run);
   } catch (const std::exception& e) {

@@ -142,6 +142,7 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
   report.layers = layer_boxes(model);
   report.model_summary = model.summary();
   pick_grid(data.sets.test, report.test, report);
+  const WritingFiles writing;  // a stop signal now waits for the model and the report
 #ifdef STUDY_HAVE_H5
   nnlite::save_model(model, join(run.out_dir, "best_model.h5"));
   report.wrote_model_file = true;

@@ -41,6 +41,27 @@ struct RunOptions {
   bool quiet = false;
   int only_iteration = 0;     // 1-based; 0: all of them
   int stop_after_epochs = 0;  // testing aid: exit as if killed after this many epochs
+  double lock_wait = 0;       // seconds to wait for an iteration's lock held by another process
+  bool term_while_writing = false;  // testing aid: SIGTERM to itself between an epoch's checkpoint and its CSV
+};
+
+// ---- stop.cpp --------------------------------------------------------------------------------------------------
+
+// Exit code of a run stopped before its end with every file complete: by Ctrl-C (SIGINT), SIGTERM (Slurm's scancel,
+// preemption, requeue, time limit) or --stop-after-epochs. The same command resumes it.
+constexpr int kStoppedExitCode = 75;  // EX_TEMPFAIL: try again later
+
+// After this, SIGINT and SIGTERM stop the app at once with kStoppedExitCode and a message naming out_dir, unless a
+// WritingFiles is alive: then the stop waits for its end.
+void install_stop_handlers(const std::string& out_dir);
+
+// Held around writing results and checkpoints, so that a stop signal finishes them before exiting.
+class WritingFiles {
+ public:
+  WritingFiles();
+  ~WritingFiles();  // exits with kStoppedExitCode when a stop signal came meanwhile
+  WritingFiles(const WritingFiles&) = delete;
+  WritingFiles& operator=(const WritingFiles&) = delete;
 };
 
 // ---- data.cpp --------------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 // Study step 2, training: one iteration = a fresh 80/20 split and a fresh model, checkpointed after every epoch so
 // that a killed run resumes where it stopped and a finished iteration is never trained again.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <chrono>
 #include <cstring>
@@ -17,15 +19,13 @@
 #include <nnlite/core/atomic_file.hpp>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "study.hpp"
 
 namespace study {
 
 namespace fs = std::filesystem;
-
-// Exit code of --stop-after-epochs, so a test can tell the simulated kill from a failure.
-constexpr int kStoppedExitCode = 75;
 
 json Config::to_json() const {
   return {{"model", model},
@@ -217,23 +217,62 @@ std::string StudyClock::line() const {
 namespace {
 
 // Holds an exclusive lock on one iteration for this process's lifetime in train_iteration, so two jobs cannot
-// train the same iteration into the same files. The kernel drops it when the process dies, even on kill -9.
+// train the same iteration into the same files. flock(2) belongs to the open file, so the kernel drops it when the
+// process dies, even on kill -9: a rerun, or a requeued Slurm task, finds it free. Only a live process holds it —
+// or, on NFS, a node that died, until the server's lease for it expires (90 s by default), hence `wait_seconds`.
+// The holder writes who it is into the file, for the message of whoever finds it locked.
 class IterationLock {
  public:
-  IterationLock(const std::string& path, int iteration) {
+  IterationLock(const std::string& path, int iteration, double wait_seconds) {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw nnlite::IoError("cannot create lock file '" + path + "': " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      throw nnlite::Error("iteration " + std::to_string(iteration) + " is being trained by another process (it holds '" +
-                          path + "')");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_seconds);
+    bool told = false;
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const std::string holder = read_holder();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ::close(fd_);
+        throw nnlite::Error("iteration " + std::to_string(iteration) + " is being trained by another process (" +
+                            (holder.empty() ? "" : holder + ", ") + "it holds '" + path + "')");
+      }
+      if (!told) {
+        std::cerr << "fashion_mnist: iteration " << iteration << " is locked (" << holder << "); waiting up to "
+                  << wait_seconds << " s for '" << path << "'\n";
+        told = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    write_holder();
   }
   ~IterationLock() { ::close(fd_); }
   IterationLock(const IterationLock&) = delete;
   IterationLock& operator=(const IterationLock&) = delete;
 
  private:
+  std::string read_holder() const {
+    char text[256] = {};
+    const ssize_t n = ::pread(fd_, text, sizeof text - 1, 0);
+    std::string s(text, n > 0 ? static_cast<std::size_t>(n) : 0);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.pop_back();
+    return s;
+  }
+  void write_holder() const {
+    char host[128] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::string s = "pid " + std::to_string(::getpid()) + " on " + host;
+    const char* job = std::getenv("SLURM_JOB_ID");
+    const char* array = std::getenv("SLURM_ARRAY_JOB_ID");
+    const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
+    if (array && task) s += std::string(", Slurm job ") + array + "_" + task;
+    else if (job) s += std::string(", Slurm job ") + job;
+    if (const char* restarts = std::getenv("SLURM_RESTART_COUNT"))
+      s += std::string(" after ") + restarts + " requeue(s)";
+    s += '\n';
+    // For messages only: the lock is what counts, so a failed write is not an error.
+    if (::ftruncate(fd_, 0) != 0) return;
+    const ssize_t written = ::pwrite(fd_, s.data(), s.size(), 0);
+    (void)written;
+  }
   int fd_ = -1;
 };
 
@@ -243,7 +282,7 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
                                 StudyClock& clock) {
   fs::create_directories(checkpoint_dir(run.out_dir));
   const std::string path = checkpoint_path(run.out_dir, iteration);
-  IterationLock lock(path + ".lock", iteration);
+  IterationLock lock(path + ".lock", iteration, run.lock_wait);
   const std::string head = "Iteration " + std::to_string(iteration) + "/" + std::to_string(config.iterations);
 
   // Read the state under the lock: another job may have finished this iteration meanwhile.
@@ -292,8 +331,12 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
   save_each_epoch.done = [&](int epoch, const nnlite::Logs& logs, double seconds) {
     rec.history.append(epoch, logs, seconds);
     rec.status = rec.epochs_done() >= config.epochs ? Status::finished : Status::running;
-    nnlite::save_checkpoint(path, model, iteration_metadata(rec, config, data));
-    nnlite::write_text_atomically(csv_path, rec.history.to_csv());
+    {
+      const WritingFiles writing;  // a stop signal now waits for both files
+      nnlite::save_checkpoint(path, model, iteration_metadata(rec, config, data));
+      if (run.term_while_writing) ::raise(SIGTERM);
+      nnlite::write_text_atomically(csv_path, rec.history.to_csv());
+    }
     clock.epoch_done(seconds);
     if (!run.quiet) std::cout << clock.line() << '\n' << std::flush;
     if (run.stop_after_epochs > 0 && clock.epochs_this_run() >= run.stop_after_epochs) {
@@ -317,6 +360,7 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
     // (it would diverge the same way) and keeps this iteration out of the selection.
     rec.status = Status::diverged;
     rec.error = e.what();
+    const WritingFiles writing;
     nnlite::write_text_atomically(diverged_path(run.out_dir, iteration), iteration_metadata(rec, config, data).dump(2));
     std::cerr << "fashion_mnist: " << head << " diverged: " << e.what() << "\n  It is left out of the selection; "
               << "best_model.h5 is not touched by it.\n";
