@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <nnlite/data/dataset.hpp>
+#include <nnlite/data/fashion_mnist.hpp>
 #include <nnlite/io/idx.hpp>
 #include <nnlite/nnlite.hpp>
 

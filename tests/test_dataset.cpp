@@ -9,7 +9,8 @@
 #include <limits>
 #include <vector>
 
-#ifdef NNLITE_HAVE_IO
+#ifdef NNLITE_WITH_IO
+#include <nnlite/data/fashion_mnist.hpp>
 #include <nnlite/io/idx.hpp>
 #endif
 
@@ -156,7 +157,7 @@ TEST_CASE("Dataset overloads check indices and sizes") {
   CHECK_THROWS_AS(nnlite::to_float_images(d, std::vector<Index>{0}, x), nnlite::ArgumentError);
 }
 
-#ifdef NNLITE_HAVE_IO
+#ifdef NNLITE_WITH_IO
 TEST_CASE("Fashion-MNIST from Debian's package: a split and a converted batch") {
   const std::string dir = nnlite::debian_fashion_mnist_dir();
   if (!nnlite::holds_mnist_files(dir)) {

@@ -2,8 +2,9 @@
 // Debian's Fashion-MNIST files when the dataset-fashion-mnist package is installed.
 #include <doctest/doctest.h>
 
-#ifdef NNLITE_HAVE_IO
+#ifdef NNLITE_WITH_IO
 
+#include <nnlite/data/fashion_mnist.hpp>
 #include <nnlite/io/idx.hpp>
 
 #include <unistd.h>
@@ -427,4 +428,4 @@ TEST_CASE("Fashion-MNIST from Debian's package: read_idx on one file") {
   CHECK(labels.data.size() == 10000u);
 }
 
-#endif  // NNLITE_HAVE_IO
+#endif  // NNLITE_WITH_IO

@@ -2,7 +2,7 @@
 // reads, real Keras files evaluated on Fashion-MNIST, and clear errors for malformed, hostile or unsupported files.
 #include <doctest/doctest.h>
 
-#ifdef NNLITE_HAVE_IO
+#ifdef NNLITE_WITH_IO
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -19,12 +19,7 @@
 #include <nnlite/io/keras_h5.hpp>
 #include <nnlite/optim/sgd.hpp>
 
-#if __has_include(<nnlite/io/idx.hpp>)
 #include <nnlite/io/idx.hpp>
-#define KERAS_H5_TEST_HAVE_IDX 1
-#else
-#include <zlib.h>
-#endif
 
 #include "keras_h5_models.hpp"
 
@@ -173,7 +168,6 @@ struct TestSet {
   Index n = 0;
 };
 
-#ifdef KERAS_H5_TEST_HAVE_IDX
 TestSet load_test_set(const std::string& dir) {
   IdxArray images = read_idx(dir + "/t10k-images-idx3-ubyte.gz");
   IdxArray labels = read_idx(dir + "/t10k-labels-idx1-ubyte.gz");
@@ -182,26 +176,6 @@ TestSet load_test_set(const std::string& dir) {
   REQUIRE(labels.dims[0] == images.dims[0]);
   return {std::move(images.data), std::move(labels.data), static_cast<Index>(images.dims[0])};
 }
-#else
-std::vector<std::uint8_t> gunzip(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  REQUIRE(f != nullptr);
-  std::vector<std::uint8_t> out;
-  unsigned char buf[1 << 16];
-  int got;
-  while ((got = gzread(f, buf, sizeof buf)) > 0) out.insert(out.end(), buf, buf + got);
-  gzclose(f);
-  return out;
-}
-TestSet load_test_set(const std::string& dir) {
-  std::vector<std::uint8_t> im = gunzip(dir + "/t10k-images-idx3-ubyte.gz");
-  std::vector<std::uint8_t> lb = gunzip(dir + "/t10k-labels-idx1-ubyte.gz");
-  REQUIRE(im.size() == 16 + 10000u * 784);
-  REQUIRE(lb.size() == 8 + 10000u);
-  return {std::vector<std::uint8_t>(im.begin() + 16, im.end()), std::vector<std::uint8_t>(lb.begin() + 8, lb.end()),
-          10000};
-}
-#endif
 
 // Accuracy of a model over the test set, pixels / 255 as float32, like the Keras notebooks that made the files.
 double test_accuracy(Sequential<float>& model, const TestSet& data) {
@@ -897,4 +871,4 @@ TEST_CASE("keras_h5: a save that fails leaves the previous file untouched") {
   CHECK_FALSE(exists(nowhere));
 }
 
-#endif  // NNLITE_HAVE_IO
+#endif  // NNLITE_WITH_IO

@@ -3,7 +3,7 @@
 // which must leave the previous file loadable. Inputs the fuzzers (tests/fuzz/) found are kept here as regressions.
 #include <doctest/doctest.h>
 
-#ifdef NNLITE_HAVE_IO
+#ifdef NNLITE_WITH_IO
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -662,4 +662,4 @@ TEST_CASE("a process killed with SIGKILL while writing checkpoints leaves a load
   }
 }
 
-#endif  // NNLITE_HAVE_IO
+#endif  // NNLITE_WITH_IO

@@ -9,10 +9,7 @@
 
 #include "study.hpp"
 
-#if __has_include(<nnlite/io/keras_h5.hpp>)
-#include <nnlite/io/keras_h5.hpp>
-#define STUDY_HAVE_H5 1
-#endif
+#include <nnlite/io/keras_h5.hpp>  // the example is built only with nnlite::io (examples/CMakeLists.txt)
 
 namespace {
 
@@ -119,7 +116,6 @@ int train(const Config& config, const RunOptions& run) {
 }
 
 int evaluate(const std::string& model_path, const RunOptions& run, bool as_json, bool isolate) {
-#ifdef STUDY_HAVE_H5
   // The file may come from anywhere: read it in a child process first, so that HDF5 crashing on a corrupt or
   // hostile file is an error message here rather than a crash (LoadOptions::isolate).
   nnlite::LoadOptions options;
@@ -139,10 +135,6 @@ int evaluate(const std::string& model_path, const RunOptions& run, bool as_json,
               << " test images of " << dir << ")\n";
   }
   return 0;
-#else
-  (void)model_path, (void)run, (void)as_json, (void)isolate;
-  throw nnlite::UnsupportedError("this build has no Keras .h5 reader (nnlite/io/keras_h5.hpp)");
-#endif
 }
 
 }  // namespace

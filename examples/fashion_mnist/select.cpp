@@ -9,10 +9,7 @@
 
 #include "study.hpp"
 
-#if __has_include(<nnlite/io/keras_h5.hpp>)
-#include <nnlite/io/keras_h5.hpp>
-#define STUDY_HAVE_H5 1
-#endif
+#include <nnlite/io/keras_h5.hpp>  // the example is built only with nnlite::io (examples/CMakeLists.txt)
 
 namespace study {
 
@@ -143,12 +140,8 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
   report.model_summary = model.summary();
   pick_grid(data.sets.test, report.test, report);
   const WritingFiles writing;  // a stop signal now waits for the model and the report
-#ifdef STUDY_HAVE_H5
   nnlite::save_model(model, join(run.out_dir, "best_model.h5"));
   report.wrote_model_file = true;
-#else
-  std::cerr << "fashion_mnist: warning: this build has no Keras .h5 writer, best_model.h5 not written\n";
-#endif
   write_report(report);
   std::cout << "Test loss: " << fmt(report.test.loss) << "  Test accuracy: " << fmt(report.test.accuracy)
             << "  (iteration " << best << ", report in " << join(run.out_dir, "report.md") << ")\n";

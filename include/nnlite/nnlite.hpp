@@ -37,5 +37,6 @@
 
 #ifdef NNLITE_WITH_IO
 #include "io/idx.hpp"
+#include "data/fashion_mnist.hpp"
 #include "io/keras_h5.hpp"
 #endif

@@ -1,5 +1,6 @@
 // nnlite/io/idx.hpp: reads IDX files (the MNIST / Fashion-MNIST format), plain or gzip'd, validating the header
-// against a size ceiling and the file itself before allocating anything; loads MNIST-style train/test sets.
+// against a size ceiling and the file itself before allocating anything; loads MNIST-style train/test sets. The format
+// only: Fashion-MNIST itself (class names, Debian's directory, load_fashion_mnist) is in data/fashion_mnist.hpp.
 #pragma once
 
 #include <zlib.h>
@@ -276,18 +277,6 @@ struct MnistData {
   Dataset test;
 };
 
-// Where Debian's dataset-fashion-mnist package puts the gzip'd files.
-inline const std::string& debian_fashion_mnist_dir() {
-  static const std::string dir = "/usr/share/datasets/fashion-mnist";
-  return dir;
-}
-
-inline const std::vector<std::string>& fashion_mnist_class_names() {
-  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  return names;
-}
-
 namespace detail {
 inline std::string join_path(const std::string& dir, const std::string& name) {
   if (dir.empty()) return name;
@@ -312,12 +301,6 @@ inline bool holds_mnist_files(const std::string& dir, const MnistFileNames& name
   for (const std::string* base : {&names.train_images, &names.train_labels, &names.test_images, &names.test_labels})
     if (find_idx_file(dir, *base).empty()) return false;
   return true;
-}
-
-// The directory the app reads Fashion-MNIST from: preferred_dir (the project's data/fashion) when it holds the
-// four files, otherwise Debian's package directory (whether or not that exists; loading then reports it).
-inline std::string default_fashion_mnist_dir(const std::string& preferred_dir) {
-  return holds_mnist_files(preferred_dir) ? preferred_dir : debian_fashion_mnist_dir();
 }
 
 // Loads one images/labels pair and checks that they belong together: images rank 3 (n, h, w), labels rank 1 (n),
@@ -373,11 +356,6 @@ inline MnistData load_mnist_style(const std::string& dir, int num_classes = 10, 
                       std::to_string(data.train.h) + " x " + std::to_string(data.train.w) + " but test images are " +
                       std::to_string(data.test.h) + " x " + std::to_string(data.test.w));
   return data;
-}
-
-// Fashion-MNIST: 60000 training and 10000 test images of 28 x 28, 10 classes (fashion_mnist_class_names()).
-inline MnistData load_fashion_mnist(const std::string& dir, const IdxLimits& limits = {}) {
-  return load_mnist_style(dir, 10, MnistFileNames{}, limits);
 }
 
 }  // namespace nnlite
