@@ -142,9 +142,14 @@ class BatchNormalization : public Layer<Scalar> {
     shift_.resize(channels_);
     last_training_ = mode == Mode::training && this->trainable();
     if (last_training_) {
-      mean_ = x.colwise().sum().transpose() / static_cast<Scalar>(rows);
+      // Row by row (each row is one position's channels, contiguous): vectorised over channels, one read each pass.
+      mean_.setZero();
+      for (Index r = 0; r < rows; ++r) mean_ += x.row(r).transpose();
+      mean_ /= static_cast<Scalar>(rows);
       // The biased variance, from the centred values (not E[x^2] - E[x]^2, which cancels badly).
-      var_ = (x.rowwise() - mean_.transpose()).array().square().colwise().sum().transpose() / static_cast<Scalar>(rows);
+      var_.setZero(channels_);
+      for (Index r = 0; r < rows; ++r) var_.array() += (x.row(r).transpose() - mean_).array().square();
+      var_ /= static_cast<Scalar>(rows);
       const Scalar m = static_cast<Scalar>(o_.momentum()), one_minus = Scalar(1) - m;
       Scalar* mm = moving_mean();
       Scalar* mv = moving_variance();
@@ -165,8 +170,7 @@ class BatchNormalization : public Layer<Scalar> {
       scale_[c] = gamma(c) * inv_std_[c];
       shift_[c] = beta(c) - mean_[c] * scale_[c];
     }
-    y.noalias() = (x.array().rowwise() * scale_.transpose().array()).matrix();
-    y.rowwise() += shift_.transpose();
+    for (Index r = 0; r < rows; ++r) y.row(r) = (x.row(r).array() * scale_.transpose().array() + shift_.transpose().array()).matrix();
   }
 
   // Training mode (the batch statistics depend on the input):
@@ -184,8 +188,12 @@ class BatchNormalization : public Layer<Scalar> {
     ConstMatrixMap<Scalar> x(in.data(), rows, channels_);
     ConstMatrixMap<Scalar> dy(d_out.data(), rows, channels_);
     // d_beta and d_gamma per channel (x_hat = (x - mean) * inv_std, never stored).
-    dbeta_ = dy.colwise().sum().transpose();
-    dgamma_ = ((x.rowwise() - mean_.transpose()).array() * dy.array()).colwise().sum().transpose();
+    dbeta_.setZero(channels_);
+    dgamma_.setZero(channels_);
+    for (Index r = 0; r < rows; ++r) {
+      dbeta_ += dy.row(r).transpose();
+      dgamma_.array() += (x.row(r).transpose() - mean_).array() * dy.row(r).transpose().array();
+    }
     dgamma_ = dgamma_.cwiseProduct(inv_std_);
     std::size_t k = 0;
     if (o_.scale()) VectorMap<Scalar>(this->weight_grad(k++), channels_) = dgamma_;
@@ -194,7 +202,7 @@ class BatchNormalization : public Layer<Scalar> {
     d_in->resize(in.shape());
     MatrixMap<Scalar> dx(d_in->data(), rows, channels_);
     if (!last_training_) {
-      dx.noalias() = (dy.array().rowwise() * scale_.transpose().array()).matrix();
+      for (Index r = 0; r < rows; ++r) dx.row(r) = (dy.row(r).array() * scale_.transpose().array()).matrix();
       return;
     }
     // dx = scale * dy - scale/n * d_beta - scale * inv_std / n * d_gamma * (x - mean)
@@ -206,9 +214,10 @@ class BatchNormalization : public Layer<Scalar> {
       p_[c] = -scale_[c] * inv_std_[c] * dgamma_[c] * inv_n;
       q_[c] = -scale_[c] * dbeta_[c] * inv_n - mean_[c] * p_[c];
     }
-    dx.noalias() = (dy.array().rowwise() * scale_.transpose().array() + x.array().rowwise() * p_.transpose().array())
-                       .matrix();
-    dx.rowwise() += q_.transpose();
+    for (Index r = 0; r < rows; ++r)
+      dx.row(r) = (dy.row(r).array() * scale_.transpose().array() + x.row(r).array() * p_.transpose().array() +
+                   q_.transpose().array())
+                      .matrix();
   }
 
   nlohmann::json config() const override {
