@@ -167,6 +167,52 @@ void BM_dropout(benchmark::State& state) {
                                               benchmark::Counter::kIsRate);
 }
 
+// BatchNormalization on conv1's output: memory-bound like the poolings, so GB/s of tensor traffic (input read and
+// output written; backward also reads d_out and writes d_in), beside a plain copy of the same tensor (the machine's
+// memory bandwidth at this size). Training forward makes two passes for the statistics plus the output pass.
+enum class BnPass { train_fwd, train_bwd, infer_fwd, copy };
+void BM_batchnorm(benchmark::State& state, Index h, Index w, Index c, BnPass pass) {
+  const Index batch = state.range(0);
+  nnlite::BatchNormalization<float> bn;
+  bn.build(nnlite::Shape{h, w, c});
+  std::vector<float> params(static_cast<std::size_t>(bn.param_count()), 1.0f), grads(params.size());
+  bn.bind(params.data(), grads.data());
+  Tensor<float> x(nnlite::Shape{batch, h, w, c}), y, dy(x.shape()), dx;
+  fill(x, 1);
+  fill(dy, 2);
+  const nnlite::Mode mode = pass == BnPass::infer_fwd ? nnlite::Mode::inference : nnlite::Mode::training;
+  bn.forward(x, y, mode);
+  for (auto _ : state) {
+    switch (pass) {
+      case BnPass::copy: y.flat() = x.flat(); break;
+      case BnPass::train_bwd: bn.backward(x, y, dy, &dx); break;
+      default: bn.forward(x, y, mode);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double tensors = pass == BnPass::train_bwd ? 4 : 2;
+  state.counters["GB/s"] = benchmark::Counter(double(x.size()) * 4 * tensors * double(state.iterations()) * 1e-9,
+                                              benchmark::Counter::kIsRate);
+}
+
+// Inference of conv1 (28x28x1 -> 26x26x32) followed by BatchNormalization and relu: three layers, against the same
+// block folded by fold_batch_normalization into one Conv2D with the relu fused into its output pass.
+void BM_conv_bn_relu(benchmark::State& state, bool folded) {
+  const Index batch = state.range(0);
+  nnlite::Sequential<float> model(nnlite::Shape{28, 28, 1});
+  model.set_seed(1);
+  model.add(nnlite::Conv2D<float>(32, {3, 3}));
+  model.add(nnlite::BatchNormalization<float>());
+  model.add(nnlite::ActivationOf<float>("relu"));
+  model.build();
+  nnlite::Sequential<float> run = folded ? nnlite::fold_batch_normalization(model) : model;
+  Tensor<float> x(nnlite::Shape{batch, 28, 28, 1});
+  fill(x, 3);
+  for (auto _ : state) benchmark::DoNotOptimize(run.forward(x, nnlite::Mode::inference).data());
+  state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 void batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond); }
 void small_batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Unit(benchmark::kMicrosecond); }
 
@@ -192,6 +238,12 @@ void register_all() {
     benchmark::RegisterBenchmark(("dense_1600x128/" + p + "/sgemm").c_str(), BM_dense, pass, true)->Apply(batches);
   }
   benchmark::RegisterBenchmark("dropout_13x13x32/fwd", BM_dropout)->Apply(batches);
+  for (auto [name, pass] : {std::pair{"train_fwd", BnPass::train_fwd}, std::pair{"train_bwd", BnPass::train_bwd},
+                            std::pair{"infer_fwd", BnPass::infer_fwd}, std::pair{"copy", BnPass::copy}})
+    benchmark::RegisterBenchmark((std::string("batchnorm_26x26x32/") + name).c_str(), BM_batchnorm, 26, 26, 32, pass)
+        ->Apply(batches);
+  benchmark::RegisterBenchmark("conv1_bn_relu/infer/separate", BM_conv_bn_relu, false)->Apply(batches);
+  benchmark::RegisterBenchmark("conv1_bn_relu/infer/folded", BM_conv_bn_relu, true)->Apply(batches);
 }
 
 }  // namespace

@@ -156,6 +156,15 @@ def end_to_end(app, scratch, data):
     if abs(ev["test_loss"] - r["test_loss"]) > 1e-9:
         fail("evaluate says loss %r, report.json %r" % (ev["test_loss"], r["test_loss"]))
     print("ok  evaluate best_model.h5 --json matches report.json (accuracy %.4f)" % ev["test_accuracy"])
+    if ev["preprocessing"] != "pixels / 255":
+        fail("evaluate reports preprocessing %r" % ev["preprocessing"])
+    # --scale/--offset: pixel * (2/255) - 1 shifts every input, so the model (trained on [0, 1]) must score lower
+    e2 = run([app, "evaluate", os.path.join(out, "best_model.h5"), "--data", data, "--json", "--threads", "1",
+              "--scale", str(2 / 255), "--offset", "-1"])
+    ev2 = json.loads(e2.stdout)
+    if not ev2["preprocessing"].startswith("pixels * ") or ev2["offset"] != -1 or ev2["test_loss"] <= ev["test_loss"]:
+        fail("evaluate --scale/--offset: %r" % ev2)
+    print("ok  evaluate --scale/--offset applies and reports its preprocessing")
 
     # A second run in the same directory trains nothing and reports the same.
     p = run([app] + common)

@@ -528,7 +528,13 @@ TEST_CASE("keras_h5: real Keras files load and reach their published accuracy") 
   };
   for (const Case& c : {Case{"hgmldl_tf2.11.0_best-cnn-model.h5", 0.9168, 10500, 333526},
                         Case{"hgmldl_tf2.4.0_best-cnn-model.h5", 0.9152, 16500, 333526},
-                        Case{"sharmeen_keras3.14.1_fashion_mnist_cnn.h5", 0.9138, 15000, 225034}}) {
+                        Case{"sharmeen_keras3.14.1_fashion_mnist_cnn.h5", 0.9138, 15000, 225034},
+                        // Conv-BN-Activation(relu)-MaxPool(same) x3, Dense300, softmax Activation; standalone
+                        // Keras 2.1.6, list-style config. 250,478 = 320 + 128 + 18,496 + 256 + 73,856 + 512 +
+                        // 153,900 + 3,010 (BN: 4 x channels, of which 2 x channels non-trainable).
+                        // Its optimizer state (standalone Keras' 'training/Adam/Variable_N:0') is a layout nnlite does not map: a
+                        // fresh optimizer, as LoadOptions::load_optimizer_state documents.
+                        Case{"EXTRA_evanchien_keras2.1.6_fashion_mnist.h5", 0.9108, 0, 250478}}) {
     const std::string path = dir + "/" + c.file;
     CAPTURE(path);
     if (!exists(path)) {
@@ -543,14 +549,7 @@ TEST_CASE("keras_h5: real Keras files load and reach their published accuracy") 
     const double acc = test_accuracy(model, data);
     MESSAGE(std::string(c.file) << ": test accuracy " << acc << " (published " << c.accuracy << ")");
     CHECK(std::abs(acc - c.accuracy) <= 0.0005);
-  }
-  const std::string extra = dir + "/EXTRA_evanchien_keras2.1.6_fashion_mnist.h5";
-  if (exists(extra)) {
-    const std::string msg = message_of<UnsupportedError>([&] { load_model<float>(extra); });
-    INFO(msg);
-    CHECK(contains(msg, "BatchNormalization"));
-    CHECK(contains(msg, "batch_normalization_1"));
-    CHECK(contains(msg, extra));
+    CHECK(std::round(acc * 10000) == std::round(c.accuracy * 10000));  // the README's four decimals
   }
 }
 
@@ -806,8 +805,8 @@ TEST_CASE("keras_h5: Keras config variants and unsupported options") {
     mc["config"]["layers"][2]["config"]["axis"] = 0;
     unsupported(mc, "axis");
     mc = keras3;
-    mc["config"]["layers"][1]["class_name"] = "BatchNormalization";
-    CHECK(contains(unsupported(mc, "BatchNormalization"), "'dense'"));
+    mc["config"]["layers"][1]["class_name"] = "LayerNormalization";  // a class nnlite does not have
+    CHECK(contains(unsupported(mc, "LayerNormalization"), "'dense'"));
     mc = keras3;
     mc["class_name"] = "Functional";
     unsupported(mc, "Sequential models only");

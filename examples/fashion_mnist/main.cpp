@@ -115,7 +115,8 @@ int train(const Config& config, const RunOptions& run) {
   return select_and_report(run, &data);
 }
 
-int evaluate(const std::string& model_path, const RunOptions& run, bool as_json, bool isolate) {
+int evaluate(const std::string& model_path, const RunOptions& run, bool as_json, bool isolate,
+             const Preprocessing& pre) {
   // The file may come from anywhere: read it in a child process first, so that HDF5 crashing on a corrupt or
   // hostile file is an error message here rather than a crash (LoadOptions::isolate).
   nnlite::LoadOptions options;
@@ -123,14 +124,15 @@ int evaluate(const std::string& model_path, const RunOptions& run, bool as_json,
   nnlite::Sequential<float> model = nnlite::load_model<float>(model_path, options);
   const std::string dir = resolve_data_dir(run.data_dir);
   const nnlite::MnistData data = nnlite::load_fashion_mnist(dir);
-  const TestResult t = evaluate_on_test(model, data.test);
+  const TestResult t = evaluate_on_test(model, data.test, pre);
   if (as_json) {
     std::cout << json{{"model", model_path},     {"data_dir", dir},          {"test_samples", data.test.n},
-                      {"test_loss", t.loss},     {"test_accuracy", t.accuracy}}
+                      {"test_loss", t.loss},     {"test_accuracy", t.accuracy}, {"preprocessing", pre.str()},
+                      {"scale", pre.custom ? json(pre.scale) : json(1.0 / 255.0)}, {"offset", pre.offset}}
                      .dump(2)
               << '\n';
   } else {
-    std::cout << "Model: " << model_path << "\nTest loss: " << fmt(t.loss) << "\nTest accuracy: " << fmt(t.accuracy)
+    std::cout << "Model: " << model_path << "\nPreprocessing: " << pre.str() << "\nTest loss: " << fmt(t.loss) << "\nTest accuracy: " << fmt(t.accuracy)
               << " (" << static_cast<long>(t.accuracy * static_cast<double>(data.test.n) + 0.5) << " of " << data.test.n
               << " test images of " << dir << ")\n";
   }
@@ -169,11 +171,23 @@ int main(int argc, char** argv) {
                      "Read the model in this process only, skipping the first read in a child process that guards "
                      "against HDF5 crashing on a corrupt file (for files you trust)");
 
+  double scale = 1.0 / 255.0, offset = 0.0;
+  CLI::Option* scale_opt = eval_cmd->add_option(
+      "--scale", scale, "Input = pixel * SCALE + OFFSET, for a model trained on another preprocessing (default: "
+                        "pixels / 255); e.g. --scale 0.00784313725490196 --offset -1 for [-1, 1]");
+  CLI::Option* offset_opt = eval_cmd->add_option("--offset", offset, "Added after --scale (default 0)");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
     nnlite::set_num_threads(run.threads);
-    if (*eval_cmd) return evaluate(model_path, run, as_json, !in_process);
+    if (*eval_cmd) {
+      Preprocessing pre;
+      pre.custom = scale_opt->count() > 0 || offset_opt->count() > 0;
+      pre.scale = scale;
+      pre.offset = offset;
+      return evaluate(model_path, run, as_json, !in_process, pre);
+    }
     install_stop_handlers(run.out_dir);  // Ctrl-C and SIGTERM finish the file being written, then exit with 75
     if (*select_cmd) return select_and_report(run, nullptr);
     return train(config, run);

@@ -13,7 +13,14 @@
 
 namespace study {
 
-TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Dataset& test) {
+std::string Preprocessing::str() const {
+  if (!custom) return "pixels / 255";
+  std::ostringstream os;
+  os << std::setprecision(10) << "pixels * " << scale << " + " << offset;
+  return os.str();
+}
+
+TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Dataset& test, const Preprocessing& pre) {
   const auto start = std::chrono::steady_clock::now();
   const Index classes = 10;
   if (model.output_shape() != nnlite::Shape{classes})
@@ -30,6 +37,11 @@ TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Data
     const Index count = std::min(batch, test.n - begin);
     std::iota(idx.begin(), idx.begin() + count, begin);
     source.fill(idx.data(), count, x, y);
+    if (pre.custom) {  // the same pixels, mapped as the model was trained
+      const float a = static_cast<float>(pre.scale), b = static_cast<float>(pre.offset);
+      const std::uint8_t* px = test.image(begin);
+      for (Index k = 0; k < x.size(); ++k) x[k] = static_cast<float>(px[k]) * a + b;
+    }
     const nnlite::Tensor<float>& p = model.forward(x, nnlite::Mode::inference);
     loss_sum += model.compute_loss(y, p) * static_cast<double>(count);
     correct += nnlite::count_correct(p, y);

@@ -164,7 +164,16 @@ struct TestResult {
 
 // Loss, accuracy and every prediction over the whole test set (the same numbers for a model from a checkpoint
 // and the same model read back from best_model.h5).
-TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Dataset& test);
+// The pixel preprocessing a model expects: pixels / 255 (the study's, bit-identical to numpy's float32 x / 255) unless
+// `custom`, then pixel * scale + offset in float (Keras' Rescaling(scale, offset); e.g. scale 1/127.5, offset -1).
+struct Preprocessing {
+  bool custom = false;
+  double scale = 1.0 / 255.0, offset = 0.0;
+  std::string str() const;
+};
+
+TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Dataset& test,
+                            const Preprocessing& pre = {});
 
 // Picks the finished iteration with the lowest final validation loss, evaluates it on the test set, writes
 // best_model.h5 and the report. Returns the process exit code.

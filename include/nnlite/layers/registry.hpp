@@ -9,6 +9,7 @@
 
 #include "../core/registry.hpp"
 #include "activation_layers.hpp"
+#include "batch_normalization.hpp"
 #include "conv2d.hpp"
 #include "dense.hpp"
 #include "dropout.hpp"
@@ -36,6 +37,7 @@ Registry<LayerCreator<Scalar>>& layer_registry() {
     r.add("Activation", &ActivationOf<Scalar>::from_config);
     r.add("ReLU", &ReLU<Scalar>::from_config);
     r.add("Softmax", &Softmax<Scalar>::from_config);
+    r.add("BatchNormalization", &BatchNormalization<Scalar>::from_config);
     return r;
   }();
   return registry;
