@@ -1,4 +1,5 @@
-// nnlite/model/losses.hpp: Keras' losses, each one class whose per-position value and exact gradient sit side by
+// nnlite/model/losses.hpp: Keras' losses (categorical, sparse categorical and binary cross-entropy, mean squared and
+// absolute error, Huber, KL divergence, categorical hinge), each one class whose per-position value and exact gradient sit side by
 // side, the reduction Keras applies over positions and samples, and the loss registry (name -> creator).
 //
 // Every loss reduces the last axis (Keras' axis=-1) at each position of the output: (batch, classes) has one position
