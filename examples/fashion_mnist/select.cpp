@@ -30,7 +30,8 @@ TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Data
   TestResult r;
   double loss_sum = 0;
   Index correct = 0;
-  nnlite::Tensor<float> x, y;
+  nnlite::Tensor<float> x, y, labels;
+  const bool sparse = model.loss().target_shape(model.output_shape()) != nnlite::Shape{classes};
   const Index batch = 250;  // inference only: a larger batch is faster and changes no per-sample value
   std::vector<Index> idx(static_cast<std::size_t>(batch));
   for (Index begin = 0; begin < test.n; begin += batch) {
@@ -43,7 +44,11 @@ TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Data
       for (Index k = 0; k < x.size(); ++k) x[k] = static_cast<float>(px[k]) * a + b;
     }
     const nnlite::Tensor<float>& p = model.forward(x, nnlite::Mode::inference);
-    loss_sum += model.compute_loss(y, p) * static_cast<double>(count);
+    if (sparse) {  // a model compiled with a sparse loss (Keras files often are) takes the class index
+      labels.resize(nnlite::Shape{count});
+      for (Index k = 0; k < count; ++k) labels[k] = static_cast<float>(test.labels[static_cast<std::size_t>(begin + k)]);
+    }
+    loss_sum += model.compute_loss(sparse ? labels : y, p) * static_cast<double>(count);
     correct += nnlite::count_correct(p, y);
     for (int k : nnlite::argmax_rows(p)) r.predicted.push_back(k);
     for (Index k = 0; k < count; ++k) r.truth.push_back(test.labels[static_cast<std::size_t>(begin + k)]);

@@ -138,20 +138,13 @@ std::unique_ptr<Optimizer<Scalar>> optimizer_from_training_config(const json& tr
   return make_optimizer<Scalar>(training_config["optimizer_config"], source + ": training_config optimizer_config");
 }
 
-// training_config's loss (categorical_crossentropy when there is none). nnlite trains on one-hot labels, for
-// which categorical and sparse categorical cross-entropy (the latter on the equivalent integer labels) are the same
-// loss: a sparse one is read as the categorical one until nnlite has integer labels.
+// training_config's loss (categorical_crossentropy when there is none), by name or serialized object, through the
+// loss registry. A sparse loss stays sparse: such a model is evaluated on integer labels, as in Keras.
 template <class Scalar>
 std::unique_ptr<Loss<Scalar>> loss_from_training_config(const json& training_config, const std::string& source) {
   if (!training_config.is_object() || !training_config.contains("loss") || training_config["loss"].is_null())
     return std::make_unique<CategoricalCrossentropy<Scalar>>();
-  json spec = training_config["loss"];
-  for (json* name : {&spec, spec.is_object() && spec.contains("class_name") ? &spec["class_name"] : nullptr})
-    if (name && name->is_string()) {
-      if (*name == "sparse_categorical_crossentropy") *name = "categorical_crossentropy";
-      if (*name == "SparseCategoricalCrossentropy") *name = "CategoricalCrossentropy";
-    }
-  return make_loss<Scalar>(spec, source + ": training_config ");
+  return make_loss<Scalar>(training_config["loss"], source + ": training_config ");
 }
 
 // The model as Keras' model_config: {"class_name": "Sequential", "config": {"name", "layers": [InputLayer, ...]},

@@ -2,6 +2,8 @@
 // metric registry; the confusion matrix and per-class precision, recall and F1 for reports.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
@@ -83,22 +85,261 @@ class CategoricalAccuracy : public Metric<Scalar> {
   double total_ = 0, count_ = 0;
 };
 
-// Builds a metric from the name compile() was given, knowing the loss ("accuracy" means categorical, sparse or
-// binary accuracy depending on it, as in Keras).
+// What a metric creator knows at compile(): the loss's name and the per-sample shapes of the output and of the
+// labels the loss takes (Keras resolves "accuracy" from these).
+struct MetricContext {
+  std::string loss;
+  Shape output;  // per sample, e.g. (10,) or (1,)
+  Shape target;  // per sample, e.g. (10,) one-hot, () sparse
+};
+
+namespace metric_detail {
+inline Index last_dim(const Shape& s) { return s.rank() ? s[s.rank() - 1] : 1; }
+// Keras' rule for "accuracy": binary when the output has one value per position, sparse when the labels lack the
+// class axis (or keep it with size 1 while the output has more), categorical otherwise.
+inline std::string resolve_accuracy(const MetricContext& c) {
+  if (c.output.rank() > 0 && last_dim(c.output) == 1) return "binary_accuracy";
+  if (c.target.rank() + 1 == c.output.rank() ||
+      (c.target.rank() > 0 && last_dim(c.target) == 1 && last_dim(c.output) > 1))
+    return "sparse_categorical_accuracy";
+  return "categorical_accuracy";
+}
+}  // namespace metric_detail
+
+// The mean of a per-position value over every position seen (Keras' MeanMetricWrapper): subclasses give the value
+// of one position (k output values against its labels).
 template <class Scalar>
-using MetricCreator = std::function<std::unique_ptr<Metric<Scalar>>(const std::string& name, const std::string& loss)>;
+class MeanPositionMetric : public Metric<Scalar> {
+ public:
+  explicit MeanPositionMetric(std::string name) : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  void reset() override { total_ = count_ = 0; }
+  void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
+    const Index k = output.rank() > 1 ? output.dim(output.shape().rank() - 1) : 1;
+    const Index positions = output.size() / k, per = output.batch() ? positions / output.batch() : 1;
+    const Index tk = target.size() == positions ? 1 : k;
+    if (target.size() != positions * tk || target.batch() != output.batch())
+      throw ShapeError(name_ + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
+                       output.shape().str());
+    for (Index p = 0; p < positions; ++p) {
+      const double weight = w ? static_cast<double>(w[p / per]) : 1.0;
+      total_ += weight * value(output.data() + p * k, target.data() + p * tk, k, tk);
+      count_ += weight;
+    }
+  }
+  double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
+
+ protected:
+  // One position: k predictions, tk label values (1 for a sparse label).
+  virtual double value(const Scalar* p, const Scalar* y, Index k, Index tk) const = 0;
+
+ private:
+  std::string name_;
+  double total_ = 0, count_ = 0;
+};
+
+// Keras' sparse_categorical_accuracy: argmax of the prediction == the integer label.
+template <class Scalar>
+class SparseCategoricalAccuracy : public MeanPositionMetric<Scalar> {
+ public:
+  explicit SparseCategoricalAccuracy(std::string name = "sparse_categorical_accuracy")
+      : MeanPositionMetric<Scalar>(std::move(name)) {}
+  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<SparseCategoricalAccuracy>(*this); }
+
+ protected:
+  double value(const Scalar* p, const Scalar* y, Index k, Index) const override {
+    return static_cast<double>(argmax_row(p, k)) == static_cast<double>(y[0]) ? 1.0 : 0.0;
+  }
+};
+
+// Keras' binary_accuracy(threshold=0.5): the share of values where (p > threshold) equals the label.
+template <class Scalar>
+class BinaryAccuracy : public MeanPositionMetric<Scalar> {
+ public:
+  explicit BinaryAccuracy(std::string name = "binary_accuracy", double threshold = 0.5)
+      : MeanPositionMetric<Scalar>(std::move(name)), threshold_(threshold) {}
+  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<BinaryAccuracy>(*this); }
+
+ protected:
+  double value(const Scalar* p, const Scalar* y, Index k, Index) const override {
+    double hits = 0;
+    for (Index j = 0; j < k; ++j)
+      hits += (static_cast<double>(p[j]) > threshold_ ? 1.0 : 0.0) == static_cast<double>(y[j]) ? 1.0 : 0.0;
+    return hits / static_cast<double>(k);
+  }
+
+ private:
+  double threshold_;
+};
+
+// Keras' top_k_categorical_accuracy(k=5): the one-hot label's class is among the k largest predictions (TensorFlow's
+// in_top_k: classes tied with the k-th largest count as inside).
+template <class Scalar>
+class TopKCategoricalAccuracy : public MeanPositionMetric<Scalar> {
+ public:
+  explicit TopKCategoricalAccuracy(std::string name = "top_k_categorical_accuracy", Index k = 5)
+      : MeanPositionMetric<Scalar>(std::move(name)), k_(k) {}
+  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<TopKCategoricalAccuracy>(*this); }
+
+ protected:
+  double value(const Scalar* p, const Scalar* y, Index k, Index tk) const override {
+    const Index label = tk == 1 ? static_cast<Index>(y[0]) : argmax_row(y, k);
+    Index above = 0;
+    for (Index j = 0; j < k; ++j) above += p[j] > p[label];
+    return above < k_ ? 1.0 : 0.0;
+  }
+
+ private:
+  Index k_;
+};
+
+// Keras' mae / mse metrics: the mean over the last axis of |p - y| or (p - y)^2, averaged over positions.
+template <class Scalar>
+class MeanErrorMetric : public MeanPositionMetric<Scalar> {
+ public:
+  MeanErrorMetric(std::string name, bool squared) : MeanPositionMetric<Scalar>(std::move(name)), squared_(squared) {}
+  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<MeanErrorMetric>(*this); }
+
+ protected:
+  double value(const Scalar* p, const Scalar* y, Index k, Index) const override {
+    double s = 0;
+    for (Index j = 0; j < k; ++j) {
+      const double e = static_cast<double>(p[j]) - static_cast<double>(y[j]);
+      s += squared_ ? e * e : std::abs(e);
+    }
+    return s / static_cast<double>(k);
+  }
+
+ private:
+  bool squared_;
+};
+
+// Keras' Precision / Recall (thresholds=0.5, top_k=None): over every value, predicted positive = p > 0.5, actual
+// positive = label != 0; precision TP / (TP + FP), recall TP / (TP + FN), 0 when the denominator is 0.
+template <class Scalar>
+class PrecisionRecall : public Metric<Scalar> {
+ public:
+  PrecisionRecall(std::string name, bool recall, double threshold = 0.5)
+      : name_(std::move(name)), recall_(recall), threshold_(threshold) {}
+  std::string name() const override { return name_; }
+  void reset() override { tp_ = fp_ = fn_ = 0; }
+  void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
+    if (output.size() != target.size())
+      throw ShapeError(name_ + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
+                       output.shape().str());
+    const Index per = output.batch() ? output.size() / output.batch() : 1;
+    for (Index i = 0; i < output.size(); ++i) {
+      const double weight = w ? static_cast<double>(w[i / per]) : 1.0;
+      const bool pred = static_cast<double>(output[i]) > threshold_, truth = target[i] != Scalar(0);
+      tp_ += pred && truth ? weight : 0.0;
+      fp_ += pred && !truth ? weight : 0.0;
+      fn_ += !pred && truth ? weight : 0.0;
+    }
+  }
+  double result() const override {
+    const double d = recall_ ? tp_ + fn_ : tp_ + fp_;
+    return d > 0 ? tp_ / d : 0.0;
+  }
+  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<PrecisionRecall>(*this); }
+
+ private:
+  std::string name_;
+  bool recall_;
+  double threshold_;
+  double tp_ = 0, fp_ = 0, fn_ = 0;
+};
+
+// Keras' AUC(num_thresholds=200, curve='ROC', summation_method='interpolation'): thresholds -1e-7, 1/199, ...,
+// 198/199, 1 + 1e-7; at each, TP/FP/TN/FN of (p > threshold) over every value (labels != 0 are positive); the area is
+// the trapezoidal sum over consecutive thresholds of (FPR_i - FPR_i+1) (TPR_i + TPR_i+1) / 2. Predictions are
+// bucketed as Keras does for evenly spaced thresholds (bucket ceil(p (n - 1)) - 1, at least 0).
+template <class Scalar>
+class AUC : public Metric<Scalar> {
+ public:
+  explicit AUC(std::string name = "auc", int num_thresholds = 200) : name_(std::move(name)), n_(num_thresholds) {
+    if (num_thresholds <= 1) throw ArgumentError("AUC: num_thresholds must be > 1, got " + std::to_string(num_thresholds));
+    reset();
+  }
+  std::string name() const override { return name_; }
+  void reset() override {
+    pos_.assign(static_cast<std::size_t>(n_), 0.0);
+    neg_.assign(static_cast<std::size_t>(n_), 0.0);
+  }
+  void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
+    if (output.size() != target.size())
+      throw ShapeError(name_ + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
+                       output.shape().str());
+    const Index per = output.batch() ? output.size() / output.batch() : 1;
+    for (Index i = 0; i < output.size(); ++i) {
+      const double weight = w ? static_cast<double>(w[i / per]) : 1.0;
+      const double p = std::clamp(static_cast<double>(output[i]), 0.0, 1.0);
+      const auto b = static_cast<std::size_t>(std::max(0.0, std::ceil(p * (n_ - 1)) - 1));
+      (target[i] != Scalar(0) ? pos_ : neg_)[std::min(b, static_cast<std::size_t>(n_ - 1))] += weight;
+    }
+  }
+  double result() const override {
+    // A value in bucket b is above thresholds 0..b: counts at threshold i are sums over buckets >= i.
+    std::vector<double> tpr(static_cast<std::size_t>(n_)), fpr(static_cast<std::size_t>(n_));
+    double tp = 0, fp = 0, all_p = 0, all_n = 0;
+    for (int i = 0; i < n_; ++i) all_p += pos_[static_cast<std::size_t>(i)], all_n += neg_[static_cast<std::size_t>(i)];
+    for (int i = n_ - 1; i >= 0; --i) {
+      const auto u = static_cast<std::size_t>(i);
+      // The last threshold (1 + 1e-7) has nothing above it.
+      if (i < n_ - 1) tp += pos_[u], fp += neg_[u];
+      tpr[u] = all_p > 0 ? tp / all_p : 0.0;
+      fpr[u] = all_n > 0 ? fp / all_n : 0.0;
+    }
+    double area = 0;
+    for (std::size_t i = 0; i + 1 < static_cast<std::size_t>(n_); ++i)
+      area += (fpr[i] - fpr[i + 1]) * (tpr[i] + tpr[i + 1]) / 2;
+    return area;
+  }
+  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<AUC>(*this); }
+
+ private:
+  std::string name_;
+  int n_;
+  std::vector<double> pos_, neg_;  // weight of positive / negative values per bucket
+};
+
+// Builds a metric from the name compile() was given (which is also its logs key, as in Keras), knowing the loss
+// and the shapes ("accuracy" means categorical, sparse categorical or binary accuracy depending on them).
+template <class Scalar>
+using MetricCreator = std::function<std::unique_ptr<Metric<Scalar>>(const std::string& name, const MetricContext&)>;
 
 template <class Scalar>
 Registry<MetricCreator<Scalar>>& metric_registry() {
   static Registry<MetricCreator<Scalar>> registry = [] {
+    using Ptr = std::unique_ptr<Metric<Scalar>>;
     Registry<MetricCreator<Scalar>> r("metric");
-    auto accuracy = [](const std::string& name, const std::string& /*loss*/) -> std::unique_ptr<Metric<Scalar>> {
-      return std::make_unique<CategoricalAccuracy<Scalar>>(name == "acc" ? "acc" : name == "categorical_accuracy"
-                                                                                     ? "categorical_accuracy"
-                                                                                     : "accuracy");
+    auto of_kind = [](const std::string& kind, const std::string& name) -> Ptr {
+      if (kind == "binary_accuracy") return std::make_unique<BinaryAccuracy<Scalar>>(name);
+      if (kind == "sparse_categorical_accuracy") return std::make_unique<SparseCategoricalAccuracy<Scalar>>(name);
+      return std::make_unique<CategoricalAccuracy<Scalar>>(name);
     };
-    r.add("accuracy", accuracy, {"acc"});
-    r.add("categorical_accuracy", accuracy);
+    r.add("accuracy", [of_kind](const std::string& name, const MetricContext& c) {
+      return of_kind(metric_detail::resolve_accuracy(c), name);
+    }, {"acc"});
+    for (const char* kind : {"categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy"})
+      r.add(kind, [of_kind, kind](const std::string& name, const MetricContext&) { return of_kind(kind, name); });
+    r.add("top_k_categorical_accuracy", [](const std::string& name, const MetricContext&) -> Ptr {
+      return std::make_unique<TopKCategoricalAccuracy<Scalar>>(name);
+    });
+    r.add("mean_absolute_error", [](const std::string& name, const MetricContext&) -> Ptr {
+      return std::make_unique<MeanErrorMetric<Scalar>>(name, false);
+    }, {"mae", "MAE", "MeanAbsoluteError"});
+    r.add("mean_squared_error", [](const std::string& name, const MetricContext&) -> Ptr {
+      return std::make_unique<MeanErrorMetric<Scalar>>(name, true);
+    }, {"mse", "MSE", "MeanSquaredError"});
+    r.add("AUC", [](const std::string& name, const MetricContext&) -> Ptr {
+      return std::make_unique<AUC<Scalar>>(name);
+    }, {"auc"});
+    r.add("Precision", [](const std::string& name, const MetricContext&) -> Ptr {
+      return std::make_unique<PrecisionRecall<Scalar>>(name, false);
+    }, {"precision"});
+    r.add("Recall", [](const std::string& name, const MetricContext&) -> Ptr {
+      return std::make_unique<PrecisionRecall<Scalar>>(name, true);
+    }, {"recall"});
     return r;
   }();
   return registry;
@@ -111,8 +352,8 @@ void register_metric(const std::string& name, MetricCreator<Scalar> creator,
 }
 
 template <class Scalar>
-std::unique_ptr<Metric<Scalar>> make_metric(const std::string& name, const std::string& loss) {
-  return metric_registry<Scalar>().at(name)(name, loss);
+std::unique_ptr<Metric<Scalar>> make_metric(const std::string& name, const MetricContext& context) {
+  return metric_registry<Scalar>().at(name, "compile: ")(name, context);
 }
 
 struct ClassReport {

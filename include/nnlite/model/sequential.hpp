@@ -255,14 +255,15 @@ class Sequential {
   // layers' current trainable flags: the optimizer steps over exactly the weights trainable now.
   void compile(const Optimizer<Scalar>& optimizer, const Loss<Scalar>& loss,
                const std::vector<std::string>& metrics = {"accuracy"}) {
+    ensure_built();
+    const MetricContext context{loss.name(), output_shape(), loss.target_shape(output_shape())};
     std::vector<std::unique_ptr<Metric<Scalar>>> made;
-    for (const auto& m : metrics) made.push_back(make_metric<Scalar>(m, loss.name()));
+    for (const auto& m : metrics) made.push_back(make_metric<Scalar>(m, context));
     optimizer_ = optimizer.clone();
     optimizer_->reset();
     loss_ = loss.clone();
     metrics_ = std::move(made);
     metric_names_ = metrics;
-    ensure_built();
     if (layout_trainable_ != trainable_flags()) allocate();
   }
   // The loss by Keras name ("categorical_crossentropy") or serialized object.

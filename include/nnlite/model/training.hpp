@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -32,6 +33,11 @@ struct FitOptions {
   int verbose = 1;                          // 0 silent, 1 progress bar (plain lines when not a terminal), 2 per epoch
   bool terminate_on_nan = true;             // stop with NumericError on a NaN/Inf loss, before the step applies it
   std::vector<Callback<Scalar>*> callbacks;  // not owned; called in this order, before the progress bar
+  // Keras' class_weight: each training sample's loss is weighted by its class's entry (1 for a class not listed).
+  // The class is the label's argmax for one-hot labels, the rounded label for a single value (sparse or binary).
+  // Training data only (validation and evaluate are unweighted), and, as in Keras 3, not together with sample
+  // weights; labels of more than one axis per sample are refused.
+  std::map<int, double> class_weight;
 };
 
 // What evaluate() and train_on_batch() return: the loss and every compiled metric by name.
@@ -85,6 +91,16 @@ class Trainer {
     if (validation) check_source(*validation, "validation data");
     if (o.batch_size < 1) throw ArgumentError("fit: batch_size must be >= 1");
     if (o.epochs < o.initial_epoch) throw ArgumentError("fit: epochs must be >= initial_epoch");
+    if (!o.class_weight.empty()) {
+      if (train.has_sample_weights())
+        throw ArgumentError("fit: class_weight and sample_weight cannot be given at the same time");
+      if (train.target_shape().rank() > 1)
+        throw ArgumentError("fit: class_weight is not supported for labels of shape " +
+                            train.target_shape().str(true) + " (one label axis at most)");
+      for (const auto& [cls, weight] : o.class_weight)
+        if (!std::isfinite(weight) || weight < 0)
+          throw ArgumentError("fit: class_weight for class " + std::to_string(cls) + " must be a non-negative number");
+    }
 
     const Index n = train.size();
     const Index steps = (n + o.batch_size - 1) / o.batch_size;
@@ -123,6 +139,7 @@ class Trainer {
         const Index begin = step * o.batch_size;
         const Index count = std::min(o.batch_size, n - begin);
         const Scalar* w = fill_batch(train, order.data() + begin, count, ws_.batch_x, ws_.batch_y, ws_.batch_w);
+        if (!o.class_weight.empty()) w = class_weights(o.class_weight, ws_.batch_y, ws_.batch_w);
         loss_sum += train_step(ws_.batch_x, ws_.batch_y, w, o.terminate_on_nan, epoch, step) * static_cast<double>(count);
         seen += count;
         logs = metric_logs(loss_sum / static_cast<double>(seen));
@@ -205,7 +222,8 @@ class Trainer {
     m_.ensure_built();
     m_.check_input(x);
     const Shape want = expected_target().with_batch(x.batch());
-    if (y.shape() != want) throw ShapeError("model '" + m_.name() + "': " + label_problem(y.shape(), want));
+    if (y.rank() < 1 || y.batch() != x.batch() || !m_.loss().accepts_target(y.shape().without_batch(), m_.output_shape()))
+      throw ShapeError("model '" + m_.name() + "': " + label_problem(y.shape(), want));
     if (w && (w->rank() != 1 || w->size() != x.batch()))
       throw ShapeError("model '" + m_.name() + "': sample_weight of shape " + w->shape().str() + " for a batch of " +
                        std::to_string(x.batch()));
@@ -216,7 +234,7 @@ class Trainer {
     if (data.sample_shape() != m_.input_shape())
       throw ShapeError(what + " for model '" + m_.name() + "': samples of shape " + data.sample_shape().str(true) +
                        " do not match the model's input " + m_.input_shape().str(true));
-    if (data.target_shape() != expected_target())
+    if (!m_.loss().accepts_target(data.target_shape(), m_.output_shape()))
       throw ShapeError(what + " for model '" + m_.name() + "': " +
                        label_problem(data.target_shape(), expected_target()));
   }
@@ -228,6 +246,19 @@ class Trainer {
     m_.check_input(x);
     if (!data.has_sample_weights()) return nullptr;
     data.fill_sample_weights(idx, count, w);
+    return w.data();
+  }
+
+  // Keras' class_weight_to_sample_weights: one weight per sample from its label's class.
+  static const Scalar* class_weights(const std::map<int, double>& table, const Tensor<Scalar>& y, Tensor<Scalar>& w) {
+    const Index n = y.batch(), k = y.size() / std::max<Index>(n, 1);
+    w.resize(Shape{n});
+    for (Index i = 0; i < n; ++i) {
+      const Scalar* row = y.data() + i * k;
+      const int cls = k > 1 ? static_cast<int>(argmax_row(row, k)) : static_cast<int>(std::nearbyint(static_cast<double>(row[0])));
+      auto it = table.find(cls);
+      w[i] = static_cast<Scalar>(it == table.end() ? 1.0 : it->second);
+    }
     return w.data();
   }
 
