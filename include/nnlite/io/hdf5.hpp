@@ -520,6 +520,21 @@ class File : public Group {
     return File(Handle(id), name, true);
   }
 
+  // Opens, read-only, an HDF5 file held in memory (the weights inside a .keras zip): HDF5's core driver over a copy
+  // of `bytes` it owns, nothing touches the disk. `name` labels messages and must be unique among open files.
+  static File open_image(const std::string& name, const std::vector<char>& bytes) {
+    silence_errors();
+    const std::string what = "cannot open '" + name + "'";
+    if (bytes.size() < 8 || std::memcmp(bytes.data(), "\x89HDF\r\n\x1a\n", 8) != 0)
+      throw FormatError(what + ": not an HDF5 file (no HDF5 signature)");
+    Handle fapl = check(H5Pcreate(H5P_FILE_ACCESS), false, what);
+    check_status(H5Pset_fapl_core(fapl.get(), std::size_t(1) << 20, 0), false, what);
+    check_status(H5Pset_file_image(fapl.get(), const_cast<char*>(bytes.data()), bytes.size()), false, what);
+    const hid_t id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get());
+    if (id < 0) fail(false, what);
+    return File(Handle(id), name, false);
+  }
+
   // The bytes of the whole file as it would lie on disk (after a flush).
   std::vector<char> image() const {
     check_status(H5Fflush(id(), H5F_SCOPE_GLOBAL), true, "cannot flush '" + file_ + "'");

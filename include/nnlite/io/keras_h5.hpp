@@ -476,7 +476,16 @@ void load_weights(Sequential<Scalar>& model, const std::string& path, const Load
 // do not fit: ShapeError. Layers or options nnlite lacks: UnsupportedError. Every message names the file.
 // options.isolate: read it in a child process first (see LoadOptions), for files from sources you do not trust.
 template <class Scalar = float>
+Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& options = {});  // io/keras_zip.hpp
+
+inline bool has_extension(const std::string& path, const std::string& ext) {
+  if (path.size() < ext.size()) return false;
+  return to_lower(path.substr(path.size() - ext.size())) == ext;
+}
+
+template <class Scalar = float>
 Sequential<Scalar> load_model(const std::string& path, const LoadOptions& options = {}) {
+  if (has_extension(path, ".keras")) return load_keras_zip<Scalar>(path, options);  // Keras 3 native format
   if (options.isolate) {
     LoadOptions inner = options;
     inner.isolate = false;
@@ -516,3 +525,5 @@ Sequential<Scalar> load_model(const std::string& path, const LoadOptions& option
 }
 
 }  // namespace nnlite
+
+#include "keras_zip.hpp"  // load_model dispatches .keras files there
