@@ -1,7 +1,7 @@
 // Keras 3 native .keras files (io/keras_zip.hpp): the real Keras 3.4.1 fixture and malformed archives.
 #include <doctest/doctest.h>
 
-#ifdef NNLITE_HAVE_IO
+#ifdef NNLITE_WITH_IO
 #include <sys/stat.h>
 #include <zip.h>
 #include <zlib.h>

@@ -373,7 +373,7 @@ TEST_CASE("losses by name and object: the registry, configs and training_config 
   CHECK_THROWS_AS(nnlite::make_loss<float>(nlohmann::json::parse(
                       R"({"class_name": "SparseCategoricalCrossentropy", "config": {"ignore_class": 3}})")),
                   nnlite::UnsupportedError);
-#ifdef NNLITE_HAVE_IO
+#ifdef NNLITE_WITH_IO
   for (const nlohmann::json& spec : {nlohmann::json("sparse_categorical_crossentropy"), nlohmann::json("huber"),
                                     nlohmann::json{{"class_name", "Huber"}, {"config", {{"delta", 2.5}}}}}) {
     Sequential<float> m(Shape{4});
