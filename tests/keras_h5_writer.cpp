@@ -23,16 +23,11 @@ void write_npy(const std::string& path, const nnlite::Tensor<S>& t) {
   const std::size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
   header.append(total - 10 - header.size() - 1, ' ');
   header += '\n';
-  nnlite::write_atomically(path, [&](const std::string& tmp) {
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw nnlite::IoError("cannot create '" + tmp + "'");
-    const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<unsigned char>(header.size() & 0xff),
-                                   static_cast<unsigned char>(header.size() >> 8)};
-    bool ok = std::fwrite(pre, 1, 10, f) == 10 && std::fwrite(header.data(), 1, header.size(), f) == header.size();
-    ok = ok && std::fwrite(t.data(), sizeof(S), static_cast<std::size_t>(t.size()), f) ==
-                   static_cast<std::size_t>(t.size());
-    if (std::fclose(f) != 0 || !ok) throw nnlite::IoError("cannot write '" + tmp + "'");
-  });
+  std::string bytes = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(header.size() & 0xff),
+                       static_cast<char>(header.size() >> 8)};
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(t.data()), static_cast<std::size_t>(t.size()) * sizeof(S));
+  nnlite::write_bytes_atomically(path, bytes.data(), bytes.size());
 }
 
 template <class S>

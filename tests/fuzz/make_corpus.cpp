@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <nnlite/io/checkpoint.hpp>
 #include <nnlite/io/keras_h5.hpp>
 #include <nnlite/nnlite.hpp>
@@ -15,11 +14,7 @@
 
 namespace {
 
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw nnlite::IoError("cannot write " + path);
-}
+void write_file(const std::string& path, const std::string& bytes) { nnlite::write_bytes(path, bytes.data(), bytes.size()); }
 
 std::string idx(const std::vector<std::uint32_t>& dims) {
   std::string b{'\0', '\0', '\x08', static_cast<char>(dims.size())};

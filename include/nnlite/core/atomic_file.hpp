@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstddef>
 #include <cstring>
 #include <fcntl.h>
 #include <string>
@@ -53,15 +54,23 @@ void write_atomically(const std::string& path, WriteFn&& write) {
   }
 }
 
-// Writes a string (a report, a CSV) atomically.
+// Writes `size` bytes to a new file (the temporary one of an atomic save), reporting any short write or failed close
+// (a disk that filled up) instead of losing it. The one byte writer under every file nnlite saves.
+inline void write_bytes(const std::string& path, const void* data, std::size_t size) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) throw IoError("cannot create '" + path + "': " + std::strerror(errno));
+  const bool written = std::fwrite(data, 1, size, f) == size;
+  const int err = errno;
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed) throw IoError("cannot write '" + path + "': " + std::strerror(written ? errno : err));
+}
+
+// Writes bytes (an encoded .h5 or PNG image, a report, a CSV) atomically.
+inline void write_bytes_atomically(const std::string& path, const void* data, std::size_t size) {
+  write_atomically(path, [&](const std::string& tmp) { write_bytes(tmp, data, size); });
+}
 inline void write_text_atomically(const std::string& path, const std::string& text) {
-  write_atomically(path, [&](const std::string& tmp) {
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw IoError("cannot create '" + tmp + "': " + std::strerror(errno));
-    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    const bool closed = std::fclose(f) == 0;
-    if (!ok || !closed) throw IoError("cannot write '" + tmp + "': " + std::strerror(errno));
-  });
+  write_bytes_atomically(path, text.data(), text.size());
 }
 
 }  // namespace nnlite

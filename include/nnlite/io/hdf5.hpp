@@ -567,15 +567,4 @@ class File : public Group {
   File(Handle handle, const std::string& path, bool writing) : Group(std::move(handle), path, "/", writing) {}
 };
 
-// Writes bytes to a new file (the temporary one of an atomic save), reporting any short write or failed close.
-inline void write_file(const std::string& path, const std::vector<char>& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw IoError("cannot create '" + path + "': " + std::strerror(errno));
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const int err = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!written || !closed)
-    throw IoError("cannot write '" + path + "': " + std::strerror(written ? errno : err));
-}
-
 }  // namespace nnlite::h5

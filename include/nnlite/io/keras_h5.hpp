@@ -381,7 +381,7 @@ void write_h5_atomically(const std::string& path, bool dense_root_attributes, Fi
     fill(f);
     bytes = f.image();
   }
-  write_atomically(path, [&](const std::string& tmp) { h5::write_file(tmp, bytes); });
+  write_bytes_atomically(path, bytes.data(), bytes.size());
 }
 
 inline void check_parent_directory(const std::string& path) {

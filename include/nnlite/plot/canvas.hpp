@@ -3,11 +3,9 @@
 #pragma once
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -393,26 +391,16 @@ class Canvas {
 
   // Writes the canvas as an 8-bit RGB PNG, atomically (temp file + rename). Throws IoError naming `path`.
   void save_png(const std::string& path) const {
-    write_atomically(path, [&](const std::string& tmp) {
-      std::FILE* f = std::fopen(tmp.c_str(), "wb");
-      if (!f) throw IoError("cannot create PNG '" + path + "': " + std::strerror(errno));
-      struct Sink {
-        std::FILE* file;
-        bool ok;
-        int err;
-      } sink{f, true, 0};
-      const int encoded = stbi_write_png_to_func(
-          [](void* ctx, void* data, int size) {
-            auto* s = static_cast<Sink*>(ctx);
-            if (s->ok && std::fwrite(data, 1, static_cast<std::size_t>(size), s->file) != static_cast<std::size_t>(size))
-              s->ok = false, s->err = errno;
-          },
-          &sink, w_, h_, 3, rgb_.data(), w_ * 3);
-      if (std::fflush(f) != 0 && sink.ok) sink.ok = false, sink.err = errno;
-      if (std::fclose(f) != 0 && sink.ok) sink.ok = false, sink.err = errno;
-      if (!encoded) throw IoError("cannot encode PNG '" + path + "' (out of memory?)");
-      if (!sink.ok) throw IoError("cannot write PNG '" + path + "': " + std::strerror(sink.err));
-    });
+    std::vector<unsigned char> png;  // encoded in memory, then written by the one atomic byte writer
+    const int encoded = stbi_write_png_to_func(
+        [](void* ctx, void* data, int size) {
+          auto* out = static_cast<std::vector<unsigned char>*>(ctx);
+          const auto* bytes = static_cast<const unsigned char*>(data);
+          out->insert(out->end(), bytes, bytes + size);
+        },
+        &png, w_, h_, 3, rgb_.data(), w_ * 3);
+    if (!encoded) throw IoError("cannot encode PNG '" + path + "' (out of memory?)");
+    write_bytes_atomically(path, png.data(), png.size());
   }
 
  private:
