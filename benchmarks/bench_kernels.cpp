@@ -88,9 +88,9 @@ void BM_conv(benchmark::State& state, ConvShape s, Impl impl, Pass pass) {
         break;
       case Impl::eigen_tensor:  // single-threaded whatever --threads says (no Eigen ThreadPoolDevice)
         if (pass == Pass::forward)
-          nnlite::conv2d_forward_eigen_tensor(g, x.data(), k.data(), b.data(), y.data());
+          nnlite::conv2d_forward_eigen_tensor(g, x.data(), k.data(), b.data(), y.data(), ws);
         else
-          nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), d_in, dk.data(), db.data());
+          nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), d_in, dk.data(), db.data(), ws);
         break;
       case Impl::sgemm:
         for (int rep = 0; rep < gemms; ++rep) C.noalias() = A * B;

@@ -6,12 +6,11 @@
 #include <array>
 #include <cmath>
 #include <nnlite/model/check_gradients.hpp>
-#include <nnlite/kernels/conv2d_eigen_tensor.hpp>
-#include <nnlite/kernels/conv2d_im2col.hpp>
-#include <nnlite/kernels/conv2d_reference.hpp>
 #include <nnlite/layers/conv2d.hpp>
 #include <string>
 #include <vector>
+
+#include "conv_kernels.hpp"
 
 using nnlite::Activation;
 using nnlite::Conv2D;
@@ -24,35 +23,14 @@ using nnlite::Tensor;
 
 namespace {
 
-template <class T>
-void fill_uniform(T* p, Index n, std::uint64_t seed, double lo = -1, double hi = 1) {
-  nnlite::Rng rng(seed);
-  for (Index i = 0; i < n; ++i) p[i] = static_cast<T>(rng.uniform(lo, hi));
-}
-
-// max |a - b| / max |b|: the error relative to the size of the result, robust where single entries cancel to ~0.
-template <class T>
-double rel_diff(const T* a, const T* b, Index n) {
-  double diff = 0, scale = 0;
-  for (Index i = 0; i < n; ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
+using conv_test::ConvCase;
+using conv_test::fill_uniform;
+using conv_test::rel_diff;
 
 template <class T>
 double tight() {
   return std::is_same_v<T, float> ? 1e-5 : 1e-12;
 }
-
-struct ConvCase {
-  Index batch, h, w, c;
-  nnlite::Size2 kernel;
-  Index filters;
-  nnlite::Size2 strides;
-  Padding padding;
-};
 
 // The study's three conv shapes, then odd sizes, even kernels with 'same' (asymmetric padding), 1x1 kernels
 // (the pointwise shortcut), strides larger than the kernel and kernels larger than the input.
@@ -72,12 +50,11 @@ const std::vector<ConvCase> kAgreementCases = {
     {1, 1, 1, 3, {3, 3}, 2, {1, 1}, Padding::same},
 };
 
-// Forward, d_in, d_kernel and d_bias from the reference, im2col (also in small chunks) and Eigen Tensor kernels for
-// one geometry.
+// Forward, d_in, d_kernel and d_bias from the im2col (also in small chunks), direct and Eigen Tensor kernels against
+// the reference for one geometry; outputs are overwritten, also without d_in and d_bias.
 template <class T>
 void check_agreement(const ConvCase& cc) {
-  const Conv2DGeometry g = Conv2DGeometry::make(cc.batch, cc.h, cc.w, cc.c, cc.kernel, cc.filters, cc.strides,
-                                                cc.padding);
+  const Conv2DGeometry g = cc.geometry();
   CAPTURE(g.in_h);
   CAPTURE(g.in_w);
   CAPTURE(g.in_c);
@@ -88,59 +65,13 @@ void check_agreement(const ConvCase& cc) {
   CAPTURE(g.out_h);
   CAPTURE(g.out_w);
   REQUIRE(g.out_h >= 1);
-  std::vector<T> x(static_cast<std::size_t>(g.batch * g.in_sample())), k(static_cast<std::size_t>(g.kernel_size())),
-      b(static_cast<std::size_t>(g.out_c)), dy(static_cast<std::size_t>(g.batch * g.out_sample()));
-  fill_uniform(x.data(), Index(x.size()), 1);
-  fill_uniform(k.data(), Index(k.size()), 2);
-  fill_uniform(b.data(), Index(b.size()), 3);
-  fill_uniform(dy.data(), Index(dy.size()), 4);
-
-  std::vector<T> y_ref(dy.size()), y_fast(dy.size()), y_chunk(dy.size());
-  Tensor<T> ws;
-  nnlite::conv2d_forward_reference(g, x.data(), k.data(), b.data(), y_ref.data());
-  nnlite::conv2d_forward_im2col(g, x.data(), k.data(), b.data(), y_fast.data(), ws);
-  nnlite::conv2d_forward_im2col(g, x.data(), k.data(), b.data(), y_chunk.data(), ws, /*workspace_limit=*/1);
-  CHECK(rel_diff(y_fast.data(), y_ref.data(), Index(dy.size())) <= tight<T>());
-  CHECK(rel_diff(y_chunk.data(), y_ref.data(), Index(dy.size())) <= tight<T>());
-
-  std::vector<T> dx_ref(x.size()), dx_fast(x.size(), T(7)), dk_ref(k.size()), dk_fast(k.size(), T(7)),
-      db_ref(b.size()), db_fast(b.size(), T(7));
-  nnlite::conv2d_backward_reference(g, x.data(), k.data(), dy.data(), dx_ref.data(), dk_ref.data(), db_ref.data());
-  nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), dx_fast.data(), dk_fast.data(), db_fast.data(), ws);
-  CHECK(rel_diff(dx_fast.data(), dx_ref.data(), Index(x.size())) <= tight<T>());
-  CHECK(rel_diff(dk_fast.data(), dk_ref.data(), Index(k.size())) <= tight<T>());
-  CHECK(rel_diff(db_fast.data(), db_ref.data(), Index(b.size())) <= tight<T>());
-
-  // Chunked backward accumulates the parameter gradients over chunks; without d_in it skips col2im.
-  std::fill(dk_fast.begin(), dk_fast.end(), T(7));
-  std::fill(db_fast.begin(), db_fast.end(), T(7));
-  std::fill(dx_fast.begin(), dx_fast.end(), T(7));
-  nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), dx_fast.data(), dk_fast.data(), db_fast.data(), ws,
-                                 /*workspace_limit=*/1);
-  CHECK(rel_diff(dx_fast.data(), dx_ref.data(), Index(x.size())) <= tight<T>());
-  CHECK(rel_diff(dk_fast.data(), dk_ref.data(), Index(k.size())) <= tight<T>());
-  CHECK(rel_diff(db_fast.data(), db_ref.data(), Index(b.size())) <= tight<T>());
-  std::fill(dk_fast.begin(), dk_fast.end(), T(7));
-  nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), static_cast<T*>(nullptr), dk_fast.data(),
-                                 static_cast<T*>(nullptr), ws);
-  CHECK(rel_diff(dk_fast.data(), dk_ref.data(), Index(k.size())) <= tight<T>());
-
-  // Eigen Tensor: outputs overwritten (they start at 7), also without d_in and d_bias.
-  std::fill(y_fast.begin(), y_fast.end(), T(7));
-  nnlite::conv2d_forward_eigen_tensor(g, x.data(), k.data(), b.data(), y_fast.data());
-  CHECK(rel_diff(y_fast.data(), y_ref.data(), Index(dy.size())) <= tight<T>());
-  std::fill(dk_fast.begin(), dk_fast.end(), T(7));
-  std::fill(db_fast.begin(), db_fast.end(), T(7));
-  std::fill(dx_fast.begin(), dx_fast.end(), T(7));
-  nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), dx_fast.data(), dk_fast.data(),
-                                       db_fast.data());
-  CHECK(rel_diff(dx_fast.data(), dx_ref.data(), Index(x.size())) <= tight<T>());
-  CHECK(rel_diff(dk_fast.data(), dk_ref.data(), Index(k.size())) <= tight<T>());
-  CHECK(rel_diff(db_fast.data(), db_ref.data(), Index(b.size())) <= tight<T>());
-  std::fill(dk_fast.begin(), dk_fast.end(), T(7));
-  nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), static_cast<T*>(nullptr), dk_fast.data(),
-                                       static_cast<T*>(nullptr));
-  CHECK(rel_diff(dk_fast.data(), dk_ref.data(), Index(k.size())) <= tight<T>());
+  using conv_test::Impl;
+  const auto ref = conv_test::run<T>(cc, Impl::reference);
+  for (Impl impl : {Impl::im2col, Impl::im2col_chunked, Impl::direct, Impl::eigen_tensor}) {
+    CAPTURE(conv_test::impl_name(impl));
+    conv_test::check_close(conv_test::run<T>(cc, impl), ref, tight<T>());
+    conv_test::check_close(conv_test::run<T>(cc, impl, {false, /*d_in=*/false, /*d_bias=*/false}), ref, tight<T>());
+  }
 }
 
 // A built layer bound to owned parameter/gradient buffers.

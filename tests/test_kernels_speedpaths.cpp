@@ -7,14 +7,12 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
-#include <nnlite/kernels/conv2d_direct.hpp>
-#include <nnlite/kernels/conv2d_eigen_tensor.hpp>
-#include <nnlite/kernels/conv2d_im2col.hpp>
-#include <nnlite/kernels/conv2d_reference.hpp>
 #include <nnlite/layers/conv2d.hpp>
 #include <nnlite/core/parallel.hpp>
 #include <stdexcept>
 #include <vector>
+
+#include "conv_kernels.hpp"
 
 using nnlite::Conv2DGeometry;
 using nnlite::Index;
@@ -24,27 +22,10 @@ using nnlite::Tensor;
 
 namespace {
 
-void fill_uniform(float* p, Index n, std::uint64_t seed) {
-  nnlite::Rng rng(seed);
-  for (Index i = 0; i < n; ++i) p[i] = static_cast<float>(rng.uniform(-1, 1));
-}
-
-double rel_diff(const float* a, const float* b, Index n) {
-  double diff = 0, scale = 0;
-  for (Index i = 0; i < n; ++i) {
-    diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
-    scale = std::max(scale, std::abs(double(b[i])));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
-struct Case {
-  Index batch, h, w, c;
-  nnlite::Size2 kernel;
-  Index filters;
-  nnlite::Size2 strides;
-  Padding padding;
-};
+using Case = conv_test::ConvCase;
+using conv_test::fill_uniform;
+using conv_test::Impl;
+using conv_test::rel_diff;
 
 // The study's conv layers (batch 32: large enough to run threaded), then odd ones: 'same' padding, strides, a
 // channel count that is not a multiple of 16, two input channels (still a small patch), a 1x1 kernel, and 'valid'
@@ -56,55 +37,11 @@ const std::vector<Case> kCases = {
     {3, 8, 10, 2, {3, 3}, 6, {2, 3}, Padding::valid},
 };
 
-struct Results {
-  Tensor<float> y, dx, dk, db;
-};
-
-enum class Impl { reference, im2col, direct, eigen_tensor };
-
-Results run(const Case& cc, Impl impl, bool relu, Index workspace_limit = nnlite::im2col_default_workspace_limit) {
-  const Conv2DGeometry g =
-      Conv2DGeometry::make(cc.batch, cc.h, cc.w, cc.c, cc.kernel, cc.filters, cc.strides, cc.padding);
-  Tensor<float> x(Shape{cc.batch, cc.h, cc.w, cc.c}), k(Shape{cc.kernel.h, cc.kernel.w, cc.c, cc.filters}),
-      b(Shape{cc.filters}), dy(Shape{cc.batch, g.out_h, g.out_w, cc.filters}), ws;
-  fill_uniform(x.data(), x.size(), 1);
-  fill_uniform(k.data(), k.size(), 2);
-  fill_uniform(b.data(), b.size(), 3);
-  fill_uniform(dy.data(), dy.size(), 4);
-  Results r{Tensor<float>(dy.shape()), Tensor<float>(x.shape()), Tensor<float>(k.shape()), Tensor<float>(b.shape())};
-  switch (impl) {
-    case Impl::reference:
-      nnlite::conv2d_forward_reference(g, x.data(), k.data(), b.data(), r.y.data());
-      if (relu)
-        for (float& v : r.y) v = std::max(v, 0.0f);
-      nnlite::conv2d_backward_reference(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data());
-      break;
-    case Impl::im2col:
-      nnlite::conv2d_forward_im2col(g, x.data(), k.data(), b.data(), r.y.data(), ws, workspace_limit, relu);
-      nnlite::conv2d_backward_im2col(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data(), ws,
-                                     workspace_limit);
-      break;
-    case Impl::direct:
-      nnlite::conv2d_forward_direct(g, x.data(), k.data(), b.data(), r.y.data(), relu);
-      nnlite::conv2d_backward_direct(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data(), ws);
-      break;
-    case Impl::eigen_tensor:
-      nnlite::conv2d_forward_eigen_tensor(g, x.data(), k.data(), b.data(), r.y.data(), relu);
-      nnlite::conv2d_backward_eigen_tensor(g, x.data(), k.data(), dy.data(), r.dx.data(), r.dk.data(), r.db.data());
-      break;
-  }
-  return r;
+conv_test::Results<float> run(const Case& cc, Impl impl, bool relu) { return conv_test::run<float>(cc, impl, {relu}); }
+void check_close(const conv_test::Results<float>& a, const conv_test::Results<float>& ref) {
+  conv_test::check_close(a, ref, 1e-5);
 }
-
-void check_close(const Results& a, const Results& ref) {
-  CHECK(rel_diff(a.y.data(), ref.y.data(), ref.y.size()) <= 1e-5);
-  CHECK(rel_diff(a.dx.data(), ref.dx.data(), ref.dx.size()) <= 1e-5);
-  CHECK(rel_diff(a.dk.data(), ref.dk.data(), ref.dk.size()) <= 1e-5);
-  CHECK(rel_diff(a.db.data(), ref.db.data(), ref.db.size()) <= 1e-5);
-}
-
-bool same(const Tensor<float>& a, const Tensor<float>& b) { return std::equal(a.begin(), a.end(), b.begin()); }
-bool same(const Results& a, const Results& b) { return same(a.y, b.y) && same(a.dx, b.dx) && same(a.dk, b.dk) && same(a.db, b.db); }
+using conv_test::same;
 
 struct ThreadScope {  // restores the default thread count however a test case ends
   explicit ThreadScope(int n) { nnlite::set_num_threads(n); }
@@ -125,7 +62,7 @@ TEST_CASE("speed paths: direct, threaded im2col and Eigen Tensor agree with the 
         CAPTURE(relu);
         const Results ref = run(cc, Impl::reference, relu);
         check_close(run(cc, Impl::im2col, relu), ref);
-        check_close(run(cc, Impl::im2col, relu, /*workspace_limit=*/1), ref);  // one sample per GEMM
+        check_close(run(cc, Impl::im2col_chunked, relu), ref);  // one sample per GEMM
         check_close(run(cc, Impl::direct, relu), ref);
         check_close(run(cc, Impl::eigen_tensor, relu), ref);
       }

@@ -46,7 +46,8 @@ bool conv2d_forward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* in
                     const Scalar* bias, Scalar* out, Tensor<Scalar>& ws, bool fuse_relu) {
   switch (kind) {
     case Conv2DKernel::reference: conv2d_forward_reference(g, in, kernel, bias, out); return false;
-    case Conv2DKernel::eigen_tensor: conv2d_forward_eigen_tensor(g, in, kernel, bias, out, fuse_relu); return fuse_relu;
+    case Conv2DKernel::eigen_tensor: conv2d_forward_eigen_tensor(g, in, kernel, bias, out, ws, fuse_relu);
+      return fuse_relu;
     case Conv2DKernel::direct:
     case Conv2DKernel::im2col:
       if (conv2d_uses_direct(kind, g))
@@ -65,7 +66,7 @@ void conv2d_backward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* i
   switch (kind) {
     case Conv2DKernel::reference: return conv2d_backward_reference(g, in, kernel, d_out, d_in, d_kernel, d_bias);
     case Conv2DKernel::eigen_tensor:
-      return conv2d_backward_eigen_tensor(g, in, kernel, d_out, d_in, d_kernel, d_bias);
+      return conv2d_backward_eigen_tensor(g, in, kernel, d_out, d_in, d_kernel, d_bias, ws);
     case Conv2DKernel::direct: return conv2d_backward_direct(g, in, kernel, d_out, d_in, d_kernel, d_bias, ws);
     case Conv2DKernel::im2col:
       if (conv2d_uses_direct(kind, g)) {

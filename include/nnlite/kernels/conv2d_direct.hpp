@@ -48,17 +48,11 @@ void direct_pixel_scalar(const Conv2DGeometry& g, const Scalar* x, const Scalar*
                          Index oh, Index ow, Index o0, Index o1, bool relu, Scalar* y) {
   for (Index o = o0; o < o1; ++o) {
     Scalar acc = bias ? bias[o] : Scalar(0);
-    for (Index kh = 0; kh < g.k_h; ++kh) {
-      const Index ih = oh * g.stride_h - g.pad_top + kh;
-      if (ih < 0 || ih >= g.in_h) continue;
-      for (Index kw = 0; kw < g.k_w; ++kw) {
-        const Index iw = ow * g.stride_w - g.pad_left + kw;
-        if (iw < 0 || iw >= g.in_w) continue;
-        const Scalar* xc = x + (ih * g.in_w + iw) * g.in_c;
-        const Scalar* wc = kernel + (kh * g.k_w + kw) * g.in_c * g.out_c + o;
-        for (Index c = 0; c < g.in_c; ++c) acc += xc[c] * wc[c * g.out_c];
-      }
-    }
+    g.for_each_valid_tap(oh, ow, [&](Index kh, Index kw, Index ih, Index iw) {
+      const Scalar* xc = x + (ih * g.in_w + iw) * g.in_c;
+      const Scalar* wc = kernel + (kh * g.k_w + kw) * g.in_c * g.out_c + o;
+      for (Index c = 0; c < g.in_c; ++c) acc += xc[c] * wc[c * g.out_c];
+    });
     y[o] = relu ? std::max(acc, Scalar(0)) : acc;
   }
 }
@@ -213,18 +207,12 @@ void direct_dkernel_channels(const Conv2DGeometry& g, const Scalar* in, const Sc
 template <class Scalar>
 void direct_dkernel_pixel(const Conv2DGeometry& g, const Scalar* x, const Scalar* dy, Index oh, Index ow, Index o0,
                           Index o1, Scalar* dw) {
-  for (Index kh = 0; kh < g.k_h; ++kh) {
-    const Index ih = oh * g.stride_h - g.pad_top + kh;
-    if (ih < 0 || ih >= g.in_h) continue;
-    for (Index kw = 0; kw < g.k_w; ++kw) {
-      const Index iw = ow * g.stride_w - g.pad_left + kw;
-      if (iw < 0 || iw >= g.in_w) continue;
-      const Scalar* xc = x + (ih * g.in_w + iw) * g.in_c;
-      Scalar* dwc = dw + (kh * g.k_w + kw) * g.in_c * g.out_c;
-      for (Index c = 0; c < g.in_c; ++c)
-        for (Index o = o0; o < o1; ++o) dwc[c * g.out_c + o] += xc[c] * dy[o];
-    }
-  }
+  g.for_each_valid_tap(oh, ow, [&](Index kh, Index kw, Index ih, Index iw) {
+    const Scalar* xc = x + (ih * g.in_w + iw) * g.in_c;
+    Scalar* dwc = dw + (kh * g.k_w + kw) * g.in_c * g.out_c;
+    for (Index c = 0; c < g.in_c; ++c)
+      for (Index o = o0; o < o1; ++o) dwc[c * g.out_c + o] += xc[c] * dy[o];
+  });
 }
 
 // d_in of one sample (overwritten): every output pixel sends d_out . kernel^T back to the cells its window read.
@@ -238,23 +226,17 @@ void direct_dinput_sample(const Conv2DGeometry& g, const Scalar* kernel, const S
   for (Index oh = 0; oh < g.out_h; ++oh)
     for (Index ow = 0; ow < g.out_w; ++ow) {
       const Scalar* dy = dy_sample + (oh * g.out_w + ow) * O;
-      for (Index kh = 0; kh < g.k_h; ++kh) {
-        const Index ih = oh * g.stride_h - g.pad_top + kh;
-        if (ih < 0 || ih >= g.in_h) continue;
-        for (Index kw = 0; kw < g.k_w; ++kw) {
-          const Index iw = ow * g.stride_w - g.pad_left + kw;
-          if (iw < 0 || iw >= g.in_w) continue;
-          const Scalar* wc = kernel + (kh * g.k_w + kw) * g.in_c * O;
-          Scalar* dxc = dx + (ih * g.in_w + iw) * g.in_c;
-          for (Index c = 0; c < g.in_c; ++c, wc += O) {
-            Packet s = pset1<Packet>(Scalar(0));
-            for (Index o = 0; o < vec_end; o += L) s = pmadd(ploadu<Packet>(dy + o), ploadu<Packet>(wc + o), s);
-            Scalar sum = predux(s);
-            for (Index o = vec_end; o < O; ++o) sum += dy[o] * wc[o];
-            dxc[c] += sum;
-          }
+      g.for_each_valid_tap(oh, ow, [&](Index kh, Index kw, Index ih, Index iw) {
+        const Scalar* wc = kernel + (kh * g.k_w + kw) * g.in_c * O;
+        Scalar* dxc = dx + (ih * g.in_w + iw) * g.in_c;
+        for (Index c = 0; c < g.in_c; ++c, wc += O) {
+          Packet s = pset1<Packet>(Scalar(0));
+          for (Index o = 0; o < vec_end; o += L) s = pmadd(ploadu<Packet>(dy + o), ploadu<Packet>(wc + o), s);
+          Scalar sum = predux(s);
+          for (Index o = vec_end; o < O; ++o) sum += dy[o] * wc[o];
+          dxc[c] += sum;
         }
-      }
+      });
     }
 }
 

@@ -66,34 +66,69 @@ auto image_patch_matrix(const Map& x, Index k_h, Index k_w, Index stride_h, Inde
       .reshape(Eigen::array<Index, 2>{n * out_h * out_w, k_h * k_w * c});
 }
 
-// Samples per block so that one block's patch matrix (per_sample elements a sample) stays near 256 KiB: it is
-// written and then read by the contraction while still in cache, and it is not fresh memory on every call (one big
-// patch matrix for the whole batch made the first-layer backward spend most of its time in page faults).
+// The patches a kernel reads: windows k_h x k_w moved by (stride_h, stride_w) over a per-sample (h, w, c) tensor
+// inflated by (inflate_h, inflate_w) and padded by pad_top / pad_left, giving out_h x out_w windows.
+struct PatchSpec {
+  Index h, w, c, k_h, k_w, stride_h, stride_w, inflate_h, inflate_w, pad_top, pad_left, out_h, out_w;
+  Index sample() const { return h * w * c; }
+  Index rows_per_sample() const { return out_h * out_w; }
+  Index patch() const { return k_h * k_w * c; }
+};
+// Forward and d_kernel read the input's patches; d_in reads the transposed convolution's: d_out inflated by the
+// strides and padded by k - 1 - pad before, at stride 1, giving in_h x in_w windows.
+inline PatchSpec input_patches(const Conv2DGeometry& g) {
+  return {g.in_h, g.in_w, g.in_c, g.k_h, g.k_w, g.stride_h, g.stride_w, 1, 1, g.pad_top, g.pad_left, g.out_h, g.out_w};
+}
+inline PatchSpec d_out_patches(const Conv2DGeometry& g) {
+  return {g.out_h,    g.out_w,    g.out_c,          g.k_h,           g.k_w, 1,      1,
+          g.stride_h, g.stride_w, g.k_h - 1 - g.pad_top, g.k_w - 1 - g.pad_left, g.in_h, g.in_w};
+}
+
+// Samples per block so that one block's patch matrix stays near 256 KiB: it is written and then read by the
+// contraction while still in cache (one big patch matrix for the whole batch made the first-layer backward spend
+// most of its time in page faults).
 template <class Scalar>
-Index eigen_tensor_block(Index per_sample, Index batch) {
+Index patch_block(const PatchSpec& p, Index batch) {
   const Index target = Index(256 * 1024) / Index(sizeof(Scalar));
-  return std::clamp<Index>(target / std::max<Index>(per_sample, 1), 1, std::max<Index>(batch, 1));
+  return std::clamp<Index>(target / std::max<Index>(p.rows_per_sample() * p.patch(), 1), 1, std::max<Index>(batch, 1));
+}
+template <class Scalar>
+Index patch_workspace(const PatchSpec& p, Index batch) {
+  return patch_block<Scalar>(p, batch) * p.rows_per_sample() * p.patch();
+}
+
+// Calls f(n0, nb, patches) for blocks of samples [n0, n0 + nb) of `src`: patches is their (nb * rows_per_sample,
+// patch) matrix, written into `buf` (patch_workspace elements, the caller's). The one blocked patch loop of the
+// forward and both backward passes.
+template <class Scalar, class F>
+void for_each_patch_block(const PatchSpec& p, const Scalar* src, Index batch, Scalar* buf, F&& f) {
+  const Index block = patch_block<Scalar>(p, batch);
+  for (Index n0 = 0; n0 < batch; n0 += block) {
+    const Index nb = std::min(block, batch - n0);
+    const ConstRowTensorMap<Scalar, 4> x(src + n0 * p.sample(), nb, p.h, p.w, p.c);
+    RowTensorMap<Scalar, 2> patches(buf, nb * p.rows_per_sample(), p.patch());
+    patches = image_patch_matrix(x, p.k_h, p.k_w, p.stride_h, p.stride_w, p.inflate_h, p.inflate_w, p.pad_top,
+                                 p.pad_left, p.out_h, p.out_w);
+    f(n0, nb, patches);
+  }
 }
 
 }  // namespace detail
 
-// out (NHWC) = patches(in) . kernel + bias (then relu when fuse_relu); bias may be null. out is overwritten.
+// out (NHWC) = patches(in) . kernel + bias (then relu when fuse_relu); bias may be null. out is overwritten. `ws` is
+// the caller's workspace, grown once and reused.
 template <class Scalar>
 void conv2d_forward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* bias,
-                                 Scalar* out, bool fuse_relu = false) {
+                                 Scalar* out, Tensor<Scalar>& ws, bool fuse_relu = false) {
   if (g.rows() == 0) return;
   const detail::ConstRowTensorMap<Scalar, 2> w(kernel, g.patch(), g.out_c);
   const Eigen::array<Eigen::IndexPair<Index>, 1> patch_dim{Eigen::IndexPair<Index>(1, 0)};
-  const Index block = detail::eigen_tensor_block<Scalar>(g.out_pixels() * g.patch(), g.batch);
-  detail::RowTensor<Scalar, 2> cols_ws(block * g.out_pixels(), g.patch());
-  for (Index n0 = 0; n0 < g.batch; n0 += block) {
-    const Index nb = std::min(block, g.batch - n0), rows = nb * g.out_pixels();
-    const detail::ConstRowTensorMap<Scalar, 4> x(in + n0 * g.in_sample(), nb, g.in_h, g.in_w, g.in_c);
-    detail::RowTensorMap<Scalar, 2> cols(cols_ws.data(), rows, g.patch());
-    cols = detail::image_patch_matrix(x, g.k_h, g.k_w, g.stride_h, g.stride_w, 1, 1, g.pad_top, g.pad_left, g.out_h,
-                                      g.out_w);
-    detail::RowTensorMap<Scalar, 2>(out + n0 * g.out_sample(), rows, g.out_c) = cols.contract(w, patch_dim);
-  }
+  const detail::PatchSpec p = detail::input_patches(g);
+  if (ws.size() < detail::patch_workspace<Scalar>(p, g.batch)) ws.resize(Shape{detail::patch_workspace<Scalar>(p, g.batch)});
+  detail::for_each_patch_block(p, in, g.batch, ws.data(), [&](Index n0, Index nb, const auto& cols) {
+    detail::RowTensorMap<Scalar, 2>(out + n0 * g.out_sample(), nb * g.out_pixels(), g.out_c) =
+        cols.contract(w, patch_dim);
+  });
   detail::RowTensorMap<Scalar, 2> y(out, g.rows(), g.out_c);
   if (bias) {
     const detail::ConstRowTensorMap<Scalar, 2> b(bias, 1, g.out_c);
@@ -103,12 +138,12 @@ void conv2d_forward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, cons
 }
 
 // Backward from d_out (NHWC), all outputs overwritten: d_kernel = patches(in)^T . d_out, d_bias = d_out summed over
-// (n, oh, ow) (may be null), and, when d_in is not null, the transposed convolution: d_out inflated by the strides
-// (stride - 1 zeros between cells), padded by k - 1 - pad before, and correlated at stride 1 with the kernel flipped
-// in (kh, kw) and with its in/out channels swapped, which gives in_h x in_w windows.
+// (n, oh, ow) (may be null), and, when d_in is not null, the transposed convolution: d_out's patches (d_out_patches)
+// times the kernel flipped in (kh, kw) with its in/out channels swapped. `ws` as in the forward pass.
 template <class Scalar>
 void conv2d_backward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel,
-                                  const Scalar* d_out, Scalar* d_in, Scalar* d_kernel, Scalar* d_bias) {
+                                  const Scalar* d_out, Scalar* d_in, Scalar* d_kernel, Scalar* d_bias,
+                                  Tensor<Scalar>& ws) {
   detail::RowTensorMap<Scalar, 2> dw(d_kernel, g.patch(), g.out_c);
   if (g.rows() == 0) {  // no output position: every gradient is zero
     dw.setZero();
@@ -116,43 +151,36 @@ void conv2d_backward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, con
     if (d_in) std::fill(d_in, d_in + g.batch * g.in_sample(), Scalar(0));
     return;
   }
+  const detail::PatchSpec p = detail::input_patches(g), dp = detail::d_out_patches(g);
+  const Index flip_size = g.kernel_size();
+  const Index need = std::max(detail::patch_workspace<Scalar>(p, g.batch),
+                              d_in ? detail::patch_workspace<Scalar>(dp, g.batch) + flip_size : Index(0));
+  if (ws.size() < need) ws.resize(Shape{need});
+
   const detail::ConstRowTensorMap<Scalar, 2> dy(d_out, g.rows(), g.out_c);
   if (d_bias) detail::RowTensorMap<Scalar, 1>(d_bias, g.out_c) = dy.sum(Eigen::array<Index, 1>{0});
   const Eigen::array<Eigen::IndexPair<Index>, 1> row_dim{Eigen::IndexPair<Index>(0, 0)};
-  const Index block = detail::eigen_tensor_block<Scalar>(g.out_pixels() * g.patch(), g.batch);
-  detail::RowTensor<Scalar, 2> cols_ws(block * g.out_pixels(), g.patch());
-  for (Index n0 = 0; n0 < g.batch; n0 += block) {
-    const Index nb = std::min(block, g.batch - n0), rows = nb * g.out_pixels();
-    const detail::ConstRowTensorMap<Scalar, 4> x(in + n0 * g.in_sample(), nb, g.in_h, g.in_w, g.in_c);
-    detail::RowTensorMap<Scalar, 2> cols(cols_ws.data(), rows, g.patch());
-    cols = detail::image_patch_matrix(x, g.k_h, g.k_w, g.stride_h, g.stride_w, 1, 1, g.pad_top, g.pad_left, g.out_h,
-                                      g.out_w);
-    const detail::ConstRowTensorMap<Scalar, 2> dy_block(d_out + n0 * g.out_sample(), rows, g.out_c);
+  detail::for_each_patch_block(p, in, g.batch, ws.data(), [&](Index n0, Index nb, const auto& cols) {
+    const detail::ConstRowTensorMap<Scalar, 2> dy_block(d_out + n0 * g.out_sample(), nb * g.out_pixels(), g.out_c);
     if (n0 == 0)
       dw = cols.contract(dy_block, row_dim);
     else
       dw += cols.contract(dy_block, row_dim);
-  }
+  });
   if (!d_in) return;
 
-  // Flipped kernel (kh, kw reversed) with in/out swapped: (k_h, k_w, out_c, in_c) as a (k_h*k_w*out_c, in_c) matrix.
+  // Flipped kernel (kh, kw reversed) with in/out swapped: (k_h, k_w, out_c, in_c) as a (k_h*k_w*out_c, in_c) matrix,
+  // kept after the patch buffer.
   const detail::ConstRowTensorMap<Scalar, 4> k4(kernel, g.k_h, g.k_w, g.in_c, g.out_c);
-  const detail::RowTensor<Scalar, 2> w_flip =
-      k4.reverse(Eigen::array<bool, 4>{true, true, false, false})
-          .shuffle(Eigen::array<Index, 4>{0, 1, 3, 2})
-          .reshape(Eigen::array<Index, 2>{g.k_h * g.k_w * g.out_c, g.in_c});
+  detail::RowTensorMap<Scalar, 2> w_flip(ws.data() + detail::patch_workspace<Scalar>(dp, g.batch), dp.patch(), g.in_c);
+  w_flip = k4.reverse(Eigen::array<bool, 4>{true, true, false, false})
+               .shuffle(Eigen::array<Index, 4>{0, 1, 3, 2})
+               .reshape(Eigen::array<Index, 2>{dp.patch(), g.in_c});
   const Eigen::array<Eigen::IndexPair<Index>, 1> patch_dim{Eigen::IndexPair<Index>(1, 0)};
-  const Index in_pixels = g.in_h * g.in_w, flip_patch = g.k_h * g.k_w * g.out_c;
-  const Index d_block = detail::eigen_tensor_block<Scalar>(in_pixels * flip_patch, g.batch);
-  detail::RowTensor<Scalar, 2> d_cols_ws(d_block * in_pixels, flip_patch);
-  for (Index n0 = 0; n0 < g.batch; n0 += d_block) {
-    const Index nb = std::min(d_block, g.batch - n0), rows = nb * in_pixels;
-    const detail::ConstRowTensorMap<Scalar, 4> dy4(d_out + n0 * g.out_sample(), nb, g.out_h, g.out_w, g.out_c);
-    detail::RowTensorMap<Scalar, 2> d_cols(d_cols_ws.data(), rows, flip_patch);
-    d_cols = detail::image_patch_matrix(dy4, g.k_h, g.k_w, 1, 1, g.stride_h, g.stride_w, g.k_h - 1 - g.pad_top,
-                                        g.k_w - 1 - g.pad_left, g.in_h, g.in_w);
-    detail::RowTensorMap<Scalar, 2>(d_in + n0 * g.in_sample(), rows, g.in_c) = d_cols.contract(w_flip, patch_dim);
-  }
+  detail::for_each_patch_block(dp, d_out, g.batch, ws.data(), [&](Index n0, Index nb, const auto& d_cols) {
+    detail::RowTensorMap<Scalar, 2>(d_in + n0 * g.in_sample(), nb * g.in_h * g.in_w, g.in_c) =
+        d_cols.contract(w_flip, patch_dim);
+  });
 }
 
 }  // namespace nnlite

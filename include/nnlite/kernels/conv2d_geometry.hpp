@@ -72,6 +72,20 @@ struct Conv2DGeometry {
   Index kernel_size() const { return patch() * out_c; }       // HWIO kernel elements
   Index rows() const { return batch * out_h * out_w; }        // output positions in the batch
 
+  // Calls f(kh, kw, ih, iw) for each tap of output pixel (oh, ow)'s window that lies inside the input; taps over the
+  // padding read as zero and are skipped. The one copy of the window bounds for every kernel that loops over taps.
+  template <class F>
+  void for_each_valid_tap(Index oh, Index ow, F&& f) const {
+    for (Index kh = 0; kh < k_h; ++kh) {
+      const Index ih = oh * stride_h - pad_top + kh;
+      if (ih < 0 || ih >= in_h) continue;
+      for (Index kw = 0; kw < k_w; ++kw) {
+        const Index iw = ow * stride_w - pad_left + kw;
+        if (iw >= 0 && iw < in_w) f(kh, kw, ih, iw);
+      }
+    }
+  }
+
   // A 1x1, stride-1, unpadded conv is a plain matrix product over the input as it lies in memory.
   bool is_pointwise() const {
     return k_h == 1 && k_w == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_left == 0 &&

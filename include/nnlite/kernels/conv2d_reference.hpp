@@ -20,19 +20,13 @@ void conv2d_forward_reference(const Conv2DGeometry& g, const Scalar* in, const S
       for (Index ow = 0; ow < g.out_w; ++ow) {
         Scalar* y = out + ((n * g.out_h + oh) * g.out_w + ow) * g.out_c;
         for (Index o = 0; o < g.out_c; ++o) y[o] = bias ? bias[o] : Scalar(0);
-        for (Index kh = 0; kh < g.k_h; ++kh) {
-          const Index ih = oh * g.stride_h - g.pad_top + kh;
-          if (ih < 0 || ih >= g.in_h) continue;
-          for (Index kw = 0; kw < g.k_w; ++kw) {
-            const Index iw = ow * g.stride_w - g.pad_left + kw;
-            if (iw < 0 || iw >= g.in_w) continue;
-            for (Index c = 0; c < g.in_c; ++c) {
-              const Scalar v = x[(ih * g.in_w + iw) * g.in_c + c];
-              const Scalar* w = kernel + ((kh * g.k_w + kw) * g.in_c + c) * g.out_c;
-              for (Index o = 0; o < g.out_c; ++o) y[o] += v * w[o];
-            }
+        g.for_each_valid_tap(oh, ow, [&](Index kh, Index kw, Index ih, Index iw) {
+          for (Index c = 0; c < g.in_c; ++c) {
+            const Scalar v = x[(ih * g.in_w + iw) * g.in_c + c];
+            const Scalar* w = kernel + ((kh * g.k_w + kw) * g.in_c + c) * g.out_c;
+            for (Index o = 0; o < g.out_c; ++o) y[o] += v * w[o];
           }
-        }
+        });
       }
     }
   }
@@ -48,20 +42,14 @@ void conv2d_backward_input_reference(const Conv2DGeometry& g, const Scalar* d_ou
     for (Index oh = 0; oh < g.out_h; ++oh) {
       for (Index ow = 0; ow < g.out_w; ++ow) {
         const Scalar* dy = d_out + ((n * g.out_h + oh) * g.out_w + ow) * g.out_c;
-        for (Index kh = 0; kh < g.k_h; ++kh) {
-          const Index ih = oh * g.stride_h - g.pad_top + kh;
-          if (ih < 0 || ih >= g.in_h) continue;
-          for (Index kw = 0; kw < g.k_w; ++kw) {
-            const Index iw = ow * g.stride_w - g.pad_left + kw;
-            if (iw < 0 || iw >= g.in_w) continue;
-            for (Index c = 0; c < g.in_c; ++c) {
-              const Scalar* w = kernel + ((kh * g.k_w + kw) * g.in_c + c) * g.out_c;
-              Scalar sum = 0;
-              for (Index o = 0; o < g.out_c; ++o) sum += dy[o] * w[o];
-              dx[(ih * g.in_w + iw) * g.in_c + c] += sum;
-            }
+        g.for_each_valid_tap(oh, ow, [&](Index kh, Index kw, Index ih, Index iw) {
+          for (Index c = 0; c < g.in_c; ++c) {
+            const Scalar* w = kernel + ((kh * g.k_w + kw) * g.in_c + c) * g.out_c;
+            Scalar sum = 0;
+            for (Index o = 0; o < g.out_c; ++o) sum += dy[o] * w[o];
+            dx[(ih * g.in_w + iw) * g.in_c + c] += sum;
           }
-        }
+        });
       }
     }
   }
@@ -80,19 +68,13 @@ void conv2d_backward_params_reference(const Conv2DGeometry& g, const Scalar* in,
         const Scalar* dy = d_out + ((n * g.out_h + oh) * g.out_w + ow) * g.out_c;
         if (d_bias)
           for (Index o = 0; o < g.out_c; ++o) d_bias[o] += dy[o];
-        for (Index kh = 0; kh < g.k_h; ++kh) {
-          const Index ih = oh * g.stride_h - g.pad_top + kh;
-          if (ih < 0 || ih >= g.in_h) continue;
-          for (Index kw = 0; kw < g.k_w; ++kw) {
-            const Index iw = ow * g.stride_w - g.pad_left + kw;
-            if (iw < 0 || iw >= g.in_w) continue;
-            for (Index c = 0; c < g.in_c; ++c) {
-              const Scalar v = x[(ih * g.in_w + iw) * g.in_c + c];
-              Scalar* dw = d_kernel + ((kh * g.k_w + kw) * g.in_c + c) * g.out_c;
-              for (Index o = 0; o < g.out_c; ++o) dw[o] += v * dy[o];
-            }
+        g.for_each_valid_tap(oh, ow, [&](Index kh, Index kw, Index ih, Index iw) {
+          for (Index c = 0; c < g.in_c; ++c) {
+            const Scalar v = x[(ih * g.in_w + iw) * g.in_c + c];
+            Scalar* dw = d_kernel + ((kh * g.k_w + kw) * g.in_c + c) * g.out_c;
+            for (Index o = 0; o < g.out_c; ++o) dw[o] += v * dy[o];
           }
-        }
+        });
       }
     }
   }
