@@ -1,4 +1,4 @@
-// Study step 1, the data: where the IDX files are, loading them as bytes, the per-batch conversion, and the seeds
+// Study step 1, the data: where the IDX files are, loading them as bytes, the per-batch conversion, and the split seed
 // each iteration derives from --seed.
 #include <zlib.h>
 
@@ -46,19 +46,9 @@ StudyData load_study_data(const std::string& dir, Index train_limit, bool quiet)
   return d;
 }
 
-// Distinct streams of derive_seed, so no split shares draws with any model's initialisation.
+// A stream of derive_seed of its own, so no split shares draws with any model's initialisation (model_seed).
 std::uint64_t split_seed(std::uint64_t seed, int iteration) {
   return nnlite::derive_seed(seed, 0x5000 + static_cast<std::uint64_t>(iteration));
-}
-std::uint64_t model_seed(std::uint64_t seed, int iteration) {
-  return nnlite::derive_seed(seed, 0x6000 + static_cast<std::uint64_t>(iteration));
-}
-
-nnlite::Sequential<float> make_model(const Config& config, int iteration) {
-  nnlite::Sequential<float> model = study_model<float>(config.model);
-  model.set_seed(model_seed(config.seed, iteration));  // before compile(), which creates the weights
-  model.compile(nnlite::Adam<float>(config.learning_rate), "categorical_crossentropy", {"accuracy"});
-  return model;
 }
 
 }  // namespace study

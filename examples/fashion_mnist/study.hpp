@@ -91,12 +91,13 @@ struct StudyData {
 std::string resolve_data_dir(const std::string& requested);
 StudyData load_study_data(const std::string& dir, Index train_limit, bool quiet);
 
-// Seeds of iteration i (1-based): every split and every model's initialisation differs, all derived from --seed.
+// The seed of iteration i's split (1-based), derived from --seed; model_seed (study_models.hpp) seeds its model.
 std::uint64_t split_seed(std::uint64_t seed, int iteration);
-std::uint64_t model_seed(std::uint64_t seed, int iteration);
 
-// A fresh, compiled study model with the iteration's seed.
-nnlite::Sequential<float> make_model(const Config& config, int iteration);
+// A fresh, compiled study model with the iteration's seed (study_models.hpp says how).
+inline nnlite::Sequential<float> make_model(const Config& config, int iteration) {
+  return compiled_study_model<float>(config.model, model_seed(config.seed, iteration), config.learning_rate);
+}
 
 // ---- train.cpp -------------------------------------------------------------------------------------------------
 

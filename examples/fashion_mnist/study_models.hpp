@@ -1,9 +1,11 @@
-// The two Keras models of the Fashion-MNIST study, layer for layer: *first* and *improved*.
+// The two Keras models of the Fashion-MNIST study, layer for layer: *first* and *improved*, and how the study seeds
+// and compiles them.
 // Shared by the example, the tests and the benchmarks so there is one definition of each.
 #pragma once
 
 #include <nnlite/nnlite.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace study {
@@ -47,6 +49,21 @@ nnlite::Sequential<Scalar> study_model(const std::string& which, nnlite::Shape i
   if (which == "improved") return improved_model<Scalar>(input);
   if (which == "first") return first_model<Scalar>(input);
   throw nnlite::ArgumentError("unknown model '" + which + "' (expected improved or first)");
+}
+
+// The seed of iteration i's model (1-based), derived from --seed: a stream of derive_seed that no split shares.
+inline std::uint64_t model_seed(std::uint64_t seed, int iteration) {
+  return nnlite::derive_seed(seed, 0x6000 + static_cast<std::uint64_t>(iteration));
+}
+
+// A fresh model as the study trains it: seeded before compile() (which creates the weights), Adam at
+// `learning_rate` on categorical cross-entropy, with accuracy.
+template <class Scalar>
+nnlite::Sequential<Scalar> compiled_study_model(const std::string& which, std::uint64_t seed, double learning_rate) {
+  nnlite::Sequential<Scalar> model = study_model<Scalar>(which);
+  model.set_seed(seed);
+  model.compile(nnlite::Adam<Scalar>(learning_rate), "categorical_crossentropy", {"accuracy"});
+  return model;
 }
 
 }  // namespace study
