@@ -15,18 +15,9 @@ using namespace nnlite;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using test_support::contains;
+using test_support::message_of;
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception of the expected type");
-  return {};
-}
 
 }  // namespace
 
@@ -223,6 +214,8 @@ TEST_CASE("fold_batch_normalization: same predictions, BN merged into Conv2D (wi
 
 #include <nnlite/io/idx.hpp>
 #include <nnlite/io/keras_h5.hpp>
+
+#include "test_support.hpp"
 
 // Conv-BN-ReLU-Pool x2, Dense softmax on 3,000 Fashion-MNIST training images for 3 epochs; tested on 1,000 images
 // of the test set. Bar: 75% (measured 0.825; chance is 10%). momentum 0.9, not Keras' 0.99: in only 282 steps the

@@ -10,6 +10,8 @@
 #include <nnlite/io/checkpoint.hpp>
 #include <nnlite/nnlite.hpp>
 
+#include "test_support.hpp"
+
 namespace {
 
 using nnlite::Index;
@@ -75,14 +77,8 @@ nnlite::FitOptions<float> quiet_fit(int epochs, int initial_epoch = 0) {
   return o;
 }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(s.data(), static_cast<std::streamsize>(s.size()));
-}
+using test_support::read_bytes;
+using test_support::write_bytes;
 
 // Expects load_checkpoint to throw E naming the file, and the model to keep its parameters.
 template <class E>

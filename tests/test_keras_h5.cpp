@@ -23,10 +23,15 @@
 
 #include "keras_h5_models.hpp"
 
+#include "test_support.hpp"
+
 using namespace nnlite;
 using nlohmann::json;
 
 namespace {
+
+using test_support::contains;
+using test_support::message_of;
 
 std::string test_dir() {
   const std::string dir = std::string(NNLITE_BINARY_DIR) + "/keras_h5_test";
@@ -35,20 +40,6 @@ std::string test_dir() {
 }
 std::string tmp_file(const std::string& name) { return test_dir() + "/" + name; }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-// The message of the exception of type E that f throws, or a note saying what happened instead.
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<wrong exception type> ") + e.what();
-  }
-  return "<no exception>";
-}
 
 template <class S>
 bool bitwise_equal(const Tensor<S>& a, const Tensor<S>& b) {
@@ -508,7 +499,7 @@ TEST_CASE("keras_h5: long layer lists are split like Keras, and a huge model_con
 }
 
 TEST_CASE("keras_h5: real Keras files load and reach their published accuracy") {
-  const std::string dir = std::string(NNLITE_SHARED_DIR) + "/fixtures/keras";
+  const std::string dir = test_support::keras_fixtures_dir(NNLITE_SHARED_DIR);
   const std::string data_dir = "/usr/share/datasets/fashion-mnist";
   if (!exists(dir)) {
     MESSAGE("SKIPPED: no Keras fixtures at " << dir);

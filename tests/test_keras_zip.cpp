@@ -15,9 +15,14 @@
 
 #include <nnlite/io/keras_zip.hpp>
 
+#include "test_support.hpp"
+
 using namespace nnlite;
 
 namespace {
+
+using test_support::contains;
+using test_support::message_of;
 
 std::string tmp_file(const std::string& name) {
   const std::string dir = std::string(NNLITE_BINARY_DIR) + "/keras_zip_test";
@@ -27,18 +32,6 @@ std::string tmp_file(const std::string& name) {
 bool exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<wrong exception type> ") + e.what();
-  }
-  return "<no exception>";
 }
 
 // A zip written by libzip with the given members (name, bytes), stored or deflated.
@@ -101,10 +94,7 @@ double test_accuracy(Sequential<float>& model, const std::string& dir) {
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
-// NNLITE_SHARED_DIR in the environment overrides the compiled-in one (a worktree's ../shared may not exist).
-const std::string kFixture = std::string(std::getenv("NNLITE_SHARED_DIR") ? std::getenv("NNLITE_SHARED_DIR")
-                                                                          : NNLITE_SHARED_DIR) +
-                             "/fixtures/keras/hgmldl_keras3.4.1_best-cnn-model.keras";
+const std::string kFixture = test_support::keras_fixtures_dir(NNLITE_SHARED_DIR) + "/hgmldl_keras3.4.1_best-cnn-model.keras";
 
 }  // namespace
 

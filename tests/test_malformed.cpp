@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.hpp"
+
 using namespace nnlite;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -53,15 +55,8 @@ fs::path scratch(const std::string& name) {
   return dir / name;
 }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using test_support::read_bytes;
+using test_support::write_bytes;
 void write_gz(const std::string& path, const std::string& bytes) {
   gzFile gz = gzopen(path.c_str(), "wb");
   REQUIRE(gz != nullptr);

@@ -16,24 +16,16 @@
 #include <unistd.h>
 #include <vector>
 
+#include "test_support.hpp"
+
 namespace fs = std::filesystem;
 using namespace nnlite::plot;
 
 namespace {
 
 // A fresh directory under /tmp, removed with everything in it at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("nnlite_test_plot_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+struct TempDir : test_support::TempDir {  // a fresh scratch directory per test
+  TempDir() : test_support::TempDir("nnlite_test_plot") {}
 };
 
 struct PngInfo {
