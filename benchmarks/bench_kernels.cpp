@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -196,6 +197,42 @@ void BM_batchnorm(benchmark::State& state, Index h, Index w, Index c, BnPass pas
                                               benchmark::Counter::kIsRate);
 }
 
+// AveragePooling2D 2x2 and the global poolings on conv1's output: memory-bound, so GB/s of tensor traffic (forward
+// reads the input and writes the output; backward reads d_out and writes d_in, GlobalMaxPooling2D also reads the
+// input again to find the maxima), beside a plain copy of the input (read + write: the machine's bandwidth there).
+enum class PoolKind { average, global_average, global_max, copy };
+void BM_pool_traffic(benchmark::State& state, Index h, Index w, Index c, PoolKind kind, Pass pass) {
+  const Index batch = state.range(0);
+  std::unique_ptr<nnlite::Layer<float>> layer;
+  if (kind == PoolKind::average) layer = std::make_unique<nnlite::AveragePooling2D<float>>(2);
+  if (kind == PoolKind::global_average) layer = std::make_unique<nnlite::GlobalAveragePooling2D<float>>();
+  if (kind == PoolKind::global_max || kind == PoolKind::copy)
+    layer = std::make_unique<nnlite::GlobalMaxPooling2D<float>>();
+  layer->build(nnlite::Shape{h, w, c});
+  Tensor<float> x(nnlite::Shape{batch, h, w, c}), y, dy, dx;
+  fill(x, 5);
+  layer->forward(x, y, nnlite::Mode::training);
+  dy.resize(y.shape());
+  fill(dy, 6);
+  for (auto _ : state) {
+    if (kind == PoolKind::copy) {
+      dx.resize(x.shape());
+      dx.flat() = x.flat();
+    } else if (pass == Pass::forward) {
+      layer->forward(x, y, nnlite::Mode::training);
+    } else {
+      layer->backward(x, y, dy, &dx);
+    }
+    benchmark::ClobberMemory();
+  }
+  const double values = kind == PoolKind::copy ? 2.0 * double(x.size())
+                        : kind == PoolKind::global_max && pass == Pass::backward
+                            ? 2.0 * double(x.size()) + double(y.size())
+                            : double(x.size() + y.size());
+  state.counters["GB/s"] =
+      benchmark::Counter(values * 4 * double(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
+}
+
 // Inference of conv1 (28x28x1 -> 26x26x32) followed by BatchNormalization and relu: three layers, against the same
 // block folded by fold_batch_normalization into one Conv2D with the relu fused into its output pass.
 void BM_conv_bn_relu(benchmark::State& state, bool folded) {
@@ -242,6 +279,15 @@ void register_all() {
                             std::pair{"infer_fwd", BnPass::infer_fwd}, std::pair{"copy", BnPass::copy}})
     benchmark::RegisterBenchmark((std::string("batchnorm_26x26x32/") + name).c_str(), BM_batchnorm, 26, 26, 32, pass)
         ->Apply(batches);
+  for (auto [name, kind] : {std::pair{"avgpool", PoolKind::average},
+                            std::pair{"global_avgpool", PoolKind::global_average},
+                            std::pair{"global_maxpool", PoolKind::global_max}})
+    for (Pass pass : {Pass::forward, Pass::backward})
+      benchmark::RegisterBenchmark((std::string(name) + "_26x26x32/" + (pass == Pass::forward ? "fwd" : "bwd")).c_str(),
+                                   BM_pool_traffic, 26, 26, 32, kind, pass)
+          ->Apply(batches);
+  benchmark::RegisterBenchmark("copy_26x26x32", BM_pool_traffic, 26, 26, 32, PoolKind::copy, Pass::forward)
+      ->Apply(batches);
   benchmark::RegisterBenchmark("conv1_bn_relu/infer/separate", BM_conv_bn_relu, false)->Apply(batches);
   benchmark::RegisterBenchmark("conv1_bn_relu/infer/folded", BM_conv_bn_relu, true)->Apply(batches);
 }

@@ -78,6 +78,19 @@ const std::vector<Entry>& roster() {
              BatchNormalization<S>(BatchNormalizationOptions{}.center(false).momentum(0.9))),
       ROSTER("BatchNormalization no scale", (Shape{2, 3}),
              BatchNormalization<S>(BatchNormalizationOptions{}.scale(false).epsilon(1e-2))),
+      ROSTER("AveragePooling2D", (Shape{4, 4, 2}), AveragePooling2D<S>({2, 2})),
+      ROSTER("AveragePooling2D same strided", (Shape{5, 4, 2}),
+             AveragePooling2D<S>(Size2(3, 2), Size2(2, 1), Padding::same)),
+      ROSTER("GlobalAveragePooling2D", (Shape{3, 2, 3}), GlobalAveragePooling2D<S>()),
+      ROSTER("GlobalAveragePooling2D keepdims", (Shape{2, 2, 2}), GlobalAveragePooling2D<S>(true)),
+      ROSTER("GlobalMaxPooling2D", (Shape{3, 2, 3}), GlobalMaxPooling2D<S>()),
+      ROSTER("GlobalMaxPooling2D keepdims", (Shape{2, 3, 2}), GlobalMaxPooling2D<S>(true)),
+      ROSTER("ZeroPadding2D", (Shape{2, 3, 2}), ZeroPadding2D<S>()),
+      ROSTER("ZeroPadding2D asymmetric", (Shape{2, 2, 1}), ZeroPadding2D<S>(Padding2D(1, 0, 2, 1))),
+      ROSTER("Reshape", (Shape{2, 3, 2}), Reshape<S>({3, -1})),
+      ROSTER("Rescaling", (Shape{5}), Rescaling<S>(0.5, -1.0)),
+      ROSTER("SpatialDropout2D 0.5", (Shape{2, 2, 4}), SpatialDropout2D<S>(0.5)),
+      ROSTER("GaussianNoise 0.1", (Shape{6}), GaussianNoise<S>(0.1)),
   };
   return r;
 }

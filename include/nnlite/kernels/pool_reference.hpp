@@ -1,5 +1,6 @@
 // nnlite/kernels/pool_reference.hpp: MaxPool2D forward and backward over NHWC as direct loops (pooling is
 // memory-bound, so these are also the kernels the layer runs). Backward either replays stored argmax or recomputes it.
+// AveragePooling2D: plain reference loops here, and the entry points the layer calls, which run pool_fast.hpp.
 #pragma once
 
 #include <algorithm>
@@ -153,6 +154,56 @@ void maxpool2d_backward_recompute(const Pool2DGeometry& g, const Scalar* in, con
       }
     }
   });
+}
+
+// AveragePooling2D. Keras' 'same' averages over the cells of the window that lie inside the input (TF's AvgPool,
+// count_include_pad=False in PyTorch's terms): the padding neither adds to the sum nor to the count.
+
+// The obviously right loops, one output value at a time: the yardstick for the fast kernels.
+template <class Scalar>
+void avgpool2d_forward_reference(const Pool2DGeometry& g, const Scalar* in, Scalar* out) {
+  const Index C = g.channels;
+  for (Index n = 0; n < g.batch; ++n)
+    for (Index oh = 0; oh < g.out_h; ++oh)
+      for (Index ow = 0; ow < g.out_w; ++ow) {
+        Index h0, h1, w0, w1;
+        g.window(oh, ow, h0, h1, w0, w1);
+        for (Index c = 0; c < C; ++c) {
+          Scalar sum = 0;
+          Index count = 0;
+          for (Index h = h0; h < h1; ++h)
+            for (Index w = w0; w < w1; ++w, ++count) sum += in[((n * g.in_h + h) * g.in_w + w) * C + c];
+          out[((n * g.out_h + oh) * g.out_w + ow) * C + c] = sum / static_cast<Scalar>(count);
+        }
+      }
+}
+
+template <class Scalar>
+void avgpool2d_backward_reference(const Pool2DGeometry& g, const Scalar* d_out, Scalar* d_in) {
+  const Index C = g.channels;
+  std::fill(d_in, d_in + g.batch * g.in_sample(), Scalar(0));
+  for (Index n = 0; n < g.batch; ++n)
+    for (Index oh = 0; oh < g.out_h; ++oh)
+      for (Index ow = 0; ow < g.out_w; ++ow) {
+        Index h0, h1, w0, w1;
+        g.window(oh, ow, h0, h1, w0, w1);
+        const Index count = (h1 - h0) * (w1 - w0);
+        for (Index c = 0; c < C; ++c) {
+          const Scalar share = d_out[((n * g.out_h + oh) * g.out_w + ow) * C + c] / static_cast<Scalar>(count);
+          for (Index h = h0; h < h1; ++h)
+            for (Index w = w0; w < w1; ++w) d_in[((n * g.in_h + h) * g.in_w + w) * C + c] += share;
+        }
+      }
+}
+
+// What the layer runs: channel-vectorised, in parallel over the batch, bit-identical to the reference.
+template <class Scalar>
+void avgpool2d_forward(const Pool2DGeometry& g, const Scalar* in, Scalar* out) {
+  detail::avgpool2d_forward_fast_impl(g, in, out);
+}
+template <class Scalar>
+void avgpool2d_backward(const Pool2DGeometry& g, const Scalar* d_out, Scalar* d_in) {
+  detail::avgpool2d_backward_fast_impl(g, d_out, d_in);
 }
 
 }  // namespace nnlite

@@ -9,13 +9,20 @@
 
 #include "../core/registry.hpp"
 #include "activation_layers.hpp"
+#include "average_pooling2d.hpp"
 #include "batch_normalization.hpp"
 #include "conv2d.hpp"
 #include "dense.hpp"
 #include "dropout.hpp"
 #include "flatten.hpp"
+#include "gaussian_noise.hpp"
+#include "global_pooling2d.hpp"
 #include "layer.hpp"
 #include "maxpool2d.hpp"
+#include "rescaling.hpp"
+#include "reshape.hpp"
+#include "spatial_dropout2d.hpp"
+#include "zero_padding2d.hpp"
 
 namespace nnlite {
 
@@ -38,6 +45,14 @@ Registry<LayerCreator<Scalar>>& layer_registry() {
     r.add("ReLU", &ReLU<Scalar>::from_config);
     r.add("Softmax", &Softmax<Scalar>::from_config);
     r.add("BatchNormalization", &BatchNormalization<Scalar>::from_config);
+    r.add("AveragePooling2D", &AveragePooling2D<Scalar>::from_config, {"AvgPool2D"});
+    r.add("GlobalAveragePooling2D", &GlobalAveragePooling2D<Scalar>::from_config, {"GlobalAvgPool2D"});
+    r.add("GlobalMaxPooling2D", &GlobalMaxPooling2D<Scalar>::from_config, {"GlobalMaxPool2D"});
+    r.add("ZeroPadding2D", &ZeroPadding2D<Scalar>::from_config);
+    r.add("Reshape", &Reshape<Scalar>::from_config);
+    r.add("Rescaling", &Rescaling<Scalar>::from_config);
+    r.add("SpatialDropout2D", &SpatialDropout2D<Scalar>::from_config);
+    r.add("GaussianNoise", &GaussianNoise<Scalar>::from_config);
     return r;
   }();
   return registry;

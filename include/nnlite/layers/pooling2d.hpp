@@ -1,0 +1,95 @@
+// nnlite/layers/pooling2d.hpp: what Keras' 2-D window poolings share (its BasePooling): pool_size, strides that
+// default to the pool size, 'valid' or 'same' padding, the output shape and the config both ways. MaxPool2D
+// (maxpool2d.hpp) and AveragePooling2D (average_pooling2d.hpp) add only their arithmetic.
+#pragma once
+
+#include <initializer_list>
+
+#include "../kernels/conv2d_geometry.hpp"
+#include "../kernels/pool_reference.hpp"
+#include "layer.hpp"
+
+namespace nnlite {
+
+template <class Scalar>
+class Pooling2D : public Layer<Scalar> {
+ public:
+  Size2 pool_size() const { return pool_size_; }
+  Size2 strides() const { return strides_; }
+  Padding padding() const { return padding_; }
+
+  // The kernels' view of this layer for a batch of `batch` samples (valid after build()).
+  Pool2DGeometry geometry(Index batch) const {
+    return Pool2DGeometry::make(batch, in_h_, in_w_, channels_, pool_size_, strides_, padding_);
+  }
+
+  nlohmann::json config() const override {
+    auto c = Layer<Scalar>::config();
+    c["pool_size"] = {pool_size_.h, pool_size_.w};
+    c["padding"] = padding_name(padding_);
+    c["strides"] = {strides_.h, strides_.w};
+    c["data_format"] = "channels_last";
+    return c;
+  }
+
+ protected:
+  // `keras_class` names the layer in argument errors ("AveragePooling2D: pool_size must be >= 1, got (0, 2)").
+  Pooling2D(const char* keras_class, Size2 pool_size, Size2 strides, Padding padding, std::string name)
+      : pool_size_(pool_size), strides_(strides), padding_(padding) {
+    if (pool_size.h < 1 || pool_size.w < 1)
+      throw ArgumentError(std::string(keras_class) + ": pool_size must be >= 1, got " + pool_size.str());
+    if (strides.h < 1 || strides.w < 1)
+      throw ArgumentError(std::string(keras_class) + ": strides must be >= 1, got " + strides.str());
+    this->set_name(std::move(name));
+  }
+
+  static Size2 size_from_list(const char* keras_class, std::initializer_list<Index> v) {
+    if (v.size() == 1) return Size2(*v.begin());
+    if (v.size() == 2) return Size2(*v.begin(), *(v.begin() + 1));
+    throw ArgumentError(std::string(keras_class) + ": pool_size needs 1 or 2 values, got " + std::to_string(v.size()));
+  }
+
+  // The options of a Keras config (tf.keras 2 and Keras 3 write the same keys), checked.
+  struct Options {
+    Size2 pool_size, strides;
+    Padding padding;
+  };
+  static Options options_from_config(const ConfigReader& c) {
+    const Index cap = c.limits.max_tensor_elements;
+    const Size2 pool = c.pair("pool_size", cap, Size2(2, 2));
+    const Size2 strides = c.pair("strides", cap, pool);  // null: the pool size, as in Keras
+    const Padding padding = c.padding();
+    c.check_channels_last();
+    return {pool, strides, padding};
+  }
+
+  // Reads the previous state's dimensions, so derived layers call this and then drop state of their own.
+  Shape compute_output_shape(const Shape& input_shape) override {
+    if (input_shape.rank() != 3 || input_shape.size() < 1)
+      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
+    const Pool2DGeometry g =
+        Pool2DGeometry::make(1, input_shape[0], input_shape[1], input_shape[2], pool_size_, strides_, padding_);
+    const Shape out{g.out_h, g.out_w, g.channels};
+    if (g.out_h < 1 || g.out_w < 1)
+      this->shape_error("input " + input_shape.str(true) + " is too small for pool_size " + pool_size_.str() +
+                        " with padding '" + padding_name(padding_) + "': the output would be " + out.str(true));
+    in_h_ = g.in_h;
+    in_w_ = g.in_w;
+    channels_ = g.channels;
+    return out;
+  }
+
+  // backward's common check: d_out must have the output's shape for this input.
+  void check_d_out(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out) const {
+    if (d_out.shape() != out.shape() || out.shape() != this->output_shape().with_batch(in.batch()))
+      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
+                        this->output_shape().with_batch(in.batch()).str());
+  }
+
+ private:
+  Size2 pool_size_, strides_;
+  Padding padding_;
+  Index in_h_ = 0, in_w_ = 0, channels_ = 0;
+};
+
+}  // namespace nnlite

@@ -1,0 +1,121 @@
+// nnlite/layers/spatial_dropout2d.hpp: Keras' SpatialDropout2D: Dropout that drops whole channels (feature maps) of
+// an NHWC input, one draw per (sample, channel) (Keras' noise_shape (batch, 1, 1, channels)). Inverted like Dropout:
+// a kept channel is scaled by 1 / (1 - rate), and inference is the identity.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../core/parallel.hpp"
+#include "../core/random.hpp"
+#include "layer.hpp"
+
+namespace nnlite {
+
+template <class Scalar>
+class SpatialDropout2D : public Layer<Scalar> {
+ public:
+  explicit SpatialDropout2D(double rate, std::string name = "") : rate_(rate) {
+    if (!(rate >= 0.0 && rate < 1.0))
+      throw ArgumentError("SpatialDropout2D: rate must be in [0, 1), got " + std::to_string(rate));
+    this->set_name(std::move(name));
+  }
+
+  std::string class_name() const override { return "SpatialDropout2D"; }
+  std::string name_stem() const override { return "spatial_dropout2d"; }
+  double rate() const { return rate_; }
+
+  void seed(std::uint64_t seed) override { rng_.reseed(seed); }
+
+  void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) override {
+    this->check_input(in);
+    out.resize(in.shape());
+    if (mode == Mode::inference || rate_ == 0.0) {
+      out.flat() = in.flat();
+      mask_valid_ = false;  // a later backward follows this identity pass, not an older mask
+      return;
+    }
+    // mask[n * C + c] is 0 or 1 / (1 - rate): keep when the high half of a counter-based draw at (key, n * C + c)
+    // falls below (1 - rate) * 2^32 (as Dropout draws, so the mask does not depend on how the work is split).
+    const Index C = channels_, P = pixels_, batch = in.batch();
+    mask_.resize(static_cast<std::size_t>(batch * C));
+    const auto keep_below = static_cast<std::uint64_t>((1.0 - rate_) * 4294967296.0);
+    const Scalar scale = Scalar(1) / static_cast<Scalar>(1.0 - rate_);
+    const std::uint64_t key = rng_();
+    for (Index i = 0; i < batch * C; ++i)
+      mask_[static_cast<std::size_t>(i)] =
+          (splitmix64_at(key, static_cast<std::uint64_t>(i)) >> 32) < keep_below ? scale : Scalar(0);
+    apply_mask(in.data(), out.data(), batch, P, C);
+    mask_valid_ = true;
+    mask_batch_ = batch;
+  }
+
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+                Tensor<Scalar>* d_in) override {
+    if (!d_in) return;
+    if (d_out.shape() != in.shape())
+      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + in.shape().str());
+    d_in->resize(in.shape());
+    // Backward follows the forward that was just run: the mask when it was a training pass, identity otherwise.
+    if (mask_valid_ && mask_batch_ == in.batch())
+      apply_mask(d_out.data(), d_in->data(), in.batch(), pixels_, channels_);
+    else
+      d_in->flat() = d_out.flat();
+  }
+
+  nlohmann::json config() const override {
+    auto c = Layer<Scalar>::config();
+    c["rate"] = rate_;
+    c["seed"] = nullptr;
+    c["data_format"] = "channels_last";
+    return c;
+  }
+
+  // Keras 3 writes rate, seed, data_format; tf.keras 2 rate, noise_shape (null), seed. The seed is not used: the
+  // draws come from the model's seed, like Dropout's.
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
+    if (!c.has("rate")) c.bad("'rate' is missing");
+    const double rate = c.number("rate", 0.0);
+    if (!(rate >= 0.0 && rate < 1.0)) c.bad("'rate' must be in [0, 1), got " + dump_json(c.at("rate")));
+    c.require_null("noise_shape");
+    c.check_channels_last();
+    return configured(std::make_unique<SpatialDropout2D>(rate, c.name), c);
+  }
+
+  std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
+
+ protected:
+  Shape compute_output_shape(const Shape& input_shape) override {
+    if (input_shape.rank() != 3 || input_shape.size() < 1)
+      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
+    pixels_ = input_shape[0] * input_shape[1];
+    channels_ = input_shape[2];
+    mask_valid_ = false;
+    return input_shape;
+  }
+
+ private:
+  // dst[n, p, c] = src[n, p, c] * mask[n, c].
+  void apply_mask(const Scalar* src, Scalar* dst, Index batch, Index P, Index C) const {
+    parallel_for(
+        batch,
+        [&](Index n) {
+          const Scalar* m = mask_.data() + n * C;
+          for (Index p = 0; p < P; ++p) {
+            const Scalar* x = src + (n * P + p) * C;
+            Scalar* y = dst + (n * P + p) * C;
+            for (Index c = 0; c < C; ++c) y[c] = x[c] * m[c];
+          }
+        },
+        static_cast<double>(P * C));
+  }
+
+  double rate_;
+  Rng rng_;
+  Index pixels_ = 0, channels_ = 0;
+  std::vector<Scalar> mask_;  // workspace: one factor per (sample, channel) of the last training forward
+  bool mask_valid_ = false;
+  Index mask_batch_ = 0;
+};
+
+}  // namespace nnlite
