@@ -112,22 +112,29 @@ class Loss {
   Reduction reduction_;
 };
 
-// Keras' categorical_crossentropy / CategoricalCrossentropy(from_logits, label_smoothing): one-hot (or soft) labels
-// of the output's shape. The two paths of the file comment, each with its exact derivative.
-template <class Scalar>
-class CategoricalCrossentropy : public Loss<Scalar> {
- public:
-  explicit CategoricalCrossentropy(bool from_logits = false, double label_smoothing = 0.0,
-                                   Reduction reduction = Reduction::sum_over_batch_size)
-      : Loss<Scalar>(reduction), from_logits_(from_logits), label_smoothing_(label_smoothing) {
-    if (!(label_smoothing >= 0 && label_smoothing <= 1))
-      throw ArgumentError("CategoricalCrossentropy: label_smoothing must be in [0, 1], got " +
-                          std::to_string(label_smoothing));
-  }
+namespace loss_detail {
 
-  std::string name() const override { return "categorical_crossentropy"; }
-  std::string class_name() const override { return "CategoricalCrossentropy"; }
-  std::string target_description() const override { return "labels must be one-hot, of the output's shape"; }
+inline double sigmoid(double z) { return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z)); }
+// tf.clip_by_value passes the gradient where lo <= v <= hi (both ends included) and none elsewhere.
+inline bool inside(double v, double lo, double hi) { return v >= lo && v <= hi; }
+inline Reduction reduction_of(const ConfigReader& c) {
+  return parse_reduction(c.string("reduction", "sum_over_batch_size"));
+}
+// The per-sample shape with its last (class) axis dropped.
+inline Shape drop_last(const Shape& s) {
+  if (s.rank() == 0) return s;
+  return Shape(std::vector<Index>(s.dims().begin(), s.dims().end() - 1));
+}
+
+}  // namespace loss_detail
+
+// What Keras' categorical and binary cross-entropies share: from_logits, label_smoothing in [0, 1] and axis -1, in
+// the constructor, the config and from_config.
+template <class Scalar>
+class SmoothedCrossentropy : public Loss<Scalar> {
+ public:
+  bool from_logits() const { return from_logits_; }
+  double label_smoothing() const { return label_smoothing_; }
   nlohmann::json config() const override {
     auto c = Loss<Scalar>::config();
     c["from_logits"] = from_logits_;
@@ -135,18 +142,45 @@ class CategoricalCrossentropy : public Loss<Scalar> {
     c["axis"] = -1;
     return c;
   }
+
+ protected:
+  SmoothedCrossentropy(const char* class_name, bool from_logits, double label_smoothing, Reduction reduction)
+      : Loss<Scalar>(reduction), from_logits_(from_logits), label_smoothing_(label_smoothing) {
+    if (!(label_smoothing >= 0 && label_smoothing <= 1))
+      throw ArgumentError(std::string(class_name) + ": label_smoothing must be in [0, 1], got " +
+                          std::to_string(label_smoothing));
+  }
+  // Builds Derived(from_logits, label_smoothing, reduction) from a config, after the checks both share.
+  template <class Derived>
+  static std::unique_ptr<Loss<Scalar>> create(const ConfigReader& c) {
+    if (c.integer("axis", -1, -1, -1) != -1) c.unsupported("'axis'");
+    return std::make_unique<Derived>(c.boolean("from_logits", false), c.number_in("label_smoothing", 0.0, 0.0, 1.0),
+                                     loss_detail::reduction_of(c));
+  }
+
+  bool from_logits_;
+  double label_smoothing_;
+};
+
+// Keras' categorical_crossentropy / CategoricalCrossentropy(from_logits, label_smoothing): one-hot (or soft) labels
+// of the output's shape. The two paths of the file comment, each with its exact derivative.
+template <class Scalar>
+class CategoricalCrossentropy : public SmoothedCrossentropy<Scalar> {
+ public:
+  explicit CategoricalCrossentropy(bool from_logits = false, double label_smoothing = 0.0,
+                                   Reduction reduction = Reduction::sum_over_batch_size)
+      : SmoothedCrossentropy<Scalar>("CategoricalCrossentropy", from_logits, label_smoothing, reduction) {}
+
+  std::string name() const override { return "categorical_crossentropy"; }
+  std::string class_name() const override { return "CategoricalCrossentropy"; }
+  std::string target_description() const override { return "labels must be one-hot, of the output's shape"; }
   std::unique_ptr<Loss<Scalar>> clone() const override { return std::make_unique<CategoricalCrossentropy>(*this); }
-  bool from_logits() const { return from_logits_; }
-  double label_smoothing() const { return label_smoothing_; }
 
   bool takes_logits(Activation a) const override { return !from_logits_ && a == Activation::softmax; }
 
   static std::unique_ptr<Loss<Scalar>> from_config(const ConfigReader& c) {
-    if (c.integer("axis", -1, -1, -1) != -1) c.unsupported("'axis'");
     c.require_null("ignore_class");
-    return std::make_unique<CategoricalCrossentropy>(c.boolean("from_logits", false),
-                                                     c.number_in("label_smoothing", 0.0, 0.0, 1.0),
-                                                     parse_reduction(c.string("reduction", "sum_over_batch_size")));
+    return SmoothedCrossentropy<Scalar>::template create<CategoricalCrossentropy>(c);
   }
 
  protected:
@@ -205,25 +239,10 @@ class CategoricalCrossentropy : public Loss<Scalar> {
   }
 
  private:
-  bool from_logits_;
-  double label_smoothing_;
+  using SmoothedCrossentropy<Scalar>::from_logits_;
+  using SmoothedCrossentropy<Scalar>::label_smoothing_;
 };
 
-namespace loss_detail {
-
-inline double sigmoid(double z) { return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z)); }
-// tf.clip_by_value passes the gradient where lo <= v <= hi (both ends included) and none elsewhere.
-inline bool inside(double v, double lo, double hi) { return v >= lo && v <= hi; }
-inline Reduction reduction_of(const ConfigReader& c) {
-  return parse_reduction(c.string("reduction", "sum_over_batch_size"));
-}
-// The per-sample shape with its last (class) axis dropped.
-inline Shape drop_last(const Shape& s) {
-  if (s.rank() == 0) return s;
-  return Shape(std::vector<Index>(s.dims().begin(), s.dims().end() - 1));
-}
-
-}  // namespace loss_detail
 
 // Keras' sparse_categorical_crossentropy / SparseCategoricalCrossentropy(from_logits): integer class labels, one per
 // position (shape (batch,) for a (batch, classes) output; a trailing axis of size 1 is accepted and squeezed, as Keras
@@ -310,35 +329,19 @@ class SparseCategoricalCrossentropy : public Loss<Scalar> {
 // (sigmoid(z) - y) / k); any other output is clipped to [1e-7, 1 - 1e-7] and fed to -(y log c + (1 - y) log(1 - c))
 // (Keras 3's formula; tf.keras 2 added another 1e-7 inside the logs), gradient zero where the clip is active.
 template <class Scalar>
-class BinaryCrossentropy : public Loss<Scalar> {
+class BinaryCrossentropy : public SmoothedCrossentropy<Scalar> {
  public:
   explicit BinaryCrossentropy(bool from_logits = false, double label_smoothing = 0.0,
                               Reduction reduction = Reduction::sum_over_batch_size)
-      : Loss<Scalar>(reduction), from_logits_(from_logits), label_smoothing_(label_smoothing) {
-    if (!(label_smoothing >= 0 && label_smoothing <= 1))
-      throw ArgumentError("BinaryCrossentropy: label_smoothing must be in [0, 1], got " +
-                          std::to_string(label_smoothing));
-  }
+      : SmoothedCrossentropy<Scalar>("BinaryCrossentropy", from_logits, label_smoothing, reduction) {}
   std::string name() const override { return "binary_crossentropy"; }
   std::string class_name() const override { return "BinaryCrossentropy"; }
   std::string target_description() const override { return "labels in [0, 1] of the output's shape"; }
-  nlohmann::json config() const override {
-    auto c = Loss<Scalar>::config();
-    c["from_logits"] = from_logits_;
-    c["label_smoothing"] = label_smoothing_;
-    c["axis"] = -1;
-    return c;
-  }
   std::unique_ptr<Loss<Scalar>> clone() const override { return std::make_unique<BinaryCrossentropy>(*this); }
-  bool from_logits() const { return from_logits_; }
-  double label_smoothing() const { return label_smoothing_; }
   bool takes_logits(Activation a) const override { return !from_logits_ && a == Activation::sigmoid; }
 
   static std::unique_ptr<Loss<Scalar>> from_config(const ConfigReader& c) {
-    if (c.integer("axis", -1, -1, -1) != -1) c.unsupported("'axis'");
-    return std::make_unique<BinaryCrossentropy>(c.boolean("from_logits", false),
-                                                c.number_in("label_smoothing", 0.0, 0.0, 1.0),
-                                                loss_detail::reduction_of(c));
+    return SmoothedCrossentropy<Scalar>::template create<BinaryCrossentropy>(c);
   }
 
  protected:
@@ -366,8 +369,8 @@ class BinaryCrossentropy : public Loss<Scalar> {
   }
 
  private:
-  bool from_logits_;
-  double label_smoothing_;
+  using SmoothedCrossentropy<Scalar>::from_logits_;
+  using SmoothedCrossentropy<Scalar>::label_smoothing_;
 };
 
 // The losses that take no option but the reduction, each with Keras' function and class name.
