@@ -222,22 +222,15 @@ class BatchNormalization : public Layer<Scalar> {
 
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();
-    auto init = [](Initializer i) {
-      return nlohmann::json{{"class_name", initializer_name(i)}, {"config", nlohmann::json::object()}};
-    };
     c["axis"] = -1;
     c["momentum"] = o_.momentum();
     c["epsilon"] = o_.epsilon();
     c["center"] = o_.center();
     c["scale"] = o_.scale();
-    c["beta_initializer"] = init(o_.beta_initializer());
-    c["gamma_initializer"] = init(o_.gamma_initializer());
-    c["moving_mean_initializer"] = init(o_.moving_mean_initializer());
-    c["moving_variance_initializer"] = init(o_.moving_variance_initializer());
-    c["beta_regularizer"] = nullptr;
-    c["gamma_regularizer"] = nullptr;
-    c["beta_constraint"] = nullptr;
-    c["gamma_constraint"] = nullptr;
+    write_weight_config(c, "beta", o_.beta_initializer());
+    write_weight_config(c, "gamma", o_.gamma_initializer());
+    c["moving_mean_initializer"] = initializer_config(o_.moving_mean_initializer());
+    c["moving_variance_initializer"] = initializer_config(o_.moving_variance_initializer());
     return c;
   }
 
@@ -287,24 +280,6 @@ class BatchNormalization : public Layer<Scalar> {
 
  private:
   using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
-
-  // {"class_name": "Ones", "config": {}} or "ones".
-  static Initializer read_initializer(const ConfigReader& c, const char* key, Initializer fallback) {
-    if (!c.has(key)) return fallback;
-    const json& v = c.at(key);
-    std::string name;
-    if (v.is_string())
-      name = v.get<std::string>();
-    else if (v.is_object() && v.contains("class_name") && v["class_name"].is_string())
-      name = v["class_name"].get<std::string>();
-    else
-      c.bad(std::string("'") + key + "' must be an initializer, got " + dump_json(v));
-    try {
-      return parse_initializer(name);
-    } catch (const UnsupportedError&) {
-      c.unsupported(std::string("'") + key + "' " + dump_json(v));
-    }
-  }
 
   Scalar eps() const { return static_cast<Scalar>(o_.epsilon()); }
   Scalar gamma(Index c) const { return o_.scale() ? this->weight(0)[c] : Scalar(1); }

@@ -149,13 +149,9 @@ class Conv2D : public Layer<Scalar> {
     c["groups"] = 1;
     c["activation"] = activation_name(activation());
     c["use_bias"] = use_bias_;
-    c["kernel_initializer"] = {{"class_name", "GlorotUniform"}, {"config", {{"seed", nullptr}}}};
-    c["bias_initializer"] = {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}};
-    c["kernel_regularizer"] = nullptr;
-    c["bias_regularizer"] = nullptr;
+    write_weight_config(c, "kernel", Initializer::glorot_uniform);
+    write_weight_config(c, "bias", Initializer::zeros);
     c["activity_regularizer"] = nullptr;
-    c["kernel_constraint"] = nullptr;
-    c["bias_constraint"] = nullptr;
     return c;
   }
 

@@ -65,6 +65,40 @@ struct ParamSpec {
   bool trainable = true;  // false: the layer updates it itself (moving statistics); the optimizer never sees it
 };
 
+// Keras' serialized initializer: {"class_name": "GlorotUniform", "config": {"seed": null}} (the random ones carry a
+// seed; Zeros and Ones an empty config).
+inline nlohmann::json initializer_config(Initializer init) {
+  nlohmann::json cfg = nlohmann::json::object();
+  if (init != Initializer::zeros && init != Initializer::ones) cfg["seed"] = nullptr;
+  return {{"class_name", initializer_name(init)}, {"config", cfg}};
+}
+
+// The keys Keras writes for each weight of a layer: <weight>_initializer, <weight>_regularizer and
+// <weight>_constraint (null: nnlite has neither regularizers nor constraints on weights).
+inline void write_weight_config(nlohmann::json& c, const std::string& weight, Initializer init) {
+  c[weight + "_initializer"] = initializer_config(init);
+  c[weight + "_regularizer"] = nullptr;
+  c[weight + "_constraint"] = nullptr;
+}
+
+// A config's initializer entry, {"class_name": "Ones", "config": {}} or "ones"; `fallback` when absent.
+inline Initializer read_initializer(const ConfigReader& c, const char* key, Initializer fallback) {
+  if (!c.has(key)) return fallback;
+  const nlohmann::json& v = c.at(key);
+  std::string name;
+  if (v.is_string())
+    name = v.get<std::string>();
+  else if (v.is_object() && v.contains("class_name") && v["class_name"].is_string())
+    name = v["class_name"].get<std::string>();
+  else
+    c.bad(std::string("'") + key + "' must be an initializer, got " + dump_json(v));
+  try {
+    return parse_initializer(name);
+  } catch (const UnsupportedError&) {
+    c.unsupported(std::string("'") + key + "' " + dump_json(v));
+  }
+}
+
 template <class Scalar>
 class Layer {
  public:
