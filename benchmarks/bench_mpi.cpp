@@ -26,10 +26,14 @@ int main(int argc, char** argv) {
   int threads = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
-    if (key == "--model") which = value;
-    else if (key == "--images") images = std::atol(value.c_str());
-    else if (key == "--batch") batch = std::atol(value.c_str());
-    else if (key == "--threads") threads = std::atoi(value.c_str());
+    if (key == "--model")
+      which = value;
+    else if (key == "--images")
+      images = std::atol(value.c_str());
+    else if (key == "--batch")
+      batch = std::atol(value.c_str());
+    else if (key == "--threads")
+      threads = std::atoi(value.c_str());
   }
   nnlite::set_num_threads(threads);
 
@@ -54,7 +58,8 @@ int main(int argc, char** argv) {
   MPI_Barrier(world.comm());
   const auto t0 = std::chrono::steady_clock::now();
   for (int r = 0; r < reps; ++r) world.allreduce_sum(grads.data(), model.trainable_size());
-  const double allreduce_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
+  const double allreduce_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
 
   if (world.rank() == 0) {
     const double bytes = static_cast<double>(model.trainable_size()) * sizeof(float);

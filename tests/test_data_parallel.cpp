@@ -75,7 +75,8 @@ class ThreadGroup {
   template <class T>
   void bcast(int rank, T* buf, Index count, int root) {
     collective(rank, buf, [&] {
-      for (void* p : ptrs_) std::copy_n(static_cast<T*>(ptrs_[static_cast<std::size_t>(root)]), count, static_cast<T*>(p));
+      for (void* p : ptrs_)
+        std::copy_n(static_cast<T*>(ptrs_[static_cast<std::size_t>(root)]), count, static_cast<T*>(p));
     });
   }
   void collective(int rank, void* buf, const std::function<void()>& work) {
@@ -276,7 +277,8 @@ TEST_CASE("data-parallel fit: a last batch smaller than the ranks (empty shards)
     const int n = std::max(ranks, 1);
     for (int r = 0; r < n; ++r) {
       run.models.push_back(net({}, 5));
-      run.models.back().compile(nnlite::SGD<float>(0.005), nnlite::CategoricalCrossentropy<float>(false, 0.0, nnlite::Reduction::sum));
+      run.models.back().compile(nnlite::SGD<float>(0.005),
+                                nnlite::CategoricalCrossentropy<float>(false, 0.0, nnlite::Reduction::sum));
     }
     run.histories.resize(static_cast<std::size_t>(n));
     auto body = [&](int r, const nnlite::Communicator* comm) {
@@ -297,7 +299,7 @@ TEST_CASE("data-parallel fit: a last batch smaller than the ranks (empty shards)
   nnlite::set_num_threads(0);
 }
 
-TEST_CASE("data-parallel fit: dropout masks differ per rank, weights stay identical; BatchNormalization stats averaged") {
+TEST_CASE("data-parallel fit: dropout masks differ per rank, weights stay equal; BatchNormalization stats averaged") {
   nnlite::set_num_threads(1);
   Tensor<float> x, y;
   lines(128, 4, x, y);
@@ -326,7 +328,7 @@ TEST_CASE("data-parallel fit: dropout masks differ per rank, weights stay identi
   nnlite::set_num_threads(0);
 }
 
-TEST_CASE("data-parallel fit: rank 0's weights at the start, stop_training from any rank, failures abort naming the rank") {
+TEST_CASE("data-parallel fit: rank 0's weights at the start, stop_training from any rank, abort naming the rank") {
   nnlite::set_num_threads(1);
   Tensor<float> x, y;
   lines(64, 5, x, y);

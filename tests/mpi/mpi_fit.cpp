@@ -88,10 +88,11 @@ int equivalence(const nnlite::MpiCommunicator& world) {
       largest = std::max(largest, std::abs(static_cast<double>(single.params()[i])));
     }
     const double dloss = std::abs(h["val_loss"].back() - h1["val_loss"].back());
-    std::printf("equivalence: %d ranks x global batch 64 vs 1 process x batch 64, %lld steps: max |weight difference| "
-                "= %.3g (largest |weight| %.3g); ranks apart: %.3g; val_loss %.7f vs %.7f\n",
-                world.size(), static_cast<long long>(model.optimizer().iterations()), d, largest, ranks_apart,
-                h["val_loss"].back(), h1["val_loss"].back());
+    std::printf(
+        "equivalence: %d ranks x global batch 64 vs 1 process x batch 64, %lld steps: max |weight difference| "
+        "= %.3g (largest |weight| %.3g); ranks apart: %.3g; val_loss %.7f vs %.7f\n",
+        world.size(), static_cast<long long>(model.optimizer().iterations()), d, largest, ranks_apart,
+        h["val_loss"].back(), h1["val_loss"].back());
     ok = d < 1e-5 && ranks_apart == 0 && dloss < 1e-5;
   }
   double pass = ok;
@@ -125,9 +126,10 @@ int fashion(const nnlite::MpiCommunicator& world) {
   const double ranks_apart = max_diff_to_rank0(world, model);
   const double acc = h["val_accuracy"].back();
   if (world.rank() == 0)
-    std::printf("fashion: %d ranks, 12000 training images, 2 epochs: val_accuracy %.4f (bar %.2f), loss %.4f -> %.4f; "
-                "ranks apart: %.3g\n",
-                world.size(), acc, bar, h["loss"].front(), h["loss"].back(), ranks_apart);
+    std::printf(
+        "fashion: %d ranks, 12000 training images, 2 epochs: val_accuracy %.4f (bar %.2f), loss %.4f -> %.4f; "
+        "ranks apart: %.3g\n",
+        world.size(), acc, bar, h["loss"].front(), h["loss"].back(), ranks_apart);
   return acc > bar && ranks_apart == 0 ? 0 : 1;
 #else
   (void)world;

@@ -120,7 +120,7 @@ class Trainer {
       what = "an exception that is not a std::exception";
     }
     comm.abort(1, failure_message(comm, what));  // the other ranks may be waiting for this one in a collective
-    std::abort();                                 // not reached: abort() does not return
+    std::abort();                                // not reached: abort() does not return
   }
 
   // Loss and metrics over all samples, in inference mode (a full pass, batch by batch); Keras' on_test_* hooks. With
@@ -132,7 +132,8 @@ class Trainer {
     check_source(data, "evaluation data");
     if (batch_size < 1) throw ArgumentError("evaluate: batch_size must be >= 1");
     for (auto* c : callbacks) c->on_test_begin({});
-    const auto [offset, n] = comm ? shard_of(data.size(), comm->rank(), comm->size()) : std::pair<Index, Index>{0, data.size()};
+    const auto [offset, n] =
+        comm ? shard_of(data.size(), comm->rank(), comm->size()) : std::pair<Index, Index>{0, data.size()};
     std::vector<Index> idx(static_cast<std::size_t>(std::max<Index>(std::min(batch_size, n), 1)));
     reset_metrics();
     double loss_sum = 0;
@@ -240,7 +241,8 @@ class Trainer {
         const auto [first, local] = comm ? shard_of(count, rank, ranks) : std::pair<Index, Index>{0, count};
         double loss = 0;
         if (local > 0) {
-          const Scalar* w = fill_batch(train, order.data() + begin + first, local, ws_.batch_x, ws_.batch_y, ws_.batch_w);
+          const Scalar* w =
+              fill_batch(train, order.data() + begin + first, local, ws_.batch_x, ws_.batch_y, ws_.batch_w);
           if (!o.class_weight.empty()) w = class_weights(o.class_weight, ws_.batch_y, ws_.batch_w);
           const double scale = comm && mean_loss ? static_cast<double>(local) / static_cast<double>(count) : 1.0;
           loss = gradients(ws_.batch_x, ws_.batch_y, w, scale);

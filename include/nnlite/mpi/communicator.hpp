@@ -64,7 +64,8 @@ class MpiCommunicator : public Communicator {
   template <class T>
   void allreduce(T* buf, Index count, MPI_Datatype type) const {
     for (Index at = 0; at < count; at += INT_MAX)
-      MPI_Allreduce(MPI_IN_PLACE, buf + at, static_cast<int>(std::min<Index>(count - at, INT_MAX)), type, MPI_SUM, comm_);
+      MPI_Allreduce(MPI_IN_PLACE, buf + at, static_cast<int>(std::min<Index>(count - at, INT_MAX)), type, MPI_SUM,
+                    comm_);
   }
   template <class T>
   void bcast(T* buf, Index count, MPI_Datatype type, int root) const {
