@@ -372,6 +372,19 @@ TEST_CASE("data-parallel fit: rank 0's weights at the start, stop_training from 
   }));
   CHECK(group.aborted == "nnlite: rank 1 of 2 failed in data-parallel fit(): injected failure; stopping every rank");
 
+  // Ranks that would take different numbers of steps are refused before the first one (rank 1 names the cause).
+  Tensor<float> x_more, y_more;
+  lines(80, 6, x_more, y_more);
+  ThreadGroup mismatch(2);
+  CHECK_THROWS(mismatch.run([&](int r, const nnlite::Communicator& c) {
+    nnlite::FitOptions<float> mine = o;
+    mine.data_parallel = &c;
+    models[static_cast<std::size_t>(r)].fit(r == 0 ? x_more : x, r == 0 ? y_more : y, mine);
+  }));
+  CHECK(mismatch.aborted ==
+        "nnlite: rank 1 of 2 failed in data-parallel fit(): fit: every rank must train the same model on the same "
+        "data with the same options, but training samples is 64 here and 80 on rank 0; stopping every rank");
+
   // A NaN loss is seen on every rank (the loss is reduced): NumericError everywhere, no abort.
   Tensor<float> bad = x;
   bad[5] = std::nanf("");

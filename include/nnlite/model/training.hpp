@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -195,7 +196,7 @@ class Trainer {
           throw ArgumentError("fit: class_weight for class " + std::to_string(cls) + " must be a non-negative number");
     }
     const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
-    if (comm) start_data_parallel(*comm);
+    if (comm) start_data_parallel(*comm, train, validation, o);
 
     const Index n = train.size();
     const Index steps = (n + o.batch_size - 1) / o.batch_size;
@@ -292,7 +293,26 @@ class Trainer {
 
   // Data-parallel fit's start: every metric must be reducible, every rank takes rank 0's weights and optimizer
   // state, and the workspaces of the per-step reductions are sized (no allocation in the loop).
-  void start_data_parallel(const Communicator& comm) {
+  void start_data_parallel(const Communicator& comm, const DataSource<Scalar>& train,
+                           const DataSource<Scalar>* validation, const FitOptions<Scalar>& o) {
+    // Ranks that disagree on how many steps to take or values to reduce would wait for each other forever, or sum
+    // unrelated buffers: each rank compares what decides that with rank 0's.
+    const char* what[] = {"training samples", "validation samples", "batch_size",   "epochs", "initial_epoch",
+                          "weights",          "trainable weights",  "metric values"};
+    Index metric_values = 0;
+    for (const auto& metric : m_.metrics_) metric_values += metric->state_size();
+    const Index mine[] = {train.size(),        validation ? validation->size() : -1,
+                          o.batch_size,        o.epochs,
+                          o.initial_epoch,     m_.num_params(),
+                          m_.trainable_size(), metric_values};
+    double root[std::size(mine)];
+    for (std::size_t i = 0; i < std::size(mine); ++i) root[i] = static_cast<double>(mine[i]);
+    comm.broadcast(root, static_cast<Index>(std::size(mine)), 0);
+    for (std::size_t i = 0; i < std::size(mine); ++i)
+      if (root[i] != static_cast<double>(mine[i]))
+        throw ArgumentError("fit: every rank must train the same model on the same data with the same options, but " +
+                            std::string(what[i]) + " is " + std::to_string(mine[i]) + " here and " +
+                            std::to_string(static_cast<Index>(root[i])) + " on rank 0");
     Index states = 1;
     merged_.clear();
     for (const auto& metric : m_.metrics_) {
