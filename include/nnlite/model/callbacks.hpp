@@ -25,6 +25,9 @@ struct FitParams {
   Index steps = 0;  // batches per epoch
   Index samples = 0, validation_samples = 0;
   int verbose = 1;
+  // Data-parallel fit (FitOptions::data_parallel): this process's rank and the number of ranks. Callbacks run on every
+  // rank with the same logs; one that writes files or prints should do so only where rank == 0.
+  int rank = 0, num_ranks = 1;
 };
 
 // Keras' hooks, called by fit() / evaluate() in Keras' order. `model` and `params` are set before on_train_begin;

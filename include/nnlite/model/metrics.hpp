@@ -56,6 +56,11 @@ class Metric {
   virtual void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* sample_weight) = 0;
   virtual double result() const = 0;
   virtual std::unique_ptr<Metric> clone() const = 0;
+  // The state as state_size() numbers that add up over batches (every Keras metric's state is sums: totals, counts,
+  // confusion counts), so data-parallel fit() sums them over ranks and sets the sum back. 0: not reducible.
+  virtual Index state_size() const { return 0; }
+  virtual void get_state(double* /*out*/) const {}
+  virtual void set_state(const double* /*in*/) {}
 };
 
 // Keras' categorical_accuracy: the weighted share of positions whose argmax matches the one-hot label's.
@@ -78,6 +83,9 @@ class CategoricalAccuracy : public Metric<Scalar> {
     }
   }
   double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
+  Index state_size() const override { return 2; }
+  void get_state(double* out) const override { out[0] = total_, out[1] = count_; }
+  void set_state(const double* in) override { total_ = in[0], count_ = in[1]; }
   std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<CategoricalAccuracy>(*this); }
 
  private:
@@ -128,6 +136,9 @@ class MeanPositionMetric : public Metric<Scalar> {
     }
   }
   double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
+  Index state_size() const override { return 2; }
+  void get_state(double* out) const override { out[0] = total_, out[1] = count_; }
+  void set_state(const double* in) override { total_ = in[0], count_ = in[1]; }
 
  protected:
   // One position: k predictions, tk label values (1 for a sparse label).
@@ -241,6 +252,9 @@ class PrecisionRecall : public Metric<Scalar> {
     return d > 0 ? tp_ / d : 0.0;
   }
   std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<PrecisionRecall>(*this); }
+  Index state_size() const override { return 3; }
+  void get_state(double* out) const override { out[0] = tp_, out[1] = fp_, out[2] = fn_; }
+  void set_state(const double* in) override { tp_ = in[0], fp_ = in[1], fn_ = in[2]; }
 
  private:
   std::string name_;
@@ -295,6 +309,15 @@ class AUC : public Metric<Scalar> {
     return area;
   }
   std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<AUC>(*this); }
+  Index state_size() const override { return 2 * n_; }
+  void get_state(double* out) const override {
+    std::copy(pos_.begin(), pos_.end(), out);
+    std::copy(neg_.begin(), neg_.end(), out + n_);
+  }
+  void set_state(const double* in) override {
+    std::copy(in, in + n_, pos_.begin());
+    std::copy(in + n_, in + 2 * n_, neg_.begin());
+  }
 
  private:
   std::string name_;

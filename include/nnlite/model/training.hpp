@@ -4,11 +4,15 @@
 // evaluate, train_on_batch and compute_gradients forward here.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -17,6 +21,7 @@
 #include "../core/random.hpp"
 #include "../data/source.hpp"
 #include "callbacks.hpp"
+#include "communicator.hpp"
 #include "history.hpp"
 #include "progress.hpp"
 #include "sequential.hpp"
@@ -38,6 +43,21 @@ struct FitOptions {
   // Training data only (validation and evaluate are unweighted), and, as in Keras 3, not together with sample
   // weights; labels of more than one axis per sample are refused.
   std::map<int, double> class_weight;
+  // Data-parallel training over the ranks of `data_parallel` (not owned; e.g. nnlite::MpiCommunicator from
+  // <nnlite/mpi/communicator.hpp>, the nnlite::mpi target), like Keras' MultiWorkerMirroredStrategy. Every rank calls
+  // fit() with the same data, options and model seed. batch_size is the global batch: each rank trains on its
+  // contiguous shard of every batch (shard_of), and the trainable gradients, summed in place over the ranks (one
+  // allreduce per step, trainable params x sizeof(Scalar) bytes), are the single-process batch's gradients, so
+  // every rank takes the same optimizer step and the weights stay identical. At the start every rank takes rank 0's
+  // weights and optimizer state. Shuffling uses the same seed everywhere; dropout masks differ per rank (rank 0's
+  // are the single-process ones, so one rank is bit for bit the run without it). The loss and the metrics are
+  // reduced every step, validation is sharded and reduced, so logs, callbacks' decisions and the History agree on
+  // every rank; the progress bar prints on rank 0 only (callbacks get FitParams::rank). BatchNormalization
+  // normalises each rank's shard with its own statistics (Keras' default synchronized=False); its moving
+  // statistics are averaged over the ranks at the end of every epoch. An exception on one rank ends the whole job
+  // through Communicator::abort, naming the rank, instead of leaving the others waiting; a NaN loss (all ranks see
+  // the reduced loss) throws NumericError on every rank.
+  const Communicator* data_parallel = nullptr;
 };
 
 // What evaluate() and train_on_batch() return: the loss and every compiled metric by name.
@@ -60,10 +80,15 @@ class Trainer {
 
   // Forward in training mode, the compiled loss and backward: fills the model's grads() and returns the batch's
   // loss (Keras' value for this batch, before any step). `sample_weight` is one weight per sample or null.
-  double gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Scalar* sample_weight) {
+  // `scale` multiplies the loss and its gradients (a data-parallel rank's share of the global batch).
+  double gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Scalar* sample_weight, double scale = 1) {
     const Tensor<Scalar>& out = m_.forward(x, Mode::training);
     const Tensor<Scalar>* logits = m_.loss_logits(out);
-    const double loss = m_.loss().compute({out, y, logits, sample_weight}, &ws_.d_loss);
+    double loss = m_.loss().compute({out, y, logits, sample_weight}, &ws_.d_loss);
+    if (scale != 1) {
+      ws_.d_loss.flat() *= static_cast<Scalar>(scale);
+      loss *= scale;
+    }
     if (logits)
       m_.backward_from_logits(x, ws_.d_loss);
     else
@@ -76,95 +101,41 @@ class Trainer {
   double train_step(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Scalar* sample_weight, bool nan_guard,
                     int epoch, Index step) {
     const double loss = gradients(x, y, sample_weight);
-    if (nan_guard && !std::isfinite(loss))
-      throw NumericError("model '" + m_.name() + "': loss is " + std::to_string(loss) + " at epoch " +
-                         std::to_string(epoch + 1) + ", batch " + std::to_string(step + 1) +
-                         "; training stopped before the update (lower the learning rate or check the inputs)");
+    if (nan_guard) check_loss(loss, epoch, step);
     for (auto& metric : m_.metrics_) metric->update(m_.acts_.back(), y, nullptr);
     m_.optimizer().step(m_.params(), m_.grads(), m_.trainable_size());
     return loss;
   }
 
   History fit(const DataSource<Scalar>& train, const DataSource<Scalar>* validation, const FitOptions<Scalar>& o) {
-    require_compiled("fit");
-    check_source(train, "training data");
-    if (validation) check_source(*validation, "validation data");
-    if (o.batch_size < 1) throw ArgumentError("fit: batch_size must be >= 1");
-    if (o.epochs < o.initial_epoch) throw ArgumentError("fit: epochs must be >= initial_epoch");
-    if (!o.class_weight.empty()) {
-      if (train.has_sample_weights())
-        throw ArgumentError("fit: class_weight and sample_weight cannot be given at the same time");
-      if (train.target_shape().rank() > 1)
-        throw ArgumentError("fit: class_weight is not supported for labels of shape " +
-                            train.target_shape().str(true) + " (one label axis at most)");
-      for (const auto& [cls, weight] : o.class_weight)
-        if (!std::isfinite(weight) || weight < 0)
-          throw ArgumentError("fit: class_weight for class " + std::to_string(cls) + " must be a non-negative number");
+    if (!o.data_parallel) return fit_loop(train, validation, o, nullptr);
+    const Communicator& comm = *o.data_parallel;
+    std::string what;
+    try {
+      return fit_loop(train, validation, o, &comm);
+    } catch (const std::exception& e) {
+      if (agreed_failure_) throw;  // every rank throws it: nobody is left waiting
+      what = e.what();
+    } catch (...) {
+      if (agreed_failure_) throw;
+      what = "an exception that is not a std::exception";
     }
-
-    const Index n = train.size();
-    const Index steps = (n + o.batch_size - 1) / o.batch_size;
-    ProgressBar<Scalar> bar(o.verbose);
-    std::vector<Callback<Scalar>*> callbacks = o.callbacks;  // Keras runs the progress bar after the user's
-    if (o.verbose > 0) callbacks.push_back(&bar);
-    FitParams params{o.initial_epoch, o.epochs, steps, n, validation ? validation->size() : 0, o.verbose};
-    m_.stop_training = false;
-    for (auto* c : callbacks) {
-      c->model = &m_;
-      c->params = params;
-    }
-    for (auto* c : callbacks) c->on_train_begin({});
-
-    History history;
-    Logs logs;
-    std::vector<Index> order(static_cast<std::size_t>(n));
-    for (int epoch = o.initial_epoch; epoch < o.epochs; ++epoch) {
-      const auto start = std::chrono::steady_clock::now();
-      for (auto* c : callbacks) c->on_epoch_begin(epoch, {});
-      // Every epoch's random streams derive from (seed, epoch) alone, so a run resumed at any epoch
-      // continues exactly as the uninterrupted one would have.
-      std::iota(order.begin(), order.end(), Index(0));
-      if (o.shuffle) {
-        Rng shuffle_rng(derive_seed(m_.seed(), stream_shuffle + static_cast<std::uint64_t>(epoch)));
-        shuffle_rng.shuffle(order);
-      }
-      for (std::size_t i = 0; i < m_.size(); ++i)
-        m_.layer(i).seed(derive_seed(m_.seed(), stream_layers + static_cast<std::uint64_t>(epoch) * 4096 + i));
-
-      reset_metrics();
-      double loss_sum = 0;
-      Index seen = 0;
-      for (Index step = 0; step < steps; ++step) {
-        for (auto* c : callbacks) c->on_train_batch_begin(step, {});
-        const Index begin = step * o.batch_size;
-        const Index count = std::min(o.batch_size, n - begin);
-        const Scalar* w = fill_batch(train, order.data() + begin, count, ws_.batch_x, ws_.batch_y, ws_.batch_w);
-        if (!o.class_weight.empty()) w = class_weights(o.class_weight, ws_.batch_y, ws_.batch_w);
-        loss_sum += train_step(ws_.batch_x, ws_.batch_y, w, o.terminate_on_nan, epoch, step) * static_cast<double>(count);
-        seen += count;
-        logs = metric_logs(loss_sum / static_cast<double>(seen));
-        for (auto* c : callbacks) c->on_train_batch_end(step, logs);
-      }
-      if (validation)
-        for (const auto& [key, value] : run_evaluation(*validation, o.batch_size, callbacks).logs)
-          logs["val_" + key] = value;
-      for (auto* c : callbacks) c->on_epoch_end(epoch, logs);
-      history.append(epoch, logs, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      if (m_.stop_training) break;
-    }
-    for (auto* c : callbacks) c->on_train_end(logs);
-    return history;
+    comm.abort(1, failure_message(comm, what));  // the other ranks may be waiting for this one in a collective
+    std::abort();                                // not reached: abort() does not return
   }
 
-  // Loss and metrics over all samples, in inference mode (a full pass, batch by batch); Keras' on_test_* hooks.
+  // Loss and metrics over all samples, in inference mode (a full pass, batch by batch); Keras' on_test_* hooks. With
+  // `comm`, each rank evaluates its contiguous shard of the data (shard_of) and the results are reduced over the
+  // ranks (the on_test_batch_end logs are the rank's own so far; on_test_end and the result are everyone's).
   Evaluation run_evaluation(const DataSource<Scalar>& data, Index batch_size,
-                            const std::vector<Callback<Scalar>*>& callbacks = {}) {
+                            const std::vector<Callback<Scalar>*>& callbacks = {}, const Communicator* comm = nullptr) {
     require_compiled("evaluate");
     check_source(data, "evaluation data");
     if (batch_size < 1) throw ArgumentError("evaluate: batch_size must be >= 1");
     for (auto* c : callbacks) c->on_test_begin({});
-    const Index n = data.size();
-    std::vector<Index> idx(static_cast<std::size_t>(std::min(batch_size, n)));
+    const auto [offset, n] =
+        comm ? shard_of(data.size(), comm->rank(), comm->size()) : std::pair<Index, Index>{0, data.size()};
+    std::vector<Index> idx(static_cast<std::size_t>(std::max<Index>(std::min(batch_size, n), 1)));
     reset_metrics();
     double loss_sum = 0;
     Index seen = 0, batch = 0;
@@ -172,7 +143,7 @@ class Trainer {
     for (Index begin = 0; begin < n; begin += batch_size, ++batch) {
       for (auto* c : callbacks) c->on_test_batch_begin(batch, {});
       const Index count = std::min(batch_size, n - begin);
-      std::iota(idx.begin(), idx.begin() + count, begin);
+      std::iota(idx.begin(), idx.begin() + count, offset + begin);
       const Scalar* w = fill_batch(data, idx.data(), count, ws_.eval_x, ws_.eval_y, ws_.eval_w);
       const Tensor<Scalar>& p = m_.forward(ws_.eval_x, Mode::inference);
       loss_sum += m_.compute_loss(ws_.eval_y, p, w) * static_cast<double>(count);
@@ -180,6 +151,11 @@ class Trainer {
       seen += count;
       logs = metric_logs(loss_sum / static_cast<double>(seen));
       for (auto* c : callbacks) c->on_test_batch_end(batch, logs);
+    }
+    if (comm) {
+      // The loss sum and every metric's state, summed over the ranks, set back into the metrics.
+      reduce_states(*comm, loss_sum, m_.metrics_, m_.metrics_);
+      logs = metric_logs(loss_sum / static_cast<double>(data.size()));
     }
     for (auto* c : callbacks) c->on_test_end(logs);
     return evaluation(logs);
@@ -200,7 +176,203 @@ class Trainer {
   }
 
  private:
-  static constexpr std::uint64_t stream_shuffle = 1u << 20, stream_layers = 1ull << 40;
+  static constexpr std::uint64_t stream_shuffle = 1u << 20, stream_layers = 1ull << 40, stream_rank = 1ull << 50;
+
+  History fit_loop(const DataSource<Scalar>& train, const DataSource<Scalar>* validation, const FitOptions<Scalar>& o,
+                   const Communicator* comm) {
+    require_compiled("fit");
+    check_source(train, "training data");
+    if (validation) check_source(*validation, "validation data");
+    if (o.batch_size < 1) throw ArgumentError("fit: batch_size must be >= 1");
+    if (o.epochs < o.initial_epoch) throw ArgumentError("fit: epochs must be >= initial_epoch");
+    if (!o.class_weight.empty()) {
+      if (train.has_sample_weights())
+        throw ArgumentError("fit: class_weight and sample_weight cannot be given at the same time");
+      if (train.target_shape().rank() > 1)
+        throw ArgumentError("fit: class_weight is not supported for labels of shape " +
+                            train.target_shape().str(true) + " (one label axis at most)");
+      for (const auto& [cls, weight] : o.class_weight)
+        if (!std::isfinite(weight) || weight < 0)
+          throw ArgumentError("fit: class_weight for class " + std::to_string(cls) + " must be a non-negative number");
+    }
+    const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
+    if (comm) start_data_parallel(*comm, train, validation, o);
+
+    const Index n = train.size();
+    const Index steps = (n + o.batch_size - 1) / o.batch_size;
+    ProgressBar<Scalar> bar(o.verbose);
+    std::vector<Callback<Scalar>*> callbacks = o.callbacks;  // Keras runs the progress bar after the user's
+    if (o.verbose > 0 && rank == 0) callbacks.push_back(&bar);
+    FitParams params{o.initial_epoch, o.epochs, steps, n, validation ? validation->size() : 0, o.verbose, rank, ranks};
+    m_.stop_training = false;
+    for (auto* c : callbacks) {
+      c->model = &m_;
+      c->params = params;
+    }
+    for (auto* c : callbacks) c->on_train_begin({});
+
+    // A rank's share of a batch's sum_over_batch_size loss is its samples' part of the batch; a sum is a sum.
+    const bool mean_loss = m_.loss().reduction() == Reduction::sum_over_batch_size;
+    History history;
+    Logs logs;
+    std::vector<Index> order(static_cast<std::size_t>(n));
+    for (int epoch = o.initial_epoch; epoch < o.epochs; ++epoch) {
+      const auto start = std::chrono::steady_clock::now();
+      for (auto* c : callbacks) c->on_epoch_begin(epoch, {});
+      // Every epoch's random streams derive from (seed, epoch) alone, so a run resumed at any epoch
+      // continues exactly as the uninterrupted one would have. Shuffling is the same on every rank.
+      std::iota(order.begin(), order.end(), Index(0));
+      if (o.shuffle) {
+        Rng shuffle_rng(derive_seed(m_.seed(), stream_shuffle + static_cast<std::uint64_t>(epoch)));
+        shuffle_rng.shuffle(order);
+      }
+      for (std::size_t i = 0; i < m_.size(); ++i) {
+        std::uint64_t seed = derive_seed(m_.seed(), stream_layers + static_cast<std::uint64_t>(epoch) * 4096 + i);
+        if (rank > 0) seed = derive_seed(seed, stream_rank + static_cast<std::uint64_t>(rank));  // own dropout masks
+        m_.layer(i).seed(seed);
+      }
+
+      reset_metrics();
+      double loss_sum = 0;
+      Index seen = 0;
+      for (Index step = 0; step < steps; ++step) {
+        for (auto* c : callbacks) c->on_train_batch_begin(step, {});
+        const Index begin = step * o.batch_size;
+        const Index count = std::min(o.batch_size, n - begin);
+        const auto [first, local] = comm ? shard_of(count, rank, ranks) : std::pair<Index, Index>{0, count};
+        double loss = 0;
+        if (local > 0) {
+          const Scalar* w =
+              fill_batch(train, order.data() + begin + first, local, ws_.batch_x, ws_.batch_y, ws_.batch_w);
+          if (!o.class_weight.empty()) w = class_weights(o.class_weight, ws_.batch_y, ws_.batch_w);
+          const double scale = comm && mean_loss ? static_cast<double>(local) / static_cast<double>(count) : 1.0;
+          loss = gradients(ws_.batch_x, ws_.batch_y, w, scale);
+          for (auto& metric : m_.metrics_) metric->update(m_.acts_.back(), ws_.batch_y, nullptr);
+        } else {
+          std::fill(m_.grads(), m_.grads() + m_.trainable_size(), Scalar(0));  // a batch smaller than the ranks
+        }
+        // The batch's loss and metrics over every rank (so the NaN guard and the logs agree), then the gradients.
+        if (comm) reduce_states(*comm, loss, m_.metrics_, merged_);
+        if (o.terminate_on_nan) check_loss(loss, epoch, step);
+        if (comm) comm->allreduce_sum(m_.grads(), m_.trainable_size());
+        m_.optimizer().step(m_.params(), m_.grads(), m_.trainable_size());
+        loss_sum += loss * static_cast<double>(count);
+        seen += count;
+        logs = metric_logs(loss_sum / static_cast<double>(seen), comm ? merged_ : m_.metrics_);
+        for (auto* c : callbacks) c->on_train_batch_end(step, logs);
+      }
+      if (comm) average_non_trainable(*comm);
+      if (validation)
+        for (const auto& [key, value] : run_evaluation(*validation, o.batch_size, callbacks, comm).logs)
+          logs["val_" + key] = value;
+      for (auto* c : callbacks) c->on_epoch_end(epoch, logs);
+      history.append(epoch, logs, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (comm) {  // stop when a callback on any rank asks to
+        double stop = m_.stop_training ? 1 : 0;
+        comm->allreduce_sum(&stop, 1);
+        m_.stop_training = stop > 0;
+      }
+      if (m_.stop_training) break;
+    }
+    for (auto* c : callbacks) c->on_train_end(logs);
+    return history;
+  }
+
+  void check_loss(double loss, int epoch, Index step) {
+    if (std::isfinite(loss)) return;
+    agreed_failure_ = true;  // data-parallel: the loss was reduced, so every rank throws this
+    throw NumericError("model '" + m_.name() + "': loss is " + std::to_string(loss) + " at epoch " +
+                       std::to_string(epoch + 1) + ", batch " + std::to_string(step + 1) +
+                       "; training stopped before the update (lower the learning rate or check the inputs)");
+  }
+
+  static std::string failure_message(const Communicator& comm, const std::string& what) {
+    return "nnlite: rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
+           " failed in data-parallel fit(): " + what + "; stopping every rank";
+  }
+
+  // Data-parallel fit's start: every metric must be reducible, every rank takes rank 0's weights and optimizer
+  // state, and the workspaces of the per-step reductions are sized (no allocation in the loop).
+  void start_data_parallel(const Communicator& comm, const DataSource<Scalar>& train,
+                           const DataSource<Scalar>* validation, const FitOptions<Scalar>& o) {
+    // Ranks that disagree on how many steps to take or values to reduce would wait for each other forever, or sum
+    // unrelated buffers: each rank compares what decides that with rank 0's.
+    const char* what[] = {"training samples", "validation samples", "batch_size",   "epochs", "initial_epoch",
+                          "weights",          "trainable weights",  "metric values"};
+    Index metric_values = 0;
+    for (const auto& metric : m_.metrics_) metric_values += metric->state_size();
+    const Index mine[] = {train.size(),        validation ? validation->size() : -1,
+                          o.batch_size,        o.epochs,
+                          o.initial_epoch,     m_.num_params(),
+                          m_.trainable_size(), metric_values};
+    double root[std::size(mine)];
+    for (std::size_t i = 0; i < std::size(mine); ++i) root[i] = static_cast<double>(mine[i]);
+    comm.broadcast(root, static_cast<Index>(std::size(mine)), 0);
+    for (std::size_t i = 0; i < std::size(mine); ++i)
+      if (root[i] != static_cast<double>(mine[i]))
+        throw ArgumentError("fit: every rank must train the same model on the same data with the same options, but " +
+                            std::string(what[i]) + " is " + std::to_string(mine[i]) + " here and " +
+                            std::to_string(static_cast<Index>(root[i])) + " on rank 0");
+    Index states = 1;
+    merged_.clear();
+    for (const auto& metric : m_.metrics_) {
+      if (metric->state_size() < 1 && comm.size() > 1)
+        throw UnsupportedError("fit: metric '" + metric->name() + "' of model '" + m_.name() +
+                               "' cannot be reduced over ranks (its Metric::state_size() is 0)");
+      states += metric->state_size();
+      merged_.push_back(metric->clone());
+    }
+    reduce_buf_.assign(static_cast<std::size_t>(states), 0.0);
+    non_trainable_.assign(static_cast<std::size_t>(m_.num_params() - m_.trainable_size()), 0.0);
+    comm.broadcast(m_.params(), m_.num_params(), 0);
+    auto& opt = m_.optimizer();
+    double iterations = static_cast<double>(opt.iterations());
+    comm.broadcast(&iterations, 1, 0);
+    opt.set_iterations(static_cast<std::int64_t>(iterations));
+    for (auto& [name, v] : opt.state()) {
+      double size = static_cast<double>(v->size());
+      comm.broadcast(&size, 1, 0);
+      if (static_cast<double>(v->size()) != size) v->setZero(static_cast<Index>(size));
+      comm.broadcast(v->data(), v->size(), 0);
+    }
+  }
+
+  // Sums `value` and the states of `local` over the ranks; the sums go into `value` and the states of `merged`
+  // (which may be `local` itself).
+  void reduce_states(const Communicator& comm, double& value, const std::vector<std::unique_ptr<Metric<Scalar>>>& local,
+                     std::vector<std::unique_ptr<Metric<Scalar>>>& merged) {
+    reduce_buf_.resize(std::max<std::size_t>(reduce_buf_.size(), 1));  // run_evaluation outside fit()
+    double* buf = reduce_buf_.data();
+    buf[0] = value;
+    Index at = 1;
+    for (const auto& metric : local) {
+      if (at + metric->state_size() > static_cast<Index>(reduce_buf_.size())) {
+        reduce_buf_.resize(static_cast<std::size_t>(at + metric->state_size()));
+        buf = reduce_buf_.data();
+      }
+      metric->get_state(buf + at);
+      at += metric->state_size();
+    }
+    comm.allreduce_sum(buf, at);
+    value = buf[0];
+    at = 1;
+    for (auto& metric : merged) {
+      metric->set_state(buf + at);
+      at += metric->state_size();
+    }
+  }
+
+  // BatchNormalization's moving statistics (and the other non-trainable weights) become their mean over the ranks.
+  // In double: the mean of equal values (a frozen layer's weights) is that value exactly.
+  void average_non_trainable(const Communicator& comm) {
+    const Index k = m_.num_params() - m_.trainable_size();
+    if (k == 0) return;
+    Scalar* p = m_.params() + m_.trainable_size();
+    std::copy(p, p + k, non_trainable_.begin());
+    comm.allreduce_sum(non_trainable_.data(), k);
+    for (Index i = 0; i < k; ++i)
+      p[i] = static_cast<Scalar>(non_trainable_[static_cast<std::size_t>(i)] / static_cast<double>(comm.size()));
+  }
 
   void require_compiled(const char* what) const {
     if (!m_.compiled())
@@ -265,9 +437,10 @@ class Trainer {
   void reset_metrics() {
     for (auto& metric : m_.metrics_) metric->reset();
   }
-  Logs metric_logs(double loss) const {
+  Logs metric_logs(double loss) const { return metric_logs(loss, m_.metrics_); }
+  static Logs metric_logs(double loss, const std::vector<std::unique_ptr<Metric<Scalar>>>& metrics) {
     Logs logs{{"loss", loss}};
-    for (const auto& metric : m_.metrics_) logs[metric->name()] = metric->result();
+    for (const auto& metric : metrics) logs[metric->name()] = metric->result();
     return logs;
   }
   static Evaluation evaluation(const Logs& logs) {
@@ -281,6 +454,11 @@ class Trainer {
 
   Sequential<Scalar>& m_;
   typename Sequential<Scalar>::TrainerWorkspace& ws_;  // the model's, so repeated calls reuse them
+  // Data-parallel fit: the metrics over every rank (for the logs), the reductions' buffers, whether an exception
+  // is one that every rank throws.
+  std::vector<std::unique_ptr<Metric<Scalar>>> merged_;
+  std::vector<double> reduce_buf_, non_trainable_;
+  bool agreed_failure_ = false;
 };
 
 // ---- Sequential's Keras entry points -------------------------------------------------------------------------------
