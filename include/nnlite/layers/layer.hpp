@@ -73,8 +73,8 @@ inline nlohmann::json initializer_config(Initializer init) {
   return {{"class_name", initializer_name(init)}, {"config", cfg}};
 }
 
-// The keys Keras writes for each weight of a layer: <weight>_initializer, <weight>_regularizer and
-// <weight>_constraint (null: nnlite has neither regularizers nor constraints on weights).
+// The keys Keras writes for each weight of a layer: `kernel_initializer`, `kernel_regularizer` and
+// `kernel_constraint` for "kernel" (null: nnlite has neither regularizers nor constraints on weights).
 inline void write_weight_config(nlohmann::json& c, const std::string& weight, Initializer init) {
   c[weight + "_initializer"] = initializer_config(init);
   c[weight + "_regularizer"] = nullptr;
