@@ -37,6 +37,9 @@ Registry<LayerCreator<Scalar>>& layer_registry() {
     r.add("Activation", &ActivationOf<Scalar>::from_config);
     r.add("ReLU", &ReLU<Scalar>::from_config);
     r.add("Softmax", &Softmax<Scalar>::from_config);
+    r.add("LeakyReLU", &LeakyReLU<Scalar>::from_config);
+    r.add("ELU", &ELU<Scalar>::from_config);
+    r.add("PReLU", &PReLU<Scalar>::from_config);
     r.add("BatchNormalization", &BatchNormalization<Scalar>::from_config);
     return r;
   }();
