@@ -258,7 +258,7 @@ TEST_CASE("activations: registry names, aliases and user entries") {
   INFO(r.str());
   CHECK(r.ok());
   const json cfg = cube.config();
-  ConfigReader reader{cfg, "Dense", "cube", "test"};
+  ConfigReader reader{cfg, "Dense", "", "test"};
   CHECK(Dense<double>::from_config(reader, Shape{4})->config() == cfg);
 }
 
