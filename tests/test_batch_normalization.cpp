@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
+
 using namespace nnlite;
 
 namespace {
@@ -214,8 +216,6 @@ TEST_CASE("fold_batch_normalization: same predictions, BN merged into Conv2D (wi
 
 #include <nnlite/io/idx.hpp>
 #include <nnlite/io/keras_h5.hpp>
-
-#include "test_support.hpp"
 
 // Conv-BN-ReLU-Pool x2, Dense softmax on 3,000 Fashion-MNIST training images for 3 epochs; tested on 1,000 images
 // of the test set. Bar: 75% (measured 0.825; chance is 10%). momentum 0.9, not Keras' 0.99: in only 282 steps the

@@ -63,6 +63,9 @@ class Archive {
       const std::string msg = zip_error_strerror(&ze);
       zip_error_fini(&ze);
       if (err == ZIP_ER_OPEN || err == ZIP_ER_READ) throw IoError("cannot open '" + path + "': " + msg);
+      if (err == ZIP_ER_EXISTS)  // libzip's answer to a central directory naming one member twice
+        throw FormatError("'" + path + "' is not a valid .keras file: it holds two zip members with the same name (" +
+                          msg + ")");
       throw FormatError("'" + path + "' is not a valid .keras file (zip archive): " + msg);
     }
     z_.reset(z);
@@ -77,7 +80,11 @@ class Archive {
       if (zip_stat_index(z, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW, &zs) != 0)
         throw FormatError("'" + path + "': cannot read zip member " + std::to_string(i));
       const std::string name(raw);
-      // libzip stores names with their length; a NUL inside makes the C string shorter than the stored name.
+      // libzip (1.7) turns a NUL inside a stored name into a space; should another version cut the name there
+      // instead, the shortened name would find another member (or none), which is refused here.
+      if (zip_name_locate(z, raw, ZIP_FL_ENC_RAW) != i)
+        throw FormatError("'" + path + "': zip member " + std::to_string(i) + " '" + name +
+                          "' cannot be told apart from another member's name (a NUL inside it, or a duplicate)");
       check_name(name, i);
       if (!seen.insert(name).second) throw FormatError("'" + path + "': duplicate zip member '" + name + "'");
     }
@@ -138,8 +145,8 @@ class Archive {
   std::unique_ptr<zip_t, ZipCloser> z_;
 };
 
-inline std::string read_json_text(const Archive& a, const std::string& name) {
-  std::vector<char> b = a.read(name, kMaxJsonBytes);
+inline std::string read_json_text(const Archive& a, const std::string& name, std::uint64_t limit = kMaxJsonBytes) {
+  std::vector<char> b = a.read(name, std::min(limit, kMaxJsonBytes));
   if (std::find(b.begin(), b.end(), '\0') != b.end())
     throw FormatError("member '" + name + "' holds a NUL byte, so it is not JSON");
   return std::string(b.begin(), b.end());
@@ -452,10 +459,12 @@ Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& op
   if (!a.has("model.weights.h5"))
     throw FormatError(source + " has no 'model.weights.h5', so it is not a Keras .keras file");
   if (a.has("metadata.json")) {
-    const json meta = parse_json(read_json_text(a, "metadata.json"), source + " metadata.json");
+    const json meta =
+        parse_json(read_json_text(a, "metadata.json", options.max_attribute_bytes), source + " metadata.json");
     if (!meta.is_object()) throw FormatError(source + " metadata.json is not a JSON object");
   }
-  const json config = parse_json(read_json_text(a, "config.json"), source + " config.json");
+  const json config =
+      parse_json(read_json_text(a, "config.json", options.max_attribute_bytes), source + " config.json");
   if (!config.is_object()) throw FormatError(source + " config.json is not a JSON object");
   if (config.contains("registered_name") && config["registered_name"].is_string() &&
       config["registered_name"] != "Sequential" && config.value("class_name", json()) != "Sequential")
