@@ -15,18 +15,18 @@ nnlite::Sequential<S> every_layer_model(std::uint64_t seed = 3) {
   using namespace nnlite;
   Sequential<S> m(Shape{8, 8, 2}, "every_layer");
   m.set_seed(seed);
-  m.add(ZeroPadding2D<S>(Padding2D(1, 0, 2, 1)));                       // (9, 11, 2)
+  m.add(ZeroPadding2D<S>(Padding2D(1, 0, 2, 1)));  // (9, 11, 2)
   m.add(Rescaling<S>(0.5, -0.25));
-  m.add(Conv2D<S>(4, {3, 3}, Activation::relu));                         // (7, 9, 4)
+  m.add(Conv2D<S>(4, {3, 3}, Activation::relu));  // (7, 9, 4)
   m.add(BatchNormalization<S>());
   m.add(ReLU<S>());
   m.add(SpatialDropout2D<S>(0.2));
-  m.add(MaxPool2D<S>({2, 2}));                                           // (3, 4, 4)
+  m.add(MaxPool2D<S>({2, 2}));  // (3, 4, 4)
   m.add(GaussianNoise<S>(0.1));
   m.add(AveragePooling2D<S>(Size2(2, 2), Size2(1, 1), Padding::same));  // (3, 4, 4)
-  m.add(Conv2D<S>(3, {1, 1}));                                           // (3, 4, 3)
-  m.add(GlobalAveragePooling2D<S>(true));                                // (1, 1, 3)
-  m.add(GlobalMaxPooling2D<S>());                                        // (3)
+  m.add(Conv2D<S>(3, {1, 1}));                                          // (3, 4, 3)
+  m.add(GlobalAveragePooling2D<S>(true));                               // (1, 1, 3)
+  m.add(GlobalMaxPooling2D<S>());                                       // (3)
   m.add(Dense<S>(6, Activation::relu));
   m.add(Dropout<S>(0.3));
   m.add(Reshape<S>({2, 3}));

@@ -516,7 +516,8 @@ void patch_member(std::string& zip, const std::string& name, long long comp, lon
        {std::tuple<std::string, std::size_t, std::size_t, std::size_t, std::size_t>{"PK\x03\x04", 18, 22, 26, 30},
         {"PK\x01\x02", 20, 24, 28, 46}}) {
     for (std::size_t at = zip.find(sig); at != std::string::npos; at = zip.find(sig, at + 1)) {
-      if (at + name_at > zip.size() || get16(at + len_at) != name.size() || zip.compare(at + name_at, name.size(), name))
+      if (at + name_at > zip.size() || get16(at + len_at) != name.size() ||
+          zip.compare(at + name_at, name.size(), name))
         continue;
       if (comp >= 0) put32(at + comp_at, comp);
       if (size >= 0) put32(at + size_at, size);
@@ -568,8 +569,8 @@ TEST_CASE("keras_zip: zip bombs, lying sizes, NUL and duplicate names are refuse
     small.max_attribute_bytes = 1000;
     const std::string msg = message_of<FormatError>([&] { load_model<float>(p, small); });
     INFO(msg);
-    CHECK(contains(msg, "member 'config.json' is " + std::to_string(config.size()) +
-                            " bytes, more than the limit of 1000"));
+    CHECK(contains(msg,
+                   "member 'config.json' is " + std::to_string(config.size()) + " bytes, more than the limit of 1000"));
   }
   SUBCASE("a stored member declared to run past the end of the archive") {
     const std::string p = tmp_file("past_end.keras");
@@ -618,7 +619,8 @@ TEST_CASE("keras_zip: zip bombs, lying sizes, NUL and duplicate names are refuse
   }
   SUBCASE("two members with the same name") {
     const std::string p = tmp_file("duplicate.keras");
-    write_zip(p, {{"config.json", config}, {"config.jsoX", R"({"class_name": "Functional", "config": {}})"},
+    write_zip(p, {{"config.json", config},
+                  {"config.jsoX", R"({"class_name": "Functional", "config": {}})"},
                   {"model.weights.h5", weights}});
     std::string bytes = read_bytes(p);
     patch_member(bytes, "config.jsoX", -1, -1, "config.json");

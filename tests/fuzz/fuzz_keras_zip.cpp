@@ -17,7 +17,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     nnlite::Sequential<float> model = nnlite::load_model<float>(path, o);
     (void)model.num_params();
-  } catch (const nnlite::Error&) {
-  }
+  } catch (const nnlite::Error&) {}
   return 0;
 }

@@ -17,8 +17,8 @@ namespace nnlite_fuzz {
 inline const std::string& scratch_path(const char* target, const char* extension = "") {
   static const std::string path = [&] {
     const char* dir = std::getenv("TMPDIR");
-    std::string p = std::string(dir && *dir ? dir : "/tmp") + "/nnlite_" + target + "_" + std::to_string(::getpid()) +
-                    extension;
+    std::string p =
+        std::string(dir && *dir ? dir : "/tmp") + "/nnlite_" + target + "_" + std::to_string(::getpid()) + extension;
     std::atexit([] { std::remove(scratch_path(nullptr).c_str()); });
     return p;
   }();

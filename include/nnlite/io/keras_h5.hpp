@@ -499,7 +499,8 @@ template <class Scalar = float>
 Sequential<Scalar> load_model(const std::string& path, const LoadOptions& options = {}) {
   if (has_extension(path, ".keras")) return load_keras_zip<Scalar>(path, options);  // Keras 3 native format
   if (!has_extension(path, ".h5") && !has_extension(path, ".hdf5"))
-    throw UnsupportedError("file format not supported: '" + path + "'; load_model reads Keras 3 native '.keras' "
+    throw UnsupportedError("file format not supported: '" + path +
+                           "'; load_model reads Keras 3 native '.keras' "
                            "files and legacy HDF5 files ('.h5' or '.hdf5')");
   if (options.isolate) {
     LoadOptions inner = options;

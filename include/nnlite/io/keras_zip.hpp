@@ -205,7 +205,8 @@ bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
     for (std::size_t s = 0; s < slots.size(); ++s) {
       h5::Dataset ds = g.dataset(std::to_string(2 + w * slots.size() + s));
       std::vector<Index> got;
-      for (hsize_t d : ds.dims()) got.push_back(d > static_cast<hsize_t>(INT64_MAX) ? Index(-1) : static_cast<Index>(d));
+      for (hsize_t d : ds.dims())
+        got.push_back(d > static_cast<hsize_t>(INT64_MAX) ? Index(-1) : static_cast<Index>(d));
       if (ds.type_class() != H5T_FLOAT || got != trained[w].shape.dims()) return false;
       ds.read(values[s].data() + trained[w].offset, static_cast<std::uint64_t>(trained[w].shape.size()));
     }
@@ -227,10 +228,8 @@ bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
 
 // Keras 3's serialized DTypePolicy, which every layer's "dtype" holds.
 inline json dtype_policy(const std::string& name) {
-  return {{"module", "keras"},
-          {"class_name", "DTypePolicy"},
-          {"config", {{"name", name}}},
-          {"registered_name", nullptr}};
+  return {
+      {"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", name}}}, {"registered_name", nullptr}};
 }
 
 // [null, d1, d2, ...]: a shape with its batch dimension, as build_config and batch_shape hold it.
@@ -268,10 +267,11 @@ json keras3_model_config(const Sequential<Scalar>& model, bool include_compile) 
     if (clash) input_name += "_";
   }
   json layers = json::array();
-  layers.push_back({{"module", "keras.layers"},
-                    {"class_name", "InputLayer"},
-                    {"config", {{"batch_shape", input_shape}, {"dtype", dtype}, {"sparse", false}, {"name", input_name}}},
-                    {"registered_name", nullptr}});
+  layers.push_back(
+      {{"module", "keras.layers"},
+       {"class_name", "InputLayer"},
+       {"config", {{"batch_shape", input_shape}, {"dtype", dtype}, {"sparse", false}, {"name", input_name}}},
+       {"registered_name", nullptr}});
   for (std::size_t i = 0; i < model.size(); ++i) {
     const Layer<Scalar>& layer = model.layer(i);
     json c = layer.config();
@@ -296,8 +296,11 @@ json keras3_model_config(const Sequential<Scalar>& model, bool include_compile) 
               {"build_config", {{"input_shape", input_shape}}}};
   if (include_compile && model.compiled()) {
     json loss = keras_training_config(model)["loss"];
-    if (loss.is_object()) loss = {{"module", "keras.losses"}, {"class_name", loss["class_name"]},
-                                  {"config", loss["config"]}, {"registered_name", nullptr}};
+    if (loss.is_object())
+      loss = {{"module", "keras.losses"},
+              {"class_name", loss["class_name"]},
+              {"config", loss["config"]},
+              {"registered_name", nullptr}};
     out["compile_config"] = {{"optimizer",
                               {{"module", "keras.optimizers"},
                                {"class_name", model.optimizer().class_name()},
@@ -433,8 +436,7 @@ void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, co
   keras_detail::check_parent_directory(path);
   auto& mutable_model = const_cast<Sequential<Scalar>&>(*m);  // optimizer() has no const overload; nothing changes
   const bool with_optimizer = options.include_optimizer && m->compiled();
-  const std::string metadata =
-      dump_json(json{{"keras_version", options.keras3_version}, {"date_saved", date_saved()}});
+  const std::string metadata = dump_json(json{{"keras_version", options.keras3_version}, {"date_saved", date_saved()}});
   const std::string config = dump_json(keras3_model_config(*m, with_optimizer));
   const std::vector<char> image = keras3_weights_image(
       mutable_model, with_optimizer, temp_path_for(path) + "/model.weights.h5#" + std::to_string(next_image_id()));
