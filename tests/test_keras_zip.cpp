@@ -617,6 +617,28 @@ TEST_CASE("keras_zip: zip bombs, lying sizes, NUL and duplicate names are refuse
     CHECK(contains(msg, p));
     CHECK((contains(msg, "has no 'config.json'") || contains(msg, "a NUL inside it")));
   }
+  SUBCASE("optimizer variables that do not fit the compiled optimizer") {
+    // config.json of an Adam model, model.weights.h5 of the same model stepped with plain SGD (2 optimizer vars,
+    // where Adam needs 2 + 2 per weight): the weights load, the optimizer starts afresh.
+    Sequential<float> a = keras_zip_test::every_layer_model<float>(), b = a;
+    a.compile(Adam<float>());
+    b.compile(SGD<float>(0.1));
+    const Tensor<float> x = keras_zip_test::fixed_input<float>(3), y = keras_zip_test::fixed_labels<float>(3);
+    a.train_on_batch(x, y);
+    b.train_on_batch(x, y);
+    save_model(a, tmp_file("adam_side.keras"));
+    save_model(b, tmp_file("sgd_side.keras"));
+    const keras_zip_detail::Archive ka(tmp_file("adam_side.keras")), kb(tmp_file("sgd_side.keras"));
+    const std::string adam_config = keras_zip_detail::read_json_text(ka, "config.json");
+    const auto sgd_weights = kb.read("model.weights.h5", std::uint64_t(1) << 30);
+    const std::string p = tmp_file("mismatch.keras");
+    write_zip(
+        p, {{"config.json", adam_config}, {"model.weights.h5", std::string(sgd_weights.begin(), sgd_weights.end())}});
+    Sequential<float> loaded = load_model<float>(p);
+    CHECK(loaded.optimizer().class_name() == "Adam");
+    CHECK(loaded.optimizer().iterations() == 0);
+    check_same_weights(b, loaded);
+  }
   SUBCASE("two members with the same name") {
     const std::string p = tmp_file("duplicate.keras");
     write_zip(p, {{"config.json", config},
