@@ -6,7 +6,7 @@
 #include "fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string& path = nnlite_fuzz::write_input("fuzz_keras_h5", data, size);
+  const std::string& path = nnlite_fuzz::write_input("fuzz_keras_h5", data, size, ".h5");
   nnlite::LoadOptions o;
   o.max_attribute_bytes = std::uint64_t(1) << 20;
   o.max_layers = 64;

@@ -12,11 +12,13 @@
 
 namespace nnlite_fuzz {
 
-// The scratch file for this process ($TMPDIR or /tmp), named after the target so parallel jobs never share one.
-inline const std::string& scratch_path(const char* target) {
+// The scratch file for this process ($TMPDIR or /tmp), named after the target so parallel jobs never share one;
+// `extension` (".h5", ".keras") is what load_model chooses the format by.
+inline const std::string& scratch_path(const char* target, const char* extension = "") {
   static const std::string path = [&] {
     const char* dir = std::getenv("TMPDIR");
-    std::string p = std::string(dir && *dir ? dir : "/tmp") + "/nnlite_" + target + "_" + std::to_string(::getpid());
+    std::string p =
+        std::string(dir && *dir ? dir : "/tmp") + "/nnlite_" + target + "_" + std::to_string(::getpid()) + extension;
     std::atexit([] { std::remove(scratch_path(nullptr).c_str()); });
     return p;
   }();
@@ -24,8 +26,9 @@ inline const std::string& scratch_path(const char* target) {
 }
 
 // Replaces the scratch file's content with the fuzz input; aborts (a finding) only if the disk refuses.
-inline const std::string& write_input(const char* target, const std::uint8_t* data, std::size_t size) {
-  const std::string& path = scratch_path(target);
+inline const std::string& write_input(const char* target, const std::uint8_t* data, std::size_t size,
+                                      const char* extension = "") {
+  const std::string& path = scratch_path(target, extension);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) std::abort();
   std::size_t done = 0;

@@ -1,5 +1,5 @@
 // tests/fuzz/make_corpus.cpp: writes the fuzzers' seed corpus (tests/fuzz/corpus/<target>/), small valid inputs
-// made with nnlite itself: IDX files plain and gzip'd, model_config JSON, .h5 models and a checkpoint.
+// made with nnlite itself: IDX files plain and gzip'd, model_config JSON, .h5 and .keras models and a checkpoint.
 // Usage: fuzz_make_corpus <corpus dir>. Rerun it when a format changes; the files are committed.
 #include <sys/stat.h>
 #include <zlib.h>
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string root = argv[1];
-  for (const char* t : {"", "/fuzz_idx", "/fuzz_model_config", "/fuzz_keras_h5", "/fuzz_checkpoint"})
+  for (const char* t : {"", "/fuzz_idx", "/fuzz_model_config", "/fuzz_keras_h5", "/fuzz_checkpoint", "/fuzz_keras_zip"})
     ::mkdir((root + t).c_str(), 0755);
 
   const std::string d = root + "/fuzz_idx/";
@@ -94,9 +94,14 @@ int main(int argc, char** argv) {
   nnlite::save_model(dense, h + "dense.h5");
   nnlite::save_model(conv, h + "conv.h5");
 
+  const std::string k = root + "/fuzz_keras_zip/";
+  nnlite::save_model(dense, k + "dense.keras");
+  nnlite::save_model(conv, k + "conv.keras");
+
   nnlite::Tensor<float> x(nnlite::Shape{2, 4}, 0.5f), y(nnlite::Shape{2, 2}, 0.0f);
   y.at(0, 0) = y.at(1, 1) = 1;
   dense.train_on_batch(x, y);
+  nnlite::save_model(dense, k + "dense_stepped.keras");  // optimizer/vars with Adam's slots
   // fuzz_checkpoint loads into a model shaped like dense_model() without the Dropout.
   nnlite::Sequential<float> ck(nnlite::Shape{4}, "fuzz");
   ck.add(nnlite::Dense<float>(3, "relu"));

@@ -28,6 +28,8 @@ struct SaveOptions {
   bool include_optimizer_state = false;
   // The Keras version the file says wrote it; the layout and configs are those of tf.keras 2.11.
   std::string keras_version = "2.11.0";
+  // What a .keras file's metadata.json says wrote it; its layout is Keras 3.4.1's (io/keras_zip.hpp).
+  std::string keras3_version = "3.4.1";
 };
 
 // Which hard_sigmoid a file's "hard_sigmoid" means: tf.keras 2's clip(0.2 x + 0.5, 0, 1) or Keras 3's

@@ -395,6 +395,17 @@ inline void check_parent_directory(const std::string& path) {
 
 // ---- public API ----------------------------------------------------------------------------------------------------
 
+inline bool has_extension(const std::string& path, const std::string& ext) {
+  if (path.size() < ext.size()) return false;
+  return to_lower(path.substr(path.size() - ext.size())) == ext;
+}
+
+// Keras 3's native .keras format: io/keras_zip.hpp (included at the end of this file).
+template <class Scalar>
+void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options);
+template <class Scalar = float>
+Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& options = {});
+
 // Writes the model's weights alone, as Keras' model.save_weights("w.h5"): layer_names and the layer groups at the
 // root. Atomic like save_model.
 template <class Scalar>
@@ -413,10 +424,17 @@ void save_weights(const Sequential<Scalar>& model, const std::string& path, cons
   });
 }
 
-// model.save("model.h5"): the whole model in Keras' legacy HDF5 layout (see the top of this file). The file is built
-// in memory, written to "<path>.tmp.<pid>" and renamed over `path`, so a failure leaves any previous file untouched.
+// model.save(path): the format by the extension, as Keras 3 picks it: ".keras" the native zip (save_keras_zip),
+// ".h5" or ".hdf5" the legacy HDF5 layout (see the top of this file); anything else is an ArgumentError. The file is
+// built in memory, written to "<path>.tmp.<pid>" and renamed over `path`, so a failure leaves any previous file
+// untouched.
 template <class Scalar>
 void save_model(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options = {}) {
+  if (has_extension(path, ".keras")) return save_keras_zip(model, path, options);
+  if (!has_extension(path, ".h5") && !has_extension(path, ".hdf5"))
+    throw ArgumentError("cannot save model '" + model.name() + "' to '" + path +
+                        "': invalid filepath extension; use '.keras' for the native Keras format (recommended) or "
+                        "'.h5' / '.hdf5' for the legacy HDF5 format");
   std::optional<Sequential<Scalar>> copy;
   const Sequential<Scalar>* m = &model;
   if (!model.built()) {
@@ -475,17 +493,15 @@ void load_weights(Sequential<Scalar>& model, const std::string& path, const Load
 // Missing or unreadable file: IoError. Not HDF5, truncated, missing pieces, wrong dtypes: FormatError. Shapes that
 // do not fit: ShapeError. Layers or options nnlite lacks: UnsupportedError. Every message names the file.
 // options.isolate: read it in a child process first (see LoadOptions), for files from sources you do not trust.
-template <class Scalar = float>
-Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& options = {});  // io/keras_zip.hpp
-
-inline bool has_extension(const std::string& path, const std::string& ext) {
-  if (path.size() < ext.size()) return false;
-  return to_lower(path.substr(path.size() - ext.size())) == ext;
-}
-
+// The format is chosen by the extension as in Keras 3: ".keras" (load_keras_zip), ".h5" or ".hdf5"; any other is
+// an UnsupportedError naming the accepted ones.
 template <class Scalar = float>
 Sequential<Scalar> load_model(const std::string& path, const LoadOptions& options = {}) {
   if (has_extension(path, ".keras")) return load_keras_zip<Scalar>(path, options);  // Keras 3 native format
+  if (!has_extension(path, ".h5") && !has_extension(path, ".hdf5"))
+    throw UnsupportedError("file format not supported: '" + path +
+                           "'; load_model reads Keras 3 native '.keras' "
+                           "files and legacy HDF5 files ('.h5' or '.hdf5')");
   if (options.isolate) {
     LoadOptions inner = options;
     inner.isolate = false;

@@ -12,11 +12,23 @@
 // (config/metadata) or max_weights_file_bytes (the weights), a compression ratio past kMaxCompressionRatio, a
 // declared size that the data disagrees with, a CRC mismatch, missing config.json or model.weights.h5: FormatError.
 // The weights are opened from memory (HDF5's core driver over the inflated bytes), never from a temp file.
+//
+// Writing (save_keras_zip, what save_model does for a .keras path) follows Keras 3.4.1's saving_lib.py and
+// serialization_lib.py (checked against the real Keras 3.4.1 file in the shared fixtures; the layout is unchanged up
+// to Keras 3.16): members metadata.json, config.json, model.weights.h5 in that order, stored uncompressed as Python's
+// zipfile does. model.weights.h5 holds an empty /vars (the model's own), layers/<name>/vars for every layer (empty
+// for weightless ones; weights at 0..n-1 in Keras' order, trainable then non-trainable) and, when compiled,
+// optimizer/vars: 0 iterations (int64), 1 learning_rate (float32, Keras' floatx), then for every trainable weight
+// in model order its slots interleaved (Adam: momentum, velocity; SGD with momentum: momentum), as
+// BaseOptimizer.add_optimizer_variables creates them. An optimizer that has not stepped writes zero slots, which is
+// what Keras' freshly built optimizer holds. The HDF5 file and the zip are built in memory, then written to a
+// temporary file renamed over the path (write_bytes_atomically).
 #pragma once
 
 #include <zip.h>
 
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <set>
 #include <string>
@@ -51,6 +63,9 @@ class Archive {
       const std::string msg = zip_error_strerror(&ze);
       zip_error_fini(&ze);
       if (err == ZIP_ER_OPEN || err == ZIP_ER_READ) throw IoError("cannot open '" + path + "': " + msg);
+      if (err == ZIP_ER_EXISTS)  // libzip's answer to a central directory naming one member twice
+        throw FormatError("'" + path + "' is not a valid .keras file: it holds two zip members with the same name (" +
+                          msg + ")");
       throw FormatError("'" + path + "' is not a valid .keras file (zip archive): " + msg);
     }
     z_.reset(z);
@@ -65,7 +80,11 @@ class Archive {
       if (zip_stat_index(z, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW, &zs) != 0)
         throw FormatError("'" + path + "': cannot read zip member " + std::to_string(i));
       const std::string name(raw);
-      // libzip stores names with their length; a NUL inside makes the C string shorter than the stored name.
+      // libzip (1.7) turns a NUL inside a stored name into a space; should another version cut the name there
+      // instead, the shortened name would find another member (or none), which is refused here.
+      if (zip_name_locate(z, raw, ZIP_FL_ENC_RAW) != i)
+        throw FormatError("'" + path + "': zip member " + std::to_string(i) + " '" + name +
+                          "' cannot be told apart from another member's name (a NUL inside it, or a duplicate)");
       check_name(name, i);
       if (!seen.insert(name).second) throw FormatError("'" + path + "': duplicate zip member '" + name + "'");
     }
@@ -126,8 +145,8 @@ class Archive {
   std::unique_ptr<zip_t, ZipCloser> z_;
 };
 
-inline std::string read_json_text(const Archive& a, const std::string& name) {
-  std::vector<char> b = a.read(name, kMaxJsonBytes);
+inline std::string read_json_text(const Archive& a, const std::string& name, std::uint64_t limit = kMaxJsonBytes) {
+  std::vector<char> b = a.read(name, std::min(limit, kMaxJsonBytes));
   if (std::find(b.begin(), b.end(), '\0') != b.end())
     throw FormatError("member '" + name + "' holds a NUL byte, so it is not JSON");
   return std::string(b.begin(), b.end());
@@ -165,7 +184,267 @@ void load_v3_weights(Sequential<Scalar>& model, const h5::File& f, const LoadOpt
   model.set_weights(values);
 }
 
+// optimizer/vars as Keras 3 writes it (see the top of this file) into the compiled model's optimizer: the step count
+// and every slot, all read and checked before anything changes. A different count, shape or type leaves the fresh
+// optimizer and returns false, as Keras skips (with a warning) optimizer variables that do not fit. vars/1, the
+// learning rate, is not read: compile_config holds it exactly, the variable only as float32.
+template <class Scalar>
+bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
+  if (!f.has("optimizer") || !f.group("optimizer").has("vars")) return false;
+  const h5::Group g = f.group("optimizer/vars");
+  Optimizer<Scalar>& opt = model.optimizer();
+  const auto slots = keras_detail::optimizer_slots(opt);
+  const auto trained = model.trainable_weights();
+  const std::size_t count = 2 + slots.size() * trained.size();
+  for (std::size_t k = 0; k < count; ++k)
+    if (!g.has(std::to_string(k))) return false;
+  if (g.has(std::to_string(count))) return false;
+  const Index n = model.trainable_size();
+  std::vector<std::vector<Scalar>> values(slots.size(), std::vector<Scalar>(static_cast<std::size_t>(n)));
+  for (std::size_t w = 0; w < trained.size(); ++w) {
+    for (std::size_t s = 0; s < slots.size(); ++s) {
+      h5::Dataset ds = g.dataset(std::to_string(2 + w * slots.size() + s));
+      std::vector<Index> got;
+      for (hsize_t d : ds.dims())
+        got.push_back(d > static_cast<hsize_t>(INT64_MAX) ? Index(-1) : static_cast<Index>(d));
+      if (ds.type_class() != H5T_FLOAT || got != trained[w].shape.dims()) return false;
+      ds.read(values[s].data() + trained[w].offset, static_cast<std::uint64_t>(trained[w].shape.size()));
+    }
+  }
+  h5::Dataset it = g.dataset("0");
+  std::uint64_t elements = 1;
+  for (hsize_t d : it.dims()) elements *= d;
+  if (elements != 1 || (it.type_class() != H5T_INTEGER && it.type_class() != H5T_FLOAT)) return false;
+  std::int64_t iterations = 0;
+  it.read(&iterations, 1);
+  if (iterations < 0) return false;
+  for (std::size_t s = 0; s < slots.size(); ++s)
+    *slots[s].second = Eigen::Map<typename Optimizer<Scalar>::Vector>(values[s].data(), n);
+  opt.set_iterations(iterations);
+  return true;
+}
+
+// ---- writing -------------------------------------------------------------------------------------------------------
+
+// Keras 3's serialized DTypePolicy, which every layer's "dtype" holds.
+inline json dtype_policy(const std::string& name) {
+  return {
+      {"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", name}}}, {"registered_name", nullptr}};
+}
+
+// [null, d1, d2, ...]: a shape with its batch dimension, as build_config and batch_shape hold it.
+inline json batch_shape_json(const Shape& s) {
+  json v = json::array({nullptr});
+  for (Index d : s.dims()) v.push_back(d);
+  return v;
+}
+
+// A Keras 3 optimizer config: nnlite's config without tf.keras 2's "decay", with the keys Keras 3's BaseOptimizer
+// get_config() adds (all at the values nnlite implements) and Keras' lower-case default name.
+template <class Scalar>
+json keras3_optimizer_config(const Optimizer<Scalar>& opt) {
+  json c = opt.config();
+  c.erase("decay");
+  if (!c.contains("name") || c["name"] == opt.class_name()) c["name"] = to_lower(opt.class_name());
+  for (const char* key : {"weight_decay", "clipnorm", "global_clipnorm", "clipvalue", "ema_overwrite_frequency",
+                          "loss_scale_factor", "gradient_accumulation_steps"})
+    if (!c.contains(key)) c[key] = nullptr;
+  if (!c.contains("use_ema")) c["use_ema"] = false;
+  if (!c.contains("ema_momentum")) c["ema_momentum"] = 0.99;
+  return c;
+}
+
+// config.json: serialize_keras_object(model) for a Sequential (Sequential.get_config, Model.get_build_config,
+// Trainer.get_compile_config).
+template <class Scalar>
+json keras3_model_config(const Sequential<Scalar>& model, bool include_compile) {
+  const std::string dtype = keras_detail::dtype_name<Scalar>();
+  const json input_shape = batch_shape_json(model.input_shape());
+  std::string input_name = "input_layer";  // Keras 3's InputLayer name, kept distinct from every layer name
+  for (bool clash = true; clash;) {
+    clash = false;
+    for (std::size_t i = 0; i < model.size(); ++i) clash = clash || model.layer(i).name() == input_name;
+    if (clash) input_name += "_";
+  }
+  json layers = json::array();
+  layers.push_back(
+      {{"module", "keras.layers"},
+       {"class_name", "InputLayer"},
+       {"config", {{"batch_shape", input_shape}, {"dtype", dtype}, {"sparse", false}, {"name", input_name}}},
+       {"registered_name", nullptr}});
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const Layer<Scalar>& layer = model.layer(i);
+    json c = layer.config();
+    c["name"] = layer.name();
+    c["trainable"] = layer.trainable();
+    c["dtype"] = dtype_policy(dtype);
+    layers.push_back({{"module", "keras.layers"},
+                      {"class_name", layer.class_name()},
+                      {"config", c},
+                      {"registered_name", nullptr},
+                      {"build_config", {{"input_shape", batch_shape_json(layer.input_shape())}}}});
+  }
+  json out = {{"module", "keras"},
+              {"class_name", "Sequential"},
+              {"config",
+               {{"name", model.name()},
+                {"trainable", true},
+                {"dtype", dtype_policy(dtype)},
+                {"layers", layers},
+                {"build_input_shape", input_shape}}},
+              {"registered_name", nullptr},
+              {"build_config", {{"input_shape", input_shape}}}};
+  if (include_compile && model.compiled()) {
+    json loss = keras_training_config(model)["loss"];
+    if (loss.is_object())
+      loss = {{"module", "keras.losses"},
+              {"class_name", loss["class_name"]},
+              {"config", loss["config"]},
+              {"registered_name", nullptr}};
+    out["compile_config"] = {{"optimizer",
+                              {{"module", "keras.optimizers"},
+                               {"class_name", model.optimizer().class_name()},
+                               {"config", keras3_optimizer_config(model.optimizer())},
+                               {"registered_name", nullptr}}},
+                             {"loss", loss},
+                             {"loss_weights", nullptr},
+                             {"metrics", model.metric_names()},
+                             {"weighted_metrics", nullptr},
+                             {"run_eagerly", false},
+                             {"steps_per_execution", 1},
+                             {"jit_compile", false}};
+  }
+  return out;
+}
+
+// model.weights.h5 (see the top of this file) as the bytes of an HDF5 file built in memory.
+template <class Scalar>
+std::vector<char> keras3_weights_image(Sequential<Scalar>& model, bool with_optimizer, const std::string& label) {
+  h5::File f = h5::File::create_in_memory(label);
+  f.create_group("vars");
+  h5::Group layers = f.create_group("layers");
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const Layer<Scalar>& layer = model.layer(i);
+    h5::Group g = layers.create_group(layer.name()).create_group("vars");
+    const auto specs = layer.param_specs();
+    for (std::size_t k = 0; k < specs.size(); ++k) {
+      if (!layer.weight(k)) throw Error("cannot save layer '" + layer.name() + "': its weights are not allocated");
+      std::vector<hsize_t> dims(specs[k].shape.dims().begin(), specs[k].shape.dims().end());
+      g.create_dataset(std::to_string(k), dims, h5::file_type<Scalar>()).write(layer.weight(k));
+    }
+  }
+  if (with_optimizer) {
+    Optimizer<Scalar>& opt = model.optimizer();
+    h5::Group g = f.create_group("optimizer").create_group("vars");
+    const std::int64_t iterations = opt.iterations();
+    g.create_dataset("0", {}, h5::file_type<std::int64_t>()).write(&iterations);
+    const float lr = static_cast<float>(opt.learning_rate());
+    g.create_dataset("1", {}, h5::file_type<float>()).write(&lr);
+    const auto slots = keras_detail::optimizer_slots(opt);
+    const Index n = model.trainable_size();
+    std::vector<Scalar> zeros;  // the state of an optimizer that has not stepped yet
+    for (const auto& slot : slots)
+      if (slot.second->size() != n) zeros.assign(static_cast<std::size_t>(n), Scalar(0));
+    std::size_t k = 2;
+    for (const auto& w : model.trainable_weights()) {
+      std::vector<hsize_t> dims(w.shape.dims().begin(), w.shape.dims().end());
+      for (const auto& slot : slots) {
+        const Scalar* base = slot.second->size() == n ? slot.second->data() : zeros.data();
+        g.create_dataset(std::to_string(k++), dims, h5::file_type<Scalar>()).write(base + w.offset);
+      }
+    }
+  }
+  return f.image();
+}
+
+// A zip archive of `members` (name, bytes), stored uncompressed like Python's zipfile, built in memory by libzip.
+inline std::vector<char> zip_image(const std::vector<std::pair<std::string, const std::string*>>& members,
+                                   const std::string& path) {
+  const std::string what = "cannot save '" + path + "': ";
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t* src = zip_source_buffer_create(nullptr, 0, 0, &ze);
+  if (!src) {
+    const std::string msg = zip_error_strerror(&ze);
+    zip_error_fini(&ze);
+    throw IoError(what + msg);
+  }
+  zip_source_keep(src);  // the archive's bytes stay readable after zip_close
+  std::unique_ptr<zip_source_t, void (*)(zip_source_t*)> keep(src, zip_source_free);
+  zip_t* z = zip_open_from_source(src, ZIP_TRUNCATE, &ze);
+  if (!z) {
+    const std::string msg = zip_error_strerror(&ze);
+    zip_error_fini(&ze);
+    throw IoError(what + msg);
+  }
+  zip_error_fini(&ze);
+  std::unique_ptr<zip_t, ZipCloser> archive(z);
+  const std::time_t now = std::time(nullptr);
+  for (const auto& [name, bytes] : members) {
+    zip_source_t* s = zip_source_buffer(z, bytes->data(), bytes->size(), 0);
+    if (!s) throw IoError(what + zip_strerror(z));
+    const zip_int64_t i = zip_file_add(z, name.c_str(), s, ZIP_FL_ENC_UTF_8);
+    if (i < 0) {
+      zip_source_free(s);
+      throw IoError(what + zip_strerror(z));
+    }
+    if (zip_set_file_compression(z, static_cast<zip_uint64_t>(i), ZIP_CM_STORE, 0) != 0 ||
+        zip_file_set_mtime(z, static_cast<zip_uint64_t>(i), now, 0) != 0)
+      throw IoError(what + zip_strerror(z));
+  }
+  if (zip_close(z) != 0) throw IoError(what + zip_strerror(z));
+  archive.release();  // zip_close freed it
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_source_stat(src, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || zip_source_open(src) != 0)
+    throw IoError(what + "cannot read back the archive built in memory");
+  std::vector<char> out(static_cast<std::size_t>(st.size));
+  const zip_int64_t got = out.empty() ? 0 : zip_source_read(src, out.data(), out.size());
+  zip_source_close(src);
+  if (got < 0 || static_cast<std::uint64_t>(got) != st.size)
+    throw IoError(what + "cannot read back the archive built in memory");
+  return out;
+}
+
+// metadata.json's date_saved: local time as datetime.now().strftime("%Y-%m-%d@%H:%M:%S").
+inline std::string date_saved() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d@%H:%M:%S", &tm);
+  return buf;
+}
+
 }  // namespace keras_zip_detail
+
+// model.save("m.keras"): the Keras 3 native format (see the top of this file). The optimizer's configuration and
+// its variables are written when the model is compiled and options.include_optimizer (Keras 3 always writes both;
+// include_optimizer_state is for .h5 files, whose optimizer weights tf.keras may not restore).
+// options.keras3_version is what metadata.json says wrote it. A failure leaves any previous file untouched.
+template <class Scalar>
+void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options) {
+  using namespace keras_zip_detail;
+  std::optional<Sequential<Scalar>> copy;
+  const Sequential<Scalar>* m = &model;
+  if (!model.built()) {  // like Keras, an unbuilt model is built (its initial weights are what gets saved)
+    copy.emplace(model);
+    copy->build();
+    m = &*copy;
+  }
+  keras_detail::check_saveable_names(*m);
+  keras_detail::check_parent_directory(path);
+  auto& mutable_model = const_cast<Sequential<Scalar>&>(*m);  // optimizer() has no const overload; nothing changes
+  const bool with_optimizer = options.include_optimizer && m->compiled();
+  const std::string metadata = dump_json(json{{"keras_version", options.keras3_version}, {"date_saved", date_saved()}});
+  const std::string config = dump_json(keras3_model_config(*m, with_optimizer));
+  const std::vector<char> image = keras3_weights_image(
+      mutable_model, with_optimizer, temp_path_for(path) + "/model.weights.h5#" + std::to_string(next_image_id()));
+  const std::string weights(image.begin(), image.end());
+  const std::vector<char> bytes =
+      zip_image({{"metadata.json", &metadata}, {"config.json", &config}, {"model.weights.h5", &weights}}, path);
+  write_bytes_atomically(path, bytes.data(), bytes.size());
+}
 
 // keras.models.load_model("m.keras") (Keras 3 native format) for a Sequential model.
 template <class Scalar>
@@ -182,22 +461,21 @@ Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& op
   if (!a.has("model.weights.h5"))
     throw FormatError(source + " has no 'model.weights.h5', so it is not a Keras .keras file");
   if (a.has("metadata.json")) {
-    const json meta = parse_json(read_json_text(a, "metadata.json"), source + " metadata.json");
+    const json meta =
+        parse_json(read_json_text(a, "metadata.json", options.max_attribute_bytes), source + " metadata.json");
     if (!meta.is_object()) throw FormatError(source + " metadata.json is not a JSON object");
   }
-  const json config = parse_json(read_json_text(a, "config.json"), source + " config.json");
+  const json config =
+      parse_json(read_json_text(a, "config.json", options.max_attribute_bytes), source + " config.json");
   if (!config.is_object()) throw FormatError(source + " config.json is not a JSON object");
   if (config.contains("registered_name") && config["registered_name"].is_string() &&
       config["registered_name"] != "Sequential" && config.value("class_name", json()) != "Sequential")
     throw UnsupportedError(source + " config.json: the model is the custom class '" +
                            config["registered_name"].get<std::string>() + "', which nnlite does not know");
   Sequential<Scalar> model = model_from_keras_config<Scalar>(config, source + " config.json", options);
-  {
-    const std::vector<char> image = a.read("model.weights.h5", kMaxWeightsBytes);
-    const h5::File f =
-        h5::File::open_image(path + "/model.weights.h5#" + std::to_string(next_image_id()), image);
-    load_v3_weights(model, f, options);
-  }
+  const std::vector<char> image = a.read("model.weights.h5", kMaxWeightsBytes);
+  const h5::File f = h5::File::open_image(path + "/model.weights.h5#" + std::to_string(next_image_id()), image);
+  load_v3_weights(model, f, options);
   if (!options.compile) return model;
   json training_config = json::object();
   if (config.contains("compile_config") && config["compile_config"].is_object()) {
@@ -212,6 +490,7 @@ Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& op
   } catch (const UnsupportedError& e) {
     throw UnsupportedError(std::string(e.what()) + " (load with LoadOptions::compile = false to skip compiling)");
   }
+  if (options.load_optimizer_state) load_v3_optimizer(model, f);
   return model;
 }
 

@@ -373,8 +373,9 @@ class Sequential {
 
   // ---- files ----------------------------------------------------------------------------------------------------
 
-  // Keras .h5 (architecture, weights, optimizer): forwards to nnlite::save_model, found by argument-dependent lookup
-  // when <nnlite/io/keras_h5.hpp> is included (the nnlite::io target), so the core needs no HDF5.
+  // Keras .keras or .h5, by the extension (architecture, weights, optimizer): forwards to nnlite::save_model, found
+  // by argument-dependent lookup when <nnlite/io/keras_h5.hpp> is included (the nnlite::io target), so the core
+  // needs no HDF5.
   template <class... Options>
   void save(const std::string& path, const Options&... options) const {
     save_model(*this, path, options...);
