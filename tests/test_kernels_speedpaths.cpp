@@ -60,7 +60,7 @@ TEST_CASE("speed paths: direct, threaded im2col and Eigen Tensor agree with the 
         CAPTURE(cc.c);
         CAPTURE(cc.filters);
         CAPTURE(relu);
-        const Results ref = run(cc, Impl::reference, relu);
+        const conv_test::Results<float> ref = run(cc, Impl::reference, relu);
         check_close(run(cc, Impl::im2col, relu), ref);
         check_close(run(cc, Impl::im2col_chunked, relu), ref);  // one sample per GEMM
         check_close(run(cc, Impl::direct, relu), ref);
