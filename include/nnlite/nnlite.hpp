@@ -41,8 +41,12 @@
 #include "model/progress.hpp"
 #include "model/sequential.hpp"
 #include "model/training.hpp"
+#include "optim/adagrad.hpp"
 #include "optim/adam.hpp"
+#include "optim/adamax.hpp"
+#include "optim/nadam.hpp"
 #include "optim/registry.hpp"
+#include "optim/rmsprop.hpp"
 #include "optim/sgd.hpp"
 
 #ifdef NNLITE_WITH_IO

@@ -167,6 +167,18 @@ void write_weights_group(h5::Group& g, const Sequential<Scalar>& model, const st
   write_list(top, "weight_names", {});
 }
 
+// A tf.keras 2.x legacy slot name's names in tf.keras 2.11+ and in Keras 3 (keras/src/optimizers/*.py, 3.16).
+inline std::pair<std::string, std::string> modern_slot_names(const std::string& cls, const std::string& legacy) {
+  if (legacy == "momentum") return {cls == "SGD" ? "m" : "momentum", "momentum"};
+  if (legacy == "rms") return {"velocity", "velocity"};
+  if (legacy == "mg") return {"average_gradient", "average_gradient"};
+  if (legacy == "vhat") return {"vhat", "velocity_hat"};
+  if (legacy == "v" && cls == "Adamax") return {"u", "norm"};
+  if (legacy == "v") return {"v", "velocity"};
+  if (legacy == "m") return {"m", "momentum"};
+  return {legacy, legacy};  // accumulator
+}
+
 // Where one model weight came from in the file, for messages and for finding its optimizer slots.
 struct LoadedWeight {
   std::string layer, weight_name, dataset_path;
@@ -331,9 +343,8 @@ bool read_optimizer_weights(const h5::File& f, Sequential<Scalar>& model, const 
   const auto trained = model.trainable_weights();
   std::vector<std::vector<Scalar>> values(slots.size(), std::vector<Scalar>(static_cast<std::size_t>(n)));
   for (std::size_t s = 0; s < slots.size(); ++s) {
-    const std::string& legacy = slots[s].first;  // m, v, momentum
-    const std::string k2 = legacy == "momentum" ? "m" : legacy;
-    const std::string k3 = legacy == "v" ? "velocity" : "momentum";
+    const std::string& legacy = slots[s].first;  // m, v, vhat, momentum, rms, mg, accumulator
+    const auto [k2, k3] = modern_slot_names(opt.class_name(), legacy);
     for (const auto& tw : trained) {
       const std::string base = strip0(origin.at(origin_of.at({tw.layer, tw.weight})).weight_name);
       std::string flat = base;

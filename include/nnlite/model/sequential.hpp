@@ -28,6 +28,7 @@
 #include "../layers/layer.hpp"
 #include "../optim/adam.hpp"
 #include "../optim/optimizer.hpp"
+#include "../optim/registry.hpp"
 #include "callbacks.hpp"
 #include "history.hpp"
 #include "losses.hpp"
@@ -265,6 +266,9 @@ class Sequential {
     metrics_ = std::move(made);
     metric_names_ = metrics;
     if (layout_trainable_ != trainable_flags()) allocate();
+    std::vector<Index> sizes;  // the trained weight tensors, for clipnorm's per-variable norms
+    for (const auto& w : trainable_weights()) sizes.push_back(w.shape.size());
+    optimizer_->set_variable_sizes(std::move(sizes));
   }
   // The loss by Keras name ("categorical_crossentropy") or serialized object.
   void compile(const Optimizer<Scalar>& optimizer, const nlohmann::json& loss = "categorical_crossentropy",
@@ -273,9 +277,7 @@ class Sequential {
   }
   void compile(const std::string& optimizer = "adam", const std::string& loss = "categorical_crossentropy",
                const std::vector<std::string>& metrics = {"accuracy"}) {
-    if (optimizer != "adam" && optimizer != "Adam")
-      throw UnsupportedError("optimizer '" + optimizer + "' by name: pass an nnlite optimizer object instead");
-    compile(Adam<Scalar>(), nlohmann::json(loss), metrics);
+    compile(*make_optimizer<Scalar>(nlohmann::json(optimizer), "compile"), nlohmann::json(loss), metrics);
   }
   bool compiled() const { return optimizer_ != nullptr; }
   Optimizer<Scalar>& optimizer() {

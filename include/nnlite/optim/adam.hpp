@@ -1,8 +1,11 @@
 // nnlite/optim/adam.hpp: Adam exactly as Keras updates (epsilon added to sqrt(v), bias correction folded into
-// the step size), with Keras' defaults. Its counter counts optimizer steps, never tensors.
+// the step size), with Keras' defaults, optional AMSGrad, and AdamW (Adam with decoupled weight decay, 0.004 by
+// default). Rules: keras/src/optimizers/adam.py and adamw.py, Keras 3.16. Its counter counts optimizer steps.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "../core/parallel.hpp"
 #include "optimizer.hpp"
@@ -14,22 +17,28 @@ class Adam : public Optimizer<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
-  explicit Adam(double learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
-      : Optimizer<Scalar>(learning_rate), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
+  explicit Adam(double learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
+                bool amsgrad = false)
+      : Optimizer<Scalar>(learning_rate), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon), amsgrad_(amsgrad) {
     if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
-      throw ArgumentError("Adam: need 0 <= beta_1, beta_2 < 1 and epsilon > 0");
+      throw ArgumentError("Adam: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " + std::to_string(beta_1) +
+                          ", beta_2 " + std::to_string(beta_2) + ", epsilon " + std::to_string(epsilon) + ")");
   }
 
   std::string class_name() const override { return "Adam"; }
   double beta_1() const { return beta_1_; }
   double beta_2() const { return beta_2_; }
   double epsilon() const { return epsilon_; }
+  bool amsgrad() const { return amsgrad_; }
 
   // t = step number (1-based); lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
   // m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2);  p -= lr_t * m / (sqrt(v) + epsilon)
+  // amsgrad: vhat = max(vhat, v) and vhat in place of v in the step.
   void step(Scalar* params, const Scalar* grads, Index n) override {
+    grads = this->prepare_step(params, grads, n);
     this->ensure_state(m_, n);
     this->ensure_state(v_, n);
+    if (amsgrad_) this->ensure_state(vhat_, n);
     const double t = static_cast<double>(++this->iterations_);
     const auto lr_t = static_cast<Scalar>(this->learning_rate_ * std::sqrt(1 - std::pow(beta_2_, t)) /
                                           (1 - std::pow(beta_1_, t)));
@@ -37,6 +46,7 @@ class Adam : public Optimizer<Scalar> {
     const auto eps = static_cast<Scalar>(epsilon_);
     Scalar* m = m_.data();
     Scalar* v = v_.data();
+    Scalar* vhat = amsgrad_ ? vhat_.data() : nullptr;
     // One pass that reads each of p, g, m, v once (three Eigen statements would stream m and v twice), in
     // contiguous slices over threads: every element's update is independent, so any split gives the same bits.
     parallel_slices(n, threads_for(n, 4.0 * double(n)), [&](int, Index begin, Index end) {
@@ -46,39 +56,85 @@ class Adam : public Optimizer<Scalar> {
         const Scalar vi = v[i] + (gi * gi - v[i]) * b2;
         m[i] = mi;
         v[i] = vi;
-        params[i] -= lr_t * mi / (std::sqrt(vi) + eps);
+        if (vhat) {
+          const Scalar hi = std::max(vhat[i], vi);
+          vhat[i] = hi;
+          params[i] -= lr_t * mi / (std::sqrt(hi) + eps);
+        } else {
+          params[i] -= lr_t * mi / (std::sqrt(vi) + eps);
+        }
       }
     });
   }
 
   nlohmann::json config() const override {
-    return {{"name", "Adam"},          {"learning_rate", this->learning_rate_},
-            {"decay", 0.0},            {"beta_1", beta_1_},
-            {"beta_2", beta_2_},       {"epsilon", epsilon_},
-            {"amsgrad", false}};
+    nlohmann::json c = this->base_config(class_name());
+    c.update({{"decay", 0.0}, {"beta_1", beta_1_}, {"beta_2", beta_2_}, {"epsilon", epsilon_}, {"amsgrad", amsgrad_}});
+    return c;
   }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Adam>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const double lr = optimizer_learning_rate(c, 1e-3);
-    if (c.boolean("amsgrad", false)) c.unsupported("'amsgrad' = true");
-    try {
-      return std::make_unique<Adam>(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7));
-    } catch (const ArgumentError& e) {
-      c.bad(e.what());
-    }
+    return make(c, std::nullopt, [](double lr, double b1, double b2, double eps, bool ams) {
+      return std::make_unique<Adam>(lr, b1, b2, eps, ams);
+    });
   }
 
-  std::vector<std::pair<std::string, Vector*>> state() override { return {{"m", &m_}, {"v", &v_}}; }
+  // m, v (and vhat with amsgrad): tf.keras 2.x slot names; Keras 3 calls them momentum, velocity, velocity_hat.
+  std::vector<std::pair<std::string, Vector*>> state() override {
+    if (amsgrad_) return {{"m", &m_}, {"v", &v_}, {"vhat", &vhat_}};
+    return {{"m", &m_}, {"v", &v_}};
+  }
   void reset() override {
     Optimizer<Scalar>::reset();
     m_.resize(0);
     v_.resize(0);
+    vhat_.resize(0);
+  }
+
+ protected:
+  // Adam's and AdamW's from_config: `create` makes the optimizer from (lr, beta_1, beta_2, epsilon, amsgrad).
+  template <class Create>
+  static std::unique_ptr<Optimizer<Scalar>> make(const ConfigReader& c, std::optional<double> wd_fallback,
+                                                 Create create) {
+    const double lr = optimizer_learning_rate(c, 1e-3);
+    decltype(create(0.0, 0.0, 0.0, 0.0, false)) opt;
+    try {
+      opt = create(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7),
+                   c.boolean("amsgrad", false));
+    } catch (const ArgumentError& e) {
+      c.bad(e.what());
+    }
+    return with_base_options(std::move(opt), c, wd_fallback);
   }
 
  private:
   double beta_1_, beta_2_, epsilon_;
-  Vector m_, v_;
+  bool amsgrad_;
+  Vector m_, v_, vhat_;
+};
+
+// Keras 3's AdamW: Adam whose weight_decay (var -= var * weight_decay * lr before each update, the base options'
+// decay) defaults to 0.004 and cannot be None.
+template <class Scalar>
+class AdamW : public Adam<Scalar> {
+ public:
+  explicit AdamW(double learning_rate = 1e-3, double weight_decay = 0.004, double beta_1 = 0.9, double beta_2 = 0.999,
+                 double epsilon = 1e-7, bool amsgrad = false)
+      : Adam<Scalar>(learning_rate, beta_1, beta_2, epsilon, amsgrad) {
+    this->set_weight_decay(weight_decay);
+  }
+
+  std::string class_name() const override { return "AdamW"; }
+  std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<AdamW>(*this); }
+
+  static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
+    if (c.cfg.contains("weight_decay") && c.cfg.at("weight_decay").is_null())
+      c.bad("'weight_decay' must be a number, got null (AdamW always decays)");
+    return Adam<Scalar>::make(c, 0.004, [](double lr, double b1, double b2, double eps, bool ams) {
+      return std::make_unique<AdamW>(lr, 0.004, b1, b2, eps, ams);
+    });
+  }
 };
 
 }  // namespace nnlite

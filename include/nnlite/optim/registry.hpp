@@ -8,8 +8,12 @@
 
 #include "../core/config.hpp"
 #include "../core/registry.hpp"
+#include "adagrad.hpp"
 #include "adam.hpp"
+#include "adamax.hpp"
+#include "nadam.hpp"
 #include "optimizer.hpp"
+#include "rmsprop.hpp"
 #include "sgd.hpp"
 
 namespace nnlite {
@@ -24,6 +28,11 @@ Registry<OptimizerCreator<Scalar>>& optimizer_registry() {
     // Keras' class names, with the lower-case names compile() accepts as aliases.
     r.add("Adam", &Adam<Scalar>::from_config, {"adam"});
     r.add("SGD", &SGD<Scalar>::from_config, {"sgd"});
+    r.add("AdamW", &AdamW<Scalar>::from_config, {"adamw"});
+    r.add("RMSprop", &RMSprop<Scalar>::from_config, {"rmsprop"});
+    r.add("Adagrad", &Adagrad<Scalar>::from_config, {"adagrad"});
+    r.add("Nadam", &Nadam<Scalar>::from_config, {"nadam"});
+    r.add("Adamax", &Adamax<Scalar>::from_config, {"adamax"});
     return r;
   }();
   return registry;

@@ -19,6 +19,7 @@ class SGD : public Optimizer<Scalar> {
   std::string class_name() const override { return "SGD"; }
 
   void step(Scalar* params, const Scalar* grads, Index n) override {
+    grads = this->prepare_step(params, grads, n);
     ++this->iterations_;
     VectorMap<Scalar> p(params, n);
     ConstVectorMap<Scalar> g(grads, n);
@@ -37,18 +38,21 @@ class SGD : public Optimizer<Scalar> {
   }
 
   nlohmann::json config() const override {
-    return {{"name", "SGD"}, {"learning_rate", this->learning_rate_}, {"decay", 0.0},
-            {"momentum", momentum_}, {"nesterov", nesterov_}};
+    nlohmann::json c = this->base_config("SGD");
+    c.update({{"decay", 0.0}, {"momentum", momentum_}, {"nesterov", nesterov_}});
+    return c;
   }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<SGD>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
     const double lr = optimizer_learning_rate(c, 0.01);
+    std::unique_ptr<SGD> opt;
     try {
-      return std::make_unique<SGD>(lr, c.number("momentum", 0.0), c.boolean("nesterov", false));
+      opt = std::make_unique<SGD>(lr, c.number("momentum", 0.0), c.boolean("nesterov", false));
     } catch (const ArgumentError& e) {
       c.bad(e.what());
     }
+    return with_base_options(std::move(opt), c);
   }
   std::vector<std::pair<std::string, Vector*>> state() override { return {{"velocity", &velocity_}}; }
   void reset() override {
