@@ -51,7 +51,7 @@ static double keras_loss(const T& out_or_logits, const T& y, bool from_logits) {
 }
 static void report(const char* name, M& model, M& twin, const T& x, const T& y, bool softmax_out) {
   const double loss = model.compute_gradients(x, y);
-  const nnlite::Index n = model.num_params();
+  const nnlite::Index n = model.count_params();
   std::vector<double> g(model.grads(), model.grads() + n);
   std::copy(model.params(), model.params() + n, twin.params());
   const double ref = keras_loss(twin.predict(x), y, softmax_out);
@@ -76,7 +76,7 @@ int main() {
     t.add(nnlite::Dense<double>(10, "relu"));
     m.build({8}); t.build({8});
     m.compile("adam", "categorical_crossentropy");
-    for (nnlite::Index i = 0; i < m.num_params(); ++i) m.params()[i] = 0.3 + 0.1 * std::sin(double(i));  // outputs > 0
+    for (nnlite::Index i = 0; i < m.count_params(); ++i) m.params()[i] = 0.3 + 0.1 * std::sin(double(i));  // outputs > 0
     T x = random_tensor({4, 8}, 1.0, 1);  // made positive below, with positive weights: no all-zero relu row
     for (nnlite::Index i = 0; i < x.size(); ++i) x.data()[i] = std::abs(x.data()[i]);
     report("1. Dense(10, relu) + CCE", m, t, x, one_hot(4, 10, {4, 10}, 2), false);
@@ -89,7 +89,7 @@ int main() {
     m.compile("adam", "categorical_crossentropy");
     std::mt19937 g(3);
     std::normal_distribution<double> n(0, 6.0);
-    for (nnlite::Index i = 0; i < m.num_params(); ++i) m.params()[i] = n(g);
+    for (nnlite::Index i = 0; i < m.count_params(); ++i) m.params()[i] = n(g);
     report("2. saturated Dense(10, softmax)", m, t, random_tensor({4, 8}, 1.0, 4), one_hot(4, 10, {4, 10}, 5), true);
   }
   {  // 3. a per-pixel softmax: (batch, 4, 4, 5) output and labels
@@ -98,7 +98,7 @@ int main() {
     t.add(nnlite::Conv2D<double>(5, {1, 1}, "linear"));
     m.build({4, 4, 3}); t.build({4, 4, 3});
     m.compile("adam", "categorical_crossentropy");
-    for (nnlite::Index i = 0; i < m.num_params(); ++i) m.params()[i] = 0.5 * std::sin(1.0 + double(i));
+    for (nnlite::Index i = 0; i < m.count_params(); ++i) m.params()[i] = 0.5 * std::sin(1.0 + double(i));
     report("3. per-pixel Conv2D(5, softmax)", m, t, random_tensor({2, 4, 4, 3}, 1.0, 6),
            one_hot(2 * 16, 5, {2, 4, 4, 5}, 7), true);
   }

@@ -57,7 +57,7 @@ void toy_data(Index n, Tensor<float>& x, Tensor<float>& y) {
   }
 }
 
-std::vector<float> params_of(nnlite::Sequential<float>& m) { return {m.params(), m.params() + m.num_params()}; }
+std::vector<float> params_of(nnlite::Sequential<float>& m) { return {m.params(), m.params() + m.count_params()}; }
 
 std::vector<float> state_of(nnlite::Sequential<float>& m, std::size_t k) {
   auto* v = m.optimizer().state().at(k).second;
@@ -163,7 +163,7 @@ TEST_CASE("an uncompiled model round-trips its parameters; a fresh optimizer's e
   b.set_seed(4);
   b.add(nnlite::Dense<float>(2, "softmax"));
   nnlite::load_checkpoint(path.string(), b);
-  CHECK(std::memcmp(a.params(), b.params(), sizeof(float) * static_cast<std::size_t>(a.num_params())) == 0);
+  CHECK(std::memcmp(a.params(), b.params(), sizeof(float) * static_cast<std::size_t>(a.count_params())) == 0);
 
   auto fresh = small_model(8);  // compiled, no step taken: Adam's m and v are still empty
   const auto fresh_path = scratch("fresh.ckpt");

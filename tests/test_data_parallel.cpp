@@ -233,14 +233,14 @@ TEST_CASE("data-parallel fit: N ranks with global batch B train the single-proce
     const Run dp = fit_ranks(ranks, {}, o, x, y, &xv, &yv);
     for (int r = 0; r < ranks; ++r) {
       const auto& m = dp.models[static_cast<std::size_t>(r)];
-      const double d = max_abs_diff(m.params(), ref.params(), ref.num_params());
+      const double d = max_abs_diff(m.params(), ref.params(), ref.count_params());
       MESSAGE("ranks " << ranks << ", rank " << r << ": max |weight - single-process weight| = " << d);
       if (ranks == 1)
         CHECK(d == 0);  // one rank is the single-process run, bit for bit
       else
         CHECK(d < 2e-5);
       // Every rank ends with rank 0's weights exactly: same summed gradients, same step.
-      CHECK(max_abs_diff(m.params(), dp.models[0].params(), ref.num_params()) == 0);
+      CHECK(max_abs_diff(m.params(), dp.models[0].params(), ref.count_params()) == 0);
       // The History is the single-process one on every rank: loss and accuracy reduced over ranks every step,
       // validation sharded and reduced.
       for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
@@ -265,7 +265,7 @@ TEST_CASE("data-parallel fit: a last batch smaller than the ranks (empty shards)
   const std::vector<std::string> metrics = {"accuracy", "mse", "AUC", "precision"};
   const Run one = fit_ranks(0, {}, o, x, y, nullptr, nullptr, metrics);
   const Run dp = fit_ranks(4, {}, o, x, y, nullptr, nullptr, metrics);
-  CHECK(max_abs_diff(dp.models[3].params(), one.models[0].params(), one.models[0].num_params()) < 2e-5);
+  CHECK(max_abs_diff(dp.models[3].params(), one.models[0].params(), one.models[0].count_params()) < 2e-5);
   for (const char* key : {"loss", "accuracy", "mse", "AUC", "precision"}) {
     CAPTURE(key);
     CHECK(dp.histories[2][key].back() == doctest::Approx(one.histories[0][key].back()).epsilon(1e-5));
@@ -294,7 +294,7 @@ TEST_CASE("data-parallel fit: a last batch smaller than the ranks (empty shards)
     return run;
   };
   const Run s1 = sum_fit(0), s3 = sum_fit(3);
-  CHECK(max_abs_diff(s3.models[1].params(), s1.models[0].params(), s1.models[0].num_params()) < 2e-5);
+  CHECK(max_abs_diff(s3.models[1].params(), s1.models[0].params(), s1.models[0].count_params()) < 2e-5);
   CHECK(s3.histories[1]["loss"].back() == doctest::Approx(s1.histories[0]["loss"].back()).epsilon(1e-5));
   nnlite::set_num_threads(0);
 }
@@ -311,7 +311,7 @@ TEST_CASE("data-parallel fit: dropout masks differ per rank, weights stay equal;
   const Run one = fit_ranks(0, {true, false}, o, x, y);
   const Run r1 = fit_ranks(1, {true, false}, o, x, y);
   const Run r2 = fit_ranks(2, {true, false}, o, x, y);
-  const Index n = one.models[0].num_params();
+  const Index n = one.models[0].count_params();
   CHECK(max_abs_diff(r1.models[0].params(), one.models[0].params(), n) == 0);
   CHECK(max_abs_diff(r2.models[0].params(), r2.models[1].params(), n) == 0);
   CHECK(max_abs_diff(r2.models[0].params(), one.models[0].params(), n) > 1e-4);
@@ -320,11 +320,11 @@ TEST_CASE("data-parallel fit: dropout masks differ per rank, weights stay equal;
   // differ from one process; the moving statistics are averaged every epoch, so they agree on every rank.
   const Run bn = fit_ranks(2, {false, true}, o, x, y);
   const auto& a = bn.models[0];
-  REQUIRE(a.num_params() > a.trainable_size());
-  CHECK(max_abs_diff(a.params(), bn.models[1].params(), a.num_params()) == 0);
+  REQUIRE(a.count_params() > a.trainable_size());
+  CHECK(max_abs_diff(a.params(), bn.models[1].params(), a.count_params()) == 0);
   const Run bn1 = fit_ranks(0, {false, true}, o, x, y);
   CHECK(max_abs_diff(a.params() + a.trainable_size(), bn1.models[0].params() + a.trainable_size(),
-                     a.num_params() - a.trainable_size()) > 0);
+                     a.count_params() - a.trainable_size()) > 0);
   nnlite::set_num_threads(0);
 }
 
@@ -354,7 +354,7 @@ TEST_CASE("data-parallel fit: rank 0's weights at the start, stop_training from 
   });
   CHECK(h[0].size() == 1);
   CHECK(h[1].size() == 1);
-  CHECK(max_abs_diff(models[0].params(), models[1].params(), models[0].num_params()) == 0);
+  CHECK(max_abs_diff(models[0].params(), models[1].params(), models[0].count_params()) == 0);
   // Adam's state and step count came from rank 0 too: one more identical epoch keeps them identical.
   CHECK(models[0].optimizer().iterations() == 4);
   CHECK(models[1].optimizer().iterations() == 4);

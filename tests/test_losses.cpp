@@ -137,7 +137,7 @@ TEST_CASE("categorical cross-entropy, saturated softmax: no clipping, the gradie
   // Weights scaled up until some probability falls below 1e-7 (and the true class is one of them): TensorFlow's
   // Keras reports logsumexp(z) - z_true there, where the clipped formula would report at most -log(1e-7) = 16.1.
   auto m = dense_model("softmax", 7);
-  for (Index i = 0; i < m.num_params(); ++i) m.params()[i] *= 40;
+  for (Index i = 0; i < m.count_params(); ++i) m.params()[i] *= 40;
   Tensor<double> x(Shape{7, 6});
   fill_uniform(x, 8);
   const Tensor<double> y = one_hot(Shape{7, 5}, 9);
@@ -199,7 +199,7 @@ TEST_CASE("categorical cross-entropy, an all-zero relu output: NaN as in Keras, 
   Tensor<double> x(Shape{2, 6}, 0.1);
   const Tensor<double> y = one_hot(Shape{2, 5}, 25);
   CHECK(std::isnan(m.compute_gradients(x, y)));
-  const std::vector<double> before(m.params(), m.params() + m.num_params());
+  const std::vector<double> before(m.params(), m.params() + m.count_params());
   CHECK_THROWS_AS(m.train_on_batch(x, y), nnlite::NumericError);
   CHECK(std::equal(before.begin(), before.end(), m.params()));
 }
@@ -316,7 +316,7 @@ TEST_CASE("the NaN guard sees per-pixel losses too") {
   auto m = pixel_model("linear", 71);
   Tensor<double> x(Shape{2, 3, 3, 2}, std::numeric_limits<double>::quiet_NaN());
   const Tensor<double> y = one_hot(Shape{2, 3, 3, 4}, 72);
-  const std::vector<double> before(m.params(), m.params() + m.num_params());
+  const std::vector<double> before(m.params(), m.params() + m.count_params());
   CHECK_THROWS_AS(m.train_on_batch(x, y), nnlite::NumericError);
   CHECK(std::equal(before.begin(), before.end(), m.params()));
 }

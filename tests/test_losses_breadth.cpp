@@ -251,7 +251,7 @@ TEST_CASE("mean_squared_error, mean_absolute_error, huber: regression losses, pe
     std::unique_ptr<nnlite::Loss<double>> loss =
         c.name == "huber" ? std::make_unique<nnlite::Huber<double>>(delta) : nnlite::make_loss<double>(c.name);
     auto m = model("linear", k, *loss, 23);
-    for (Index i = 0; i < m.num_params(); ++i) m.params()[i] *= 2;  // errors on both sides of delta
+    for (Index i = 0; i < m.count_params(); ++i) m.params()[i] *= 2;  // errors on both sides of delta
     const Tensor<double> p = m.predict(x);
     auto per_row = [&](const double* q, const double* t) {
       LD s = 0;
@@ -270,7 +270,7 @@ TEST_CASE("mean_squared_error, mean_absolute_error, huber: regression losses, pe
   }
   // Huber: both branches were exercised.
   auto m = model("linear", k, nnlite::Huber<double>(delta), 23);
-  for (Index i = 0; i < m.num_params(); ++i) m.params()[i] *= 2;
+  for (Index i = 0; i < m.count_params(); ++i) m.params()[i] *= 2;
   const Tensor<double> p = m.predict(x);
   Index small = 0, large = 0;
   for (Index i = 0; i < p.size(); ++i) (std::abs(p[i] - y[i]) <= delta ? small : large)++;
@@ -317,7 +317,7 @@ TEST_CASE("kl_divergence and categorical_hinge: values from Keras' definitions a
   }
   SUBCASE("categorical_hinge on a linear output, active and inactive hinges") {
     auto m = model("linear", k, *nnlite::make_loss<double>("categorical_hinge"), 34);
-    for (Index i = 0; i < m.num_params(); ++i) m.params()[i] *= 10;
+    for (Index i = 0; i < m.count_params(); ++i) m.params()[i] *= 10;
     const Tensor<double> p = m.predict(x);
     Index active = 0, inactive = 0;
     const LD expected = mean_rows(p, y, k, k, [&](const double* q, const double* t) {
@@ -436,7 +436,7 @@ TEST_CASE("class_weight and sample_weight in fit and evaluate, with Keras' rules
     ob.class_weight.clear();
     const nnlite::History hb = b.fit(weighted, nullptr, ob);
     CHECK(hb["loss"][0] == doctest::Approx(static_cast<double>(expected)).epsilon(1e-12));
-    CHECK(std::equal(a.params(), a.params() + a.num_params(), b.params()));
+    CHECK(std::equal(a.params(), a.params() + a.count_params(), b.params()));
     // evaluate with sample weights; plain evaluate is unweighted.
     Sequential<double> c = m;
     CHECK(c.evaluate(weighted, 3).loss == doctest::Approx(static_cast<double>(expected)).epsilon(1e-12));

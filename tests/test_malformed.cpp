@@ -506,7 +506,7 @@ void expect_checkpoint(const std::string& label, const std::string& bytes, Kind,
   const std::string path = scratch("bad.ckpt").string();
   write_bytes(path, bytes);
   auto model = ck_model();
-  const std::vector<float> before(model.params(), model.params() + model.num_params());
+  const std::vector<float> before(model.params(), model.params() + model.count_params());
   std::vector<std::string> all(fragments);
   all.push_back(path);
   ++cases;
@@ -649,7 +649,7 @@ TEST_CASE("a process killed with SIGKILL while writing checkpoints leaves a load
     json metadata;
     REQUIRE_NOTHROW(metadata = load_checkpoint(path, loaded));
     CHECK(metadata["i"].get<int>() >= -1);
-    CHECK(std::memcmp(loaded.params(), model.params(), sizeof(float) * static_cast<std::size_t>(model.num_params())) == 0);
+    CHECK(std::memcmp(loaded.params(), model.params(), sizeof(float) * static_cast<std::size_t>(model.count_params())) == 0);
     // The killed writer's temporary file may remain: it is never read, and the next save from a process with the
     // same pid replaces it. Remove it so rounds do not accumulate them.
     std::error_code ignored;

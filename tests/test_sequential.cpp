@@ -115,12 +115,12 @@ TEST_CASE("whole-network gradient check of the improved architecture (double, fi
     return model.compute_gradients(x, y);
   };
   loss_at();
-  std::vector<double> analytic(model.grads(), model.grads() + model.num_params());
+  std::vector<double> analytic(model.grads(), model.grads() + model.count_params());
   // Compare on a random subset of 400 parameters spread over every layer.
   double worst = 0;
   const double h = 1e-5;
   for (int k = 0; k < 400; ++k) {
-    const auto i = static_cast<Index>(rng.below(static_cast<std::uint64_t>(model.num_params())));
+    const auto i = static_cast<Index>(rng.below(static_cast<std::uint64_t>(model.count_params())));
     const double saved = model.params()[i];
     model.params()[i] = saved + h;
     const double up = loss_at();
@@ -194,8 +194,8 @@ TEST_CASE("determinism: same seed and one thread give bitwise-identical weights;
     return model;
   };
   auto a = train(1), b = train(1);
-  REQUIRE(a.num_params() == b.num_params());
-  CHECK(std::equal(a.params(), a.params() + a.num_params(), b.params()));
+  REQUIRE(a.count_params() == b.count_params());
+  CHECK(std::equal(a.params(), a.params() + a.count_params(), b.params()));
   auto c = train(2);
   CHECK(std::abs(a.evaluate(x, y).accuracy - c.evaluate(x, y).accuracy) < 0.05);
   auto other_seed = small_conv_net<float>(78);
@@ -228,5 +228,5 @@ TEST_CASE("a NaN loss stops training with an error naming epoch and batch, befor
   opt.shuffle = false;
   opt.verbose = 0;
   CHECK_THROWS_WITH_AS(model.fit(x, y, opt), doctest::Contains("epoch 1, batch 2"), nnlite::NumericError);
-  for (Index i = 0; i < model.num_params(); ++i) REQUIRE(std::isfinite(model.params()[i]));
+  for (Index i = 0; i < model.count_params(); ++i) REQUIRE(std::isfinite(model.params()[i]));
 }

@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.max_total_params = nnlite::Index(1) << 17;
   try {
     nnlite::Sequential<float> model = nnlite::load_model<float>(path, o);
-    (void)model.num_params();
+    (void)model.count_params();
   } catch (const nnlite::Error&) {
   }
   return 0;

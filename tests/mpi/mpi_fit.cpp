@@ -55,10 +55,10 @@ nnlite::Sequential<float> small_cnn() {
 
 // The largest |a_i - b_i| over every rank (0 on every rank when all ranks hold rank 0's values exactly).
 double max_diff_to_rank0(const nnlite::MpiCommunicator& world, const nnlite::Sequential<float>& m) {
-  std::vector<float> root(m.params(), m.params() + m.num_params());
-  world.broadcast(root.data(), m.num_params(), 0);
+  std::vector<float> root(m.params(), m.params() + m.count_params());
+  world.broadcast(root.data(), m.count_params(), 0);
   double d = 0;
-  for (Index i = 0; i < m.num_params(); ++i)
+  for (Index i = 0; i < m.count_params(); ++i)
     d = std::max(d, std::abs(static_cast<double>(m.params()[i]) - root[static_cast<std::size_t>(i)]));
   double worst = 0;
   MPI_Allreduce(&d, &worst, 1, MPI_DOUBLE, MPI_MAX, world.comm());
@@ -83,7 +83,7 @@ int equivalence(const nnlite::MpiCommunicator& world) {
     o.data_parallel = nullptr;
     const nnlite::History h1 = single.fit(x, y, xv, yv, o);
     double d = 0, largest = 0;
-    for (Index i = 0; i < model.num_params(); ++i) {
+    for (Index i = 0; i < model.count_params(); ++i) {
       d = std::max(d, std::abs(static_cast<double>(model.params()[i]) - single.params()[i]));
       largest = std::max(largest, std::abs(static_cast<double>(single.params()[i])));
     }

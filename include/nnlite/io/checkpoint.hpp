@@ -237,7 +237,7 @@ void save_checkpoint(const std::string& path, const Sequential<Scalar>& model, c
   const std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
   checkpoint_detail::Writer w;
-  const auto n = static_cast<std::size_t>(model.num_params());
+  const auto n = static_cast<std::size_t>(model.count_params());
   w.buffer().reserve(64 + text.size() + (n * (1 + state.size()) + 16) * sizeof(Scalar));
   w.bytes(kCheckpointMagic, 8);
   w.put<std::uint32_t>(kCheckpointVersion);
@@ -295,7 +295,7 @@ nlohmann::json load_checkpoint(const std::string& path, Sequential<Scalar>& mode
         saved_layers[i].value("trainable", true) != layers[i]["trainable"].template get<bool>())
       throw ShapeError(where + ": layer " + std::to_string(i) + " is " + saved_layers[i].dump() + " there but " +
                        layers[i].dump() + " in model '" + model.name() + "'");
-  const auto n = static_cast<std::size_t>(model.num_params());
+  const auto n = static_cast<std::size_t>(model.count_params());
   if (parsed.params.size() != n)
     throw ShapeError(where + " holds " + std::to_string(parsed.params.size()) + " parameters, model '" + model.name() +
                      "' has " + std::to_string(n));

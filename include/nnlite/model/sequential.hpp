@@ -167,8 +167,9 @@ class Sequential {
 
   // ---- weights: one flat buffer ----------------------------------------------------------------------------------
 
-  // Keras' model.count_params(): every weight, trainable or not.
+  // Keras' model.count_params(): every weight, trainable or not (the flat buffer's size once built).
   Index count_params() const {
+    if (allocated()) return static_cast<Index>(params_.size());
     Index n = 0;
     for (const auto& l : layers_) n += l->param_count();
     return n;
@@ -183,7 +184,6 @@ class Sequential {
   Scalar* params() { return params_.data(); }
   const Scalar* params() const { return params_.data(); }
   Scalar* grads() { return grads_.data(); }
-  Index num_params() const { return static_cast<Index>(params_.size()); }
   Index trainable_size() const { return n_trainable_; }
 
   // Views of layer i's weights, in Keras' order.

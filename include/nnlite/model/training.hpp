@@ -303,7 +303,7 @@ class Trainer {
     for (const auto& metric : m_.metrics_) metric_values += metric->state_size();
     const Index mine[] = {train.size(),        validation ? validation->size() : -1,
                           o.batch_size,        o.epochs,
-                          o.initial_epoch,     m_.num_params(),
+                          o.initial_epoch,     m_.count_params(),
                           m_.trainable_size(), metric_values};
     double root[std::size(mine)];
     for (std::size_t i = 0; i < std::size(mine); ++i) root[i] = static_cast<double>(mine[i]);
@@ -323,8 +323,8 @@ class Trainer {
       merged_.push_back(metric->clone());
     }
     reduce_buf_.assign(static_cast<std::size_t>(states), 0.0);
-    non_trainable_.assign(static_cast<std::size_t>(m_.num_params() - m_.trainable_size()), 0.0);
-    comm.broadcast(m_.params(), m_.num_params(), 0);
+    non_trainable_.assign(static_cast<std::size_t>(m_.count_params() - m_.trainable_size()), 0.0);
+    comm.broadcast(m_.params(), m_.count_params(), 0);
     auto& opt = m_.optimizer();
     double iterations = static_cast<double>(opt.iterations());
     comm.broadcast(&iterations, 1, 0);
@@ -365,7 +365,7 @@ class Trainer {
   // BatchNormalization's moving statistics (and the other non-trainable weights) become their mean over the ranks.
   // In double: the mean of equal values (a frozen layer's weights) is that value exactly.
   void average_non_trainable(const Communicator& comm) {
-    const Index k = m_.num_params() - m_.trainable_size();
+    const Index k = m_.count_params() - m_.trainable_size();
     if (k == 0) return;
     Scalar* p = m_.params() + m_.trainable_size();
     std::copy(p, p + k, non_trainable_.begin());
