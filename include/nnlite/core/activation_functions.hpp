@@ -19,14 +19,14 @@
 
 namespace nnlite {
 
-// A user's own elementwise activation: f(x) and its derivative df(x, y) given the input and f's output.
+/// A user's own elementwise activation: f(x) and its derivative df(x, y) given the input and f's output.
 struct CustomActivation {
   std::function<double(double)> f;
   std::function<double(double, double)> df;
 };
 
-// One activation function: a kind (Activation::relu, ...) with its parameters and the name it is written as.
-// Activation::relu and friends convert implicitly, so `Dense<float>(10, Activation::softmax)` reads as before.
+/// One activation function: a kind (Activation::relu, ...) with its parameters and the name it is written as.
+/// Activation::relu and friends convert implicitly, so `Dense<float>(10, Activation::softmax)` reads as before.
 class Activation {
  public:
   enum Kind {
@@ -60,12 +60,12 @@ class Activation {
     if (kind == relu_general) b_ = std::numeric_limits<double>::infinity();
     if (kind == custom) throw ArgumentError("a custom activation needs its functions (activations::custom)");
   }
-  // By Keras name or alias, through the registry: Activation("gelu"). UnsupportedError for unknown names.
+  /// By Keras name or alias, through the registry: Activation("gelu"). UnsupportedError for unknown names.
   explicit Activation(const std::string& name);
   explicit Activation(const char* name) : Activation(std::string(name)) {}
 
   Kind kind() const { return kind_; }
-  // The name Keras configs carry ("relu", "silu"); a registered user activation's own name.
+  /// The name Keras configs carry ("relu", "silu"); a registered user activation's own name.
   const std::string& name() const { return name_; }
   double a() const { return a_; }
   double b() const { return b_; }
@@ -73,7 +73,7 @@ class Activation {
   bool flag() const { return flag_; }
   const CustomActivation* custom_functions() const { return custom_.get(); }
 
-  // Whether backward needs the input x: the derivative of these cannot be recovered from the output alone.
+  /// Whether backward needs the input x: the derivative of these cannot be recovered from the output alone.
   bool needs_input() const {
     switch (kind_) {
       case gelu:
@@ -90,17 +90,17 @@ class Activation {
         return false;
     }
   }
-  // Softmax and log_softmax couple the units of a row; every other activation is elementwise.
+  /// Softmax and log_softmax couple the units of a row; every other activation is elementwise.
   bool rowwise() const { return kind_ == softmax || kind_ == log_softmax; }
 
-  // Same function (the name is not compared: a registered alias of a built-in is the same activation).
+  /// Same function (the name is not compared: a registered alias of a built-in is the same activation).
   friend bool operator==(const Activation& x, const Activation& y) {
     return x.kind_ == y.kind_ && x.a_ == y.a_ && x.b_ == y.b_ && x.c_ == y.c_ && x.flag_ == y.flag_ &&
            x.custom_ == y.custom_;
   }
   friend bool operator!=(const Activation& x, const Activation& y) { return !(x == y); }
 
-  // A copy written under another name (what register_activation stores).
+  /// A copy written under another name (what register_activation stores).
   Activation named(std::string name) const {
     Activation copy = *this;
     copy.name_ = std::move(name);
@@ -163,7 +163,7 @@ class Activation {
   std::shared_ptr<const CustomActivation> custom_;
 };
 
-// Builds the parametrised activations (only the activations namespace below uses it).
+/// Builds the parametrised activations (only the activations namespace below uses it).
 struct ActivationFactory {
   static Activation make(Activation::Kind k, double a, double b, double c, bool flag, std::string name) {
     Activation act(k == Activation::custom ? Activation::linear : k);
@@ -182,7 +182,7 @@ struct ActivationFactory {
   }
 };
 
-// keras.activations.leaky_relu(x, negative_slope=...) and friends, with their arguments.
+/// keras.activations.leaky_relu(x, negative_slope=...) and friends, with their arguments.
 namespace activations {
 
 inline Activation leaky_relu(double negative_slope = 0.2) {
@@ -191,21 +191,21 @@ inline Activation leaky_relu(double negative_slope = 0.2) {
 inline Activation elu(double alpha = 1.0) {
   return ActivationFactory::make(Activation::elu, alpha, 0, 0, false, "elu");
 }
-// The tanh approximation is nnlite's "gelu_approximate" (Keras has no name for gelu(x, approximate=True)).
+/// The tanh approximation is nnlite's "gelu_approximate" (Keras has no name for gelu(x, approximate=True)).
 inline Activation gelu(bool approximate = false) {
   return ActivationFactory::make(Activation::gelu, 0, 0, 0, approximate, approximate ? "gelu_approximate" : "gelu");
 }
-// Keras 3: relu6(x + 3) / 6; tf.keras 2 (tf_keras2 = true): clip(0.2 x + 0.5, 0, 1). Both are "hard_sigmoid".
+/// Keras 3: relu6(x + 3) / 6; tf.keras 2 (tf_keras2 = true): clip(0.2 x + 0.5, 0, 1). Both are "hard_sigmoid".
 inline Activation hard_sigmoid(bool tf_keras2 = false) {
   return ActivationFactory::make(Activation::hard_sigmoid, 0, 0, 0, tf_keras2, "hard_sigmoid");
 }
-// keras.activations.relu(x, negative_slope, max_value, threshold); max_value = infinity for None.
+/// keras.activations.relu(x, negative_slope, max_value, threshold); max_value = infinity for None.
 inline Activation relu(double negative_slope = 0.0, double max_value = std::numeric_limits<double>::infinity(),
                        double threshold = 0.0) {
   if (negative_slope == 0.0 && threshold == 0.0 && std::isinf(max_value)) return Activation::relu;
   return ActivationFactory::make(Activation::relu_general, negative_slope, max_value, threshold, false, "relu");
 }
-// A user's activation: f(x) and df(x, y) = f'(x) (y = f(x) is passed too). Register it to use it by name.
+/// A user's activation: f(x) and df(x, y) = f'(x) (y = f(x) is passed too). Register it to use it by name.
 inline Activation custom(std::string name, std::function<double(double)> f, std::function<double(double, double)> df) {
   if (!f || !df) throw ArgumentError("activation '" + name + "': both the function and its derivative are needed");
   return ActivationFactory::custom(std::move(name), {std::move(f), std::move(df)});
@@ -213,7 +213,7 @@ inline Activation custom(std::string name, std::function<double(double)> f, std:
 
 }  // namespace activations
 
-// The registry: Keras name -> activation. Built-ins with Keras' aliases; users add theirs.
+/// The registry: Keras name -> activation. Built-ins with Keras' aliases; users add theirs.
 inline Registry<Activation>& activation_registry() {
   static Registry<Activation> registry = [] {
     Registry<Activation> r("activation");
@@ -230,8 +230,8 @@ inline Registry<Activation>& activation_registry() {
   return registry;
 }
 
-// Registers (or replaces) an activation under `name` (and aliases): Activation("name"), Dense/Conv2D activation
-// "name" and Keras configs naming it then resolve to it, and configs write it as `name`.
+/// Registers (or replaces) an activation under `name` (and aliases): Activation("name"), Dense/Conv2D activation
+/// "name" and Keras configs naming it then resolve to it, and configs write it as `name`.
 inline void register_activation(const std::string& name, const Activation& activation,
                                 const std::vector<std::string>& aliases = {}) {
   activation_registry().add(name, activation.named(name), aliases);
@@ -239,7 +239,7 @@ inline void register_activation(const std::string& name, const Activation& activ
 
 inline Activation::Activation(const std::string& name) : Activation(activation_registry().at(name)) {}
 
-// "relu" -> Activation::relu ("" is linear, as Keras' activation=None). UnsupportedError lists the supported ones.
+/// "relu" -> Activation::relu ("" is linear, as Keras' activation=None). UnsupportedError lists the supported ones.
 inline Activation parse_activation(const std::string& name) {
   if (name.empty()) return Activation::linear;
   return activation_registry().at(name);
@@ -247,8 +247,8 @@ inline Activation parse_activation(const std::string& name) {
 
 inline std::string activation_name(const Activation& a) { return a.name(); }
 
-// The name a Keras config writes for `a`: refused when the name would read back as another function (a
-// leaky_relu with a slope of its own, unregistered, would come back with 0.2).
+/// The name a Keras config writes for `a`: refused when the name would read back as another function (a
+/// leaky_relu with a slope of its own, unregistered, would come back with 0.2).
 inline std::string keras_activation_name(const Activation& a) {
   // both meanings of hard_sigmoid are written so; the file's keras_version says which (checked when saving)
   if (a.kind() == Activation::hard_sigmoid && a.name() == "hard_sigmoid") return a.name();
@@ -268,12 +268,12 @@ inline constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;   // 1
 inline constexpr double kSqrt2OverPi = 0.79788456080286535587989211986876;  // sqrt(2 / pi)
 inline constexpr double kGeluCubic = 0.044715;
 
-// 1 / (1 + e^-x), written so that neither branch overflows.
+/// 1 / (1 + e^-x), written so that neither branch overflows.
 template <class S>
 S sigmoid(S x) {
   return x >= 0 ? S(1) / (S(1) + std::exp(-x)) : std::exp(x) / (S(1) + std::exp(x));
 }
-// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, and exact for large |x|.
+/// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, and exact for large |x|.
 template <class S>
 S softplus(S x) {
   return std::max(x, S(0)) + std::log1p(std::exp(-std::fabs(x)));
@@ -327,7 +327,7 @@ S forward(const Activation& a, S x) {
   }
 }
 
-// dy/dx at input x (output y).
+/// dy/dx at input x (output y).
 template <class S>
 S derivative(const Activation& a, S x, S y) {
   using A = Activation;
@@ -388,7 +388,7 @@ S derivative(const Activation& a, S x, S y) {
 
 }  // namespace activation_detail
 
-// In place over rows of a row-major (rows x units) block: softmax normalises each row (the last axis, as Keras).
+/// In place over rows of a row-major (rows x units) block: softmax normalises each row (the last axis, as Keras).
 template <class Scalar>
 void apply_activation(const Activation& a, Scalar* data, Index rows, Index units) {
   MatrixMap<Scalar> m(data, rows, units);
@@ -422,8 +422,8 @@ void apply_activation(const Activation& a, Scalar* data, Index rows, Index units
   }
 }
 
-// d(pre-activation) from d(output), the output itself and, when a.needs_input(), the input (all (rows x units));
-// `in` may be null otherwise. d_pre may alias d_out.
+/// d(pre-activation) from d(output), the output itself and, when a.needs_input(), the input (all (rows x units));
+/// `in` may be null otherwise. d_pre may alias d_out.
 template <class Scalar>
 void activation_backward(const Activation& a, const Scalar* in, const Scalar* out, const Scalar* d_out, Scalar* d_pre,
                          Index rows, Index units) {
@@ -456,7 +456,7 @@ void activation_backward(const Activation& a, const Scalar* in, const Scalar* ou
   for (Index i = 0; i < n; ++i) d_pre[i] = d_out[i] * activation_detail::derivative(a, in ? in[i] : Scalar(0), out[i]);
 }
 
-// The former signature (output-based activations only).
+/// The former signature (output-based activations only).
 template <class Scalar>
 void activation_backward(const Activation& a, const Scalar* out, const Scalar* d_out, Scalar* d_pre, Index rows,
                          Index units) {

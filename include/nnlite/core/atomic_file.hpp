@@ -29,11 +29,11 @@ inline std::string parent_dir(const std::string& path) {
 }
 }  // namespace detail
 
-// A temporary path beside `path` (same directory, so the final rename is atomic).
+/// A temporary path beside `path` (same directory, so the final rename is atomic).
 inline std::string temp_path_for(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
 
-// Calls write(tmp_path) and then commits tmp_path over `path`. If write throws, the temporary file is removed
-// and `path` is untouched.
+/// Calls write(tmp_path) and then commits tmp_path over `path`. If write throws, the temporary file is removed
+/// and `path` is untouched.
 template <class WriteFn>
 void write_atomically(const std::string& path, WriteFn&& write) {
   const std::string tmp = temp_path_for(path);
@@ -54,8 +54,8 @@ void write_atomically(const std::string& path, WriteFn&& write) {
   }
 }
 
-// Writes `size` bytes to a new file (the temporary one of an atomic save), reporting any short write or failed close
-// (a disk that filled up) instead of losing it. The one byte writer under every file nnlite saves.
+/// Writes `size` bytes to a new file (the temporary one of an atomic save), reporting any short write or failed close
+/// (a disk that filled up) instead of losing it. The one byte writer under every file nnlite saves.
 inline void write_bytes(const std::string& path, const void* data, std::size_t size) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) throw IoError("cannot create '" + path + "': " + std::strerror(errno));
@@ -65,7 +65,7 @@ inline void write_bytes(const std::string& path, const void* data, std::size_t s
   if (!written || !closed) throw IoError("cannot write '" + path + "': " + std::strerror(written ? errno : err));
 }
 
-// Writes bytes (an encoded .h5 or PNG image, a report, a CSV) atomically.
+/// Writes bytes (an encoded .h5 or PNG image, a report, a CSV) atomically.
 inline void write_bytes_atomically(const std::string& path, const void* data, std::size_t size) {
   write_atomically(path, [&](const std::string& tmp) { write_bytes(tmp, data, size); });
 }

@@ -21,7 +21,7 @@ using json = nlohmann::json;
 
 inline constexpr int kMaxJsonDepth = 100;
 
-// Parses JSON with a depth limit (a hostile file could nest arrays until the stack overflows).
+/// Parses JSON with a depth limit (a hostile file could nest arrays until the stack overflows).
 inline json parse_json(const std::string& text, const std::string& what) {
   try {
     return json::parse(text, [&](int depth, json::parse_event_t, json&) {
@@ -34,21 +34,21 @@ inline json parse_json(const std::string& text, const std::string& what) {
   }
 }
 
-// Compact JSON that never throws on invalid UTF-8 (it is replaced), for messages and files.
+/// Compact JSON that never throws on invalid UTF-8 (it is replaced), for messages and files.
 inline std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// Ceilings a creator checks against before it sizes anything from a config (LoadOptions sets them).
+/// Ceilings a creator checks against before it sizes anything from a config (LoadOptions sets them).
 struct ConfigLimits {
   Index max_tensor_elements = Index(1) << 28;  // one weight tensor, or one sample's activations
 };
 
-// One Keras object's config dict: {"name": ..., "units": 10, ...} of class `cls`, read from `source`.
+/// One Keras object's config dict: {"name": ..., "units": 10, ...} of class `cls`, read from `source`.
 struct ConfigReader {
   const json& cfg;
   std::string cls, name, source;
   ConfigLimits limits{};
   std::string kind = "layer";  // what the object is, for messages: "layer", "optimizer", "loss"
-  // The file was written by tf.keras 2 (its hard_sigmoid is clip(0.2 x + 0.5, 0, 1), Keras 3's relu6(x + 3) / 6).
+  /// The file was written by tf.keras 2 (its hard_sigmoid is clip(0.2 x + 0.5, 0, 1), Keras 3's relu6(x + 3) / 6).
   bool tf_keras2 = false;
 
   std::string prefix() const { return source + ": " + kind + " '" + name + "' (" + cls + "): "; }
@@ -60,7 +60,7 @@ struct ConfigReader {
   bool has(const char* key) const { return cfg.contains(key) && !cfg.at(key).is_null(); }
   const json& at(const char* key) const { return cfg.at(key); }
 
-  // JSON integers, and floats that hold an integer (Keras files have both).
+  /// JSON integers, and floats that hold an integer (Keras files have both).
   static bool as_integer(const json& v, Index& out) {
     if (v.is_number_integer()) {
       if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) return false;
@@ -89,7 +89,7 @@ struct ConfigReader {
     return v;
   }
 
-  // An int n (n, n) or a list [h, w], each in [lo, hi].
+  /// An int n (n, n) or a list [h, w], each in [lo, hi].
   Size2 pair(const char* key, Index hi, std::optional<Size2> fallback = std::nullopt, Index lo = 1) const {
     if (!has(key)) {
       if (fallback) return *fallback;
@@ -127,7 +127,7 @@ struct ConfigReader {
     if (!std::isfinite(v)) bad(std::string("'") + key + "' must be finite, got " + dump_json(at(key)));
     return v;
   }
-  // A number in [lo, hi] (the message says which option and the range).
+  /// A number in [lo, hi] (the message says which option and the range).
   double number_in(const char* key, double fallback, double lo, double hi) const {
     const double v = number(key, fallback);
     if (!(v >= lo && v <= hi))
@@ -136,8 +136,8 @@ struct ConfigReader {
     return v;
   }
 
-  // "float32", or Keras 3's {"class_name": "DTypePolicy", "config": {"name": "float32"}}. Any float policy is
-  // accepted: nnlite computes in the model's Scalar.
+  /// "float32", or Keras 3's {"class_name": "DTypePolicy", "config": {"name": "float32"}}. Any float policy is
+  /// accepted: nnlite computes in the model's Scalar.
   void check_dtype() const {
     if (!has("dtype")) return;
     const json& v = at("dtype");
@@ -166,7 +166,7 @@ struct ConfigReader {
     unsupported("padding '" + p + "'");
   }
 
-  // "relu", or Keras 3's serialized function {"class_name": "function", "config": "relu"}.
+  /// "relu", or Keras 3's serialized function {"class_name": "function", "config": "relu"}.
   Activation activation(const char* key = "activation") const {
     if (!has(key)) return Activation::linear;
     const json& v = at(key);
@@ -180,7 +180,7 @@ struct ConfigReader {
     }
     return activation_named(a);
   }
-  // An activation by Keras name, in the file's generation's meaning.
+  /// An activation by Keras name, in the file's generation's meaning.
   Activation activation_named(const std::string& a) const {
     Activation act;
     try {
@@ -196,7 +196,7 @@ struct ConfigReader {
     if (has(key)) unsupported(std::string("'") + key + "' = " + dump_json(at(key)));
   }
 
-  // Refuses a tensor of these dimensions when it is larger than limits.max_tensor_elements.
+  /// Refuses a tensor of these dimensions when it is larger than limits.max_tensor_elements.
   void check_size(const std::vector<Index>& dims, const std::string& what) const {
     Index p = 1;
     bool ok = true;

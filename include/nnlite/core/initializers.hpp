@@ -23,7 +23,7 @@ inline std::string initializer_name(Initializer init) {
   return "?";
 }
 
-// Accepts Keras' class names ("GlorotUniform") and their snake_case aliases ("glorot_uniform").
+/// Accepts Keras' class names ("GlorotUniform") and their snake_case aliases ("glorot_uniform").
 inline Initializer parse_initializer(const std::string& name) {
   if (name == "GlorotUniform" || name == "glorot_uniform") return Initializer::glorot_uniform;
   if (name == "Zeros" || name == "zeros") return Initializer::zeros;
@@ -33,7 +33,7 @@ inline Initializer parse_initializer(const std::string& name) {
   throw UnsupportedError("unknown initializer '" + name + "'");
 }
 
-// Keras' fan computation: the last two dimensions are (in, out); anything before them is the receptive field.
+/// Keras' fan computation: the last two dimensions are (in, out); anything before them is the receptive field.
 inline void compute_fans(const Shape& shape, double& fan_in, double& fan_out) {
   if (shape.rank() < 2) {
     fan_in = fan_out = static_cast<double>(shape.rank() ? shape[0] : 1);

@@ -33,7 +33,7 @@ inline int& thread_setting() {
   return n;
 }
 
-// OMP_NUM_THREADS as OpenMP reads it ("4" or a nesting list "4,2": the first level counts); 0 when unset or invalid.
+/// OMP_NUM_THREADS as OpenMP reads it ("4" or a nesting list "4,2": the first level counts); 0 when unset or invalid.
 inline int env_threads() {
   const char* s = std::getenv("OMP_NUM_THREADS");
   if (!s) return 0;
@@ -46,16 +46,16 @@ inline int env_threads() {
 
 inline int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
-// The thread count nnlite uses when set_num_threads() was never called (or was called with 0):
-// OMP_NUM_THREADS when it is set, otherwise every hardware thread.
+/// The thread count nnlite uses when set_num_threads() was never called (or was called with 0):
+/// OMP_NUM_THREADS when it is set, otherwise every hardware thread.
 inline int default_num_threads() {
   const int env = detail::env_threads();
   return env > 0 ? env : hardware_threads();
 }
 
-// Sets how many threads training and inference use; n = 0 means the default (OMP_NUM_THREADS, else all hardware
-// threads). Eigen is pinned to one thread: its parallel GEMM synchronises by spinning several times per product,
-// which at our small shapes costs more than it saves, and collapses when another process holds a core.
+/// Sets how many threads training and inference use; n = 0 means the default (OMP_NUM_THREADS, else all hardware
+/// threads). Eigen is pinned to one thread: its parallel GEMM synchronises by spinning several times per product,
+/// which at our small shapes costs more than it saves, and collapses when another process holds a core.
 inline void set_num_threads(int n) {
   if (n < 0) throw ArgumentError("set_num_threads: thread count must be >= 0, got " + std::to_string(n));
   const int threads = n == 0 ? default_num_threads() : n;
@@ -71,13 +71,13 @@ inline int num_threads() {
   return detail::thread_setting();
 }
 
-// Below this much work per thread (in multiply-adds, or elements touched for memory-bound loops) a parallel region
-// costs more than it saves: waking a sleeping thread and the closing barrier are several microseconds each, and
-// far more when another process holds the core.
+/// Below this much work per thread (in multiply-adds, or elements touched for memory-bound loops) a parallel region
+/// costs more than it saves: waking a sleeping thread and the closing barrier are several microseconds each, and
+/// far more when another process holds the core.
 constexpr double parallel_min_work_per_thread = 1 << 16;
 
-// How many threads `items` independent items with `work` units in total are worth: never more than num_threads()
-// or items, and only as many as keep parallel_min_work_per_thread units each.
+/// How many threads `items` independent items with `work` units in total are worth: never more than num_threads()
+/// or items, and only as many as keep parallel_min_work_per_thread units each.
 inline int threads_for(Index items, double work) {
   const int t = num_threads();
   if (t <= 1 || items <= 1) return 1;
@@ -86,15 +86,15 @@ inline int threads_for(Index items, double work) {
   return std::max(1, static_cast<int>(cap));
 }
 
-// Slice t of `threads` contiguous slices of [0, n): [n*t/threads, n*(t+1)/threads).
+/// Slice t of `threads` contiguous slices of [0, n): [n*t/threads, n*(t+1)/threads).
 inline Index slice_begin(Index n, int threads, int t) { return n * t / threads; }
 
 namespace detail {
 
-// A fork/join pool of worker threads that spin briefly, then sleep. Why not OpenMP: libgomp's idle workers spin for
-// a long time (the policy is fixed by OMP_WAIT_POLICY when the library loads), and on a machine where other
-// processes hold the cores those spinning workers steal the time slices of the thread doing the work: measured,
-// 2 threads ran 5x slower than 1. Here a waiting thread gives its core back after ~20 microseconds.
+/// A fork/join pool of worker threads that spin briefly, then sleep. Why not OpenMP: libgomp's idle workers spin for
+/// a long time (the policy is fixed by OMP_WAIT_POLICY when the library loads), and on a machine where other
+/// processes hold the cores those spinning workers steal the time slices of the thread doing the work: measured,
+/// 2 threads ran 5x slower than 1. Here a waiting thread gives its core back after ~20 microseconds.
 class Pool {
  public:
   static Pool& instance() {
@@ -113,8 +113,8 @@ class Pool {
     for (auto& w : workers_) w.join();
   }
 
-  // Runs job(t) for t in [0, threads): t = 0 on the calling thread, the others on workers; returns when all are
-  // done and rethrows the first exception any of them threw. Calls from inside a job run serially (no nesting).
+  /// Runs job(t) for t in [0, threads): t = 0 on the calling thread, the others on workers; returns when all are
+  /// done and rethrows the first exception any of them threw. Calls from inside a job run serially (no nesting).
   void run(int threads, const std::function<void(int)>& job) {
     if (threads <= 1 || inside_job()) {
       for (int t = 0; t < threads; ++t) job(t);
@@ -220,8 +220,8 @@ class Pool {
 
 }  // namespace detail
 
-// Runs body(t, begin, end) for t in [0, threads), each on its own thread, over contiguous slices of [0, n). Which
-// slice a thread gets depends only on (n, threads), so outputs written per slice are deterministic.
+/// Runs body(t, begin, end) for t in [0, threads), each on its own thread, over contiguous slices of [0, n). Which
+/// slice a thread gets depends only on (n, threads), so outputs written per slice are deterministic.
 template <class Body>
 void parallel_slices(Index n, int threads, Body&& body) {
   threads = static_cast<int>(std::max<Index>(1, std::min<Index>(threads, n)));
@@ -241,9 +241,9 @@ void parallel_slices(Index n, int threads, Body&& body) {
   detail::Pool::instance().run(threads, job);
 }
 
-// Runs body(i) for i in [0, n), split over up to num_threads() threads in contiguous slices. Each i runs on exactly
-// one thread, so bodies that write disjoint outputs give the same result for any thread count. `work_per_item`
-// (multiply-adds or elements per item) lets small loops stay on the calling thread; by default any n > 1 splits.
+/// Runs body(i) for i in [0, n), split over up to num_threads() threads in contiguous slices. Each i runs on exactly
+/// one thread, so bodies that write disjoint outputs give the same result for any thread count. `work_per_item`
+/// (multiply-adds or elements per item) lets small loops stay on the calling thread; by default any n > 1 splits.
 template <class Body>
 void parallel_for(Index n, Body&& body, double work_per_item = parallel_min_work_per_thread) {
   const int threads = threads_for(n, work_per_item * static_cast<double>(n));

@@ -8,7 +8,7 @@
 
 namespace nnlite {
 
-// splitmix64: turns any seed (0 included) into well-mixed state words.
+/// splitmix64: turns any seed (0 included) into well-mixed state words.
 inline std::uint64_t splitmix64(std::uint64_t& x) {
   std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -16,8 +16,8 @@ inline std::uint64_t splitmix64(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-// The i-th output of the splitmix64 sequence that starts at `key`, computed directly: a counter-based draw, so a loop
-// of them has no dependency between iterations and vectorises (dropout masks), and any slice can be drawn alone.
+/// The i-th output of the splitmix64 sequence that starts at `key`, computed directly: a counter-based draw, so a loop
+/// of them has no dependency between iterations and vectorises (dropout masks), and any slice can be drawn alone.
 inline std::uint64_t splitmix64_at(std::uint64_t key, std::uint64_t i) {
   std::uint64_t z = key + (i + 1) * 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -25,13 +25,13 @@ inline std::uint64_t splitmix64_at(std::uint64_t key, std::uint64_t i) {
   return z ^ (z >> 31);
 }
 
-// A seed for a named sub-stream, so the model's init, each dropout layer and the shuffler never share draws.
+/// A seed for a named sub-stream, so the model's init, each dropout layer and the shuffler never share draws.
 inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
   std::uint64_t x = seed ^ (0x5851f42d4c957f2dULL * (stream + 1));
   return splitmix64(x);
 }
 
-// xoshiro256**: 1 ns a draw, 2^256 period, good statistical quality.
+/// xoshiro256**: 1 ns a draw, 2^256 period, good statistical quality.
 class Rng {
  public:
   using result_type = std::uint64_t;
@@ -56,11 +56,11 @@ class Rng {
     return result;
   }
 
-  // Uniform in [0, 1) with 53 random bits.
+  /// Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 
-  // Uniform integer in [0, n) without modulo bias (Lemire's method).
+  /// Uniform integer in [0, n) without modulo bias (Lemire's method).
   std::uint64_t below(std::uint64_t n) {
     if (n == 0) return 0;
     unsigned __int128 m = static_cast<unsigned __int128>((*this)()) * n;
@@ -75,7 +75,7 @@ class Rng {
     return static_cast<std::uint64_t>(m >> 64);
   }
 
-  // Standard normal (Box-Muller), for initializers that need it.
+  /// Standard normal (Box-Muller), for initializers that need it.
   double normal() {
     double u1 = uniform();
     while (u1 <= 0.0) u1 = uniform();
@@ -83,7 +83,7 @@ class Rng {
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
 
-  // Fisher-Yates shuffle, identical on every platform for the same seed.
+  /// Fisher-Yates shuffle, identical on every platform for the same seed.
   template <class T>
   void shuffle(std::vector<T>& v) {
     for (std::size_t i = v.size(); i > 1; --i) {

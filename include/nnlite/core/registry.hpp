@@ -12,14 +12,15 @@
 
 namespace nnlite {
 
+/// Name to creator, with aliases and a generated 'supported: ...' list: one per kind (layers, losses, ...).
 template <class Creator>
 class Registry {
  public:
-  // `kind` names what is registered in messages: "layer class", "loss", "optimizer".
+  /// `kind` names what is registered in messages: "layer class", "loss", "optimizer".
   explicit Registry(std::string kind) : kind_(std::move(kind)) {}
 
-  // Adds or replaces `name` (a user's entry wins over a built-in one of the same name). Aliases resolve to it but
-  // are not listed separately in supported().
+  /// Adds or replaces `name` (a user's entry wins over a built-in one of the same name). Aliases resolve to it but
+  /// are not listed separately in supported().
   void add(const std::string& name, Creator creator, const std::vector<std::string>& aliases = {}) {
     if (name.empty()) throw ArgumentError("cannot register a " + kind_ + " without a name");
     entries_[name] = std::move(creator);
@@ -30,7 +31,7 @@ class Registry {
 
   bool contains(const std::string& name) const { return find(name) != nullptr; }
 
-  // The creator for `name` or an alias of it; null when unknown.
+  /// The creator for `name` or an alias of it; null when unknown.
   const Creator* find(const std::string& name) const {
     auto it = entries_.find(name);
     if (it != entries_.end()) return &it->second;
@@ -39,25 +40,25 @@ class Registry {
     return nullptr;
   }
 
-  // The creator for `name`, or UnsupportedError "<where>unknown <kind> '<name>' (supported: ...)".
+  /// The creator for `name`, or UnsupportedError "<where>unknown <kind> '<name>' (supported: ...)".
   const Creator& at(const std::string& name, const std::string& where = "") const {
     if (const Creator* c = find(name)) return *c;
     throw UnsupportedError(where + "unknown " + kind_ + " '" + name + "' (supported: " + supported() + ")");
   }
 
-  // The canonical name an alias stands for ("MaxPool2D" -> "MaxPooling2D"); the name itself when it is one.
+  /// The canonical name an alias stands for ("MaxPool2D" -> "MaxPooling2D"); the name itself when it is one.
   std::string canonical(const std::string& name) const {
     auto a = aliases_.find(name);
     return a != aliases_.end() ? a->second : name;
   }
 
-  // Registered names, sorted (aliases left out).
+  /// Registered names, sorted (aliases left out).
   std::vector<std::string> names() const {
     std::vector<std::string> out;
     for (const auto& e : entries_) out.push_back(e.first);
     return out;
   }
-  // "a, b, c": what "supported: ..." messages and docs print.
+  /// "a, b, c": what "supported: ..." messages and docs print.
   std::string supported() const {
     std::string s;
     for (const auto& n : names()) s += (s.empty() ? "" : ", ") + n;

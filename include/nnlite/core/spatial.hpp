@@ -14,7 +14,7 @@ enum class Padding { valid, same };
 
 inline std::string padding_name(Padding p) { return p == Padding::same ? "same" : "valid"; }
 
-// Keras lower-cases the name before it checks it, so "SAME" is accepted too.
+/// Keras lower-cases the name before it checks it, so "SAME" is accepted too.
 inline Padding parse_padding(std::string name) {
   name = to_lower(std::move(name));
   if (name == "valid") return Padding::valid;
@@ -22,8 +22,8 @@ inline Padding parse_padding(std::string name) {
   throw ArgumentError("padding must be 'valid' or 'same', got '" + name + "'");
 }
 
-// A (height, width) pair: kernel sizes, pool sizes and strides. Implicit from one number because Keras accepts
-// kernel_size=3 for (3, 3); {3, 3} and std::array<Index, 2> work as well.
+/// A (height, width) pair: kernel sizes, pool sizes and strides. Implicit from one number because Keras accepts
+/// kernel_size=3 for (3, 3); {3, 3} and std::array<Index, 2> work as well.
 struct Size2 {
   Index h = 1, w = 1;
   Size2() = default;

@@ -17,7 +17,7 @@ namespace nnlite {
 
 using Index = Eigen::Index;
 
-// Dimensions, outermost first. A layer's shapes omit the batch; a Tensor's include it.
+/// Dimensions, outermost first. A layer's shapes omit the batch; a Tensor's include it.
 class Shape {
  public:
   Shape() = default;
@@ -36,13 +36,13 @@ class Shape {
     return n;
   }
 
-  // The same shape with a batch dimension in front.
+  /// The same shape with a batch dimension in front.
   Shape with_batch(Index batch) const {
     std::vector<Index> d{batch};
     d.insert(d.end(), dims_.begin(), dims_.end());
     return Shape(std::move(d));
   }
-  // The shape without its first (batch) dimension.
+  /// The shape without its first (batch) dimension.
   Shape without_batch() const {
     if (dims_.empty()) return {};
     return Shape(std::vector<Index>(dims_.begin() + 1, dims_.end()));
@@ -51,7 +51,7 @@ class Shape {
   friend bool operator==(const Shape& a, const Shape& b) { return a.dims_ == b.dims_; }
   friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
 
-  // "(28, 28, 1)", or "(None, 28, 28, 1)" for a per-sample shape printed the way Keras does.
+  /// "(28, 28, 1)", or "(None, 28, 28, 1)" for a per-sample shape printed the way Keras does.
   std::string str(bool keras_batch = false) const {
     std::ostringstream os;
     os << '(';
@@ -89,8 +89,8 @@ using TensorMap = Eigen::TensorMap<Eigen::Tensor<Scalar, Rank, Eigen::RowMajor>>
 template <class Scalar, int Rank>
 using ConstTensorMap = Eigen::TensorMap<Eigen::Tensor<const Scalar, Rank, Eigen::RowMajor>>;
 
-// Owns contiguous, aligned, row-major storage. resize() keeps the allocation when the new size fits,
-// so buffers sized on the first batch are reused for every later batch (and the smaller last one).
+/// Owns contiguous, aligned, row-major storage. resize() keeps the allocation when the new size fits,
+/// so buffers sized on the first batch are reused for every later batch (and the smaller last one).
 template <class Scalar>
 class Tensor {
  public:
@@ -113,7 +113,7 @@ class Tensor {
   Index rank() const { return static_cast<Index>(shape_.rank()); }
   Index dim(std::size_t i) const { return shape_[i]; }
   Index batch() const { return shape_.rank() ? shape_[0] : 0; }
-  // Elements per sample: everything but the first dimension.
+  /// Elements per sample: everything but the first dimension.
   Index sample_size() const { return batch() ? size() / batch() : 0; }
 
   Scalar* data() { return data_.data(); }
@@ -128,13 +128,13 @@ class Tensor {
   void setZero() { std::fill(data_.begin(), data_.end(), Scalar(0)); }
   void setConstant(Scalar v) { std::fill(data_.begin(), data_.end(), v); }
 
-  // (batch, everything else) as a row-major matrix.
+  /// (batch, everything else) as a row-major matrix.
   MatrixMap<Scalar> matrix() { return MatrixMap<Scalar>(data(), batch(), sample_size()); }
   ConstMatrixMap<Scalar> matrix() const { return ConstMatrixMap<Scalar>(data(), batch(), sample_size()); }
   VectorMap<Scalar> flat() { return VectorMap<Scalar>(data(), size()); }
   ConstVectorMap<Scalar> flat() const { return ConstVectorMap<Scalar>(data(), size()); }
 
-  // An Eigen::TensorMap of the given rank over the same storage (throws if the rank differs).
+  /// An Eigen::TensorMap of the given rank over the same storage (throws if the rank differs).
   template <int Rank>
   TensorMap<Scalar, Rank> view() {
     return TensorMap<Scalar, Rank>(data(), dims_array<Rank>());
@@ -144,7 +144,7 @@ class Tensor {
     return ConstTensorMap<Scalar, Rank>(data(), dims_array<Rank>());
   }
 
-  // Element access by full index, for tests and reference code.
+  /// Element access by full index, for tests and reference code.
   template <class... I>
   Scalar& at(I... idx) {
     return data_[static_cast<std::size_t>(offset({static_cast<Index>(idx)...}))];

@@ -12,7 +12,7 @@ inline std::string to_lower(std::string s) {
   return s;
 }
 
-// "204928" -> "204,928", the way Keras' model.summary() prints parameter counts.
+/// "204928" -> "204,928", the way Keras' model.summary() prints parameter counts.
 inline std::string group_thousands(long long v) {
   std::string digits = std::to_string(v < 0 ? -v : v), out;
   for (std::size_t i = 0; i < digits.size(); ++i) {

@@ -14,8 +14,8 @@
 
 namespace nnlite {
 
-// n grayscale images of h x w pixels and their class labels, both as the bytes found on disk. Fashion-MNIST
-// is 47 MB this way and 188 MB as float32, so the app keeps bytes and converts one batch at a time.
+/// n grayscale images of h x w pixels and their class labels, both as the bytes found on disk. Fashion-MNIST
+/// is 47 MB this way and 188 MB as float32, so the app keeps bytes and converts one batch at a time.
 struct Dataset {
   std::vector<std::uint8_t> images;  // n * h * w, image-major, row-major pixels
   std::vector<std::uint8_t> labels;  // n
@@ -25,7 +25,7 @@ struct Dataset {
   const std::uint8_t* image(Index i) const { return images.data() + i * h * w; }
 };
 
-// A view of indices that a batch is made of: a whole vector, or a slice of an epoch's shuffled order.
+/// A view of indices that a batch is made of: a whole vector, or a slice of an epoch's shuffled order.
 struct IndexSpan {
   const Index* ptr = nullptr;
   Index count = 0;
@@ -40,26 +40,27 @@ struct IndexSpan {
   const Index* end() const { return ptr + count; }
 };
 
-// 0, 1, ..., n-1: the indices of a whole set.
+/// 0, 1, ..., n-1: the indices of a whole set.
 inline std::vector<Index> all_indices(Index n) {
   std::vector<Index> v(static_cast<std::size_t>(n > 0 ? n : 0));
   std::iota(v.begin(), v.end(), Index(0));
   return v;
 }
 
+/// The train and test indices of a random split (train_test_split).
 struct SplitIndices {
   std::vector<Index> train;
   std::vector<Index> test;
 };
 
-// The Rng stream train_test_split draws from, so a split seeded 42 shares no draws with anything else seeded 42.
+/// The Rng stream train_test_split draws from, so a split seeded 42 shares no draws with anything else seeded 42.
 inline constexpr std::uint64_t kSplitStream = 0x73706c6974ULL;  // "split"
 
-// Splits 0..n-1 the way sklearn.model_selection.train_test_split(test_size=f, shuffle=True) does: a random
-// permutation whose first ceil(n * f) entries are the test set and the rest the training set (both in permuted
-// order, disjoint, together covering 0..n-1). ceil(n * f) is computed in double exactly as sklearn does, so
-// 60000 at 0.2 gives 12000 / 48000. The permutation comes from nnlite::Rng and is the same on every platform
-// (it is not numpy's permutation for the same seed).
+/// Splits 0..n-1 the way sklearn.model_selection.train_test_split(test_size=f, shuffle=True) does: a random
+/// permutation whose first ceil(n * f) entries are the test set and the rest the training set (both in permuted
+/// order, disjoint, together covering 0..n-1). ceil(n * f) is computed in double exactly as sklearn does, so
+/// 60000 at 0.2 gives 12000 / 48000. The permutation comes from nnlite::Rng and is the same on every platform
+/// (it is not numpy's permutation for the same seed).
 inline SplitIndices train_test_split(Index n, double test_fraction, std::uint64_t seed) {
   if (n < 2) throw ArgumentError("train_test_split: need at least 2 samples, got " + std::to_string(n));
   // Like sklearn: a float test size must lie strictly inside (0, 1); NaN fails both comparisons.
@@ -80,12 +81,12 @@ inline SplitIndices train_test_split(Index n, double test_fraction, std::uint64_
   return s;
 }
 
-// Writes images[indices[b]] as pixel / 255 into out, shaped (batch, h, w, 1) NHWC. Each value is
-// static_cast<Scalar>(v) / Scalar(255): one correctly rounded IEEE division, so for float it is the float
-// nearest to v / 255, bit-identical to numpy's x.astype("float32") / 255 (checked for all 256 byte values);
-// 0 -> 0 and 255 -> 1 exactly. resize() keeps out's allocation, so a buffer reused per batch never reallocates.
-// `images` holds h * w bytes per image; every index must be below the number of images (see the Dataset
-// overload for a checked version).
+/// Writes images[indices[b]] as pixel / 255 into out, shaped (batch, h, w, 1) NHWC. Each value is
+/// static_cast<Scalar>(v) / Scalar(255): one correctly rounded IEEE division, so for float it is the float
+/// nearest to v / 255, bit-identical to numpy's x.astype("float32") / 255 (checked for all 256 byte values);
+/// 0 -> 0 and 255 -> 1 exactly. resize() keeps out's allocation, so a buffer reused per batch never reallocates.
+/// `images` holds h * w bytes per image; every index must be below the number of images (see the Dataset
+/// overload for a checked version).
 template <class Scalar>
 void to_float_images(const std::uint8_t* images, IndexSpan indices, Index h, Index w, Tensor<Scalar>& out) {
   if (h <= 0 || w <= 0)
@@ -104,8 +105,8 @@ void to_float_images(const std::uint8_t* images, IndexSpan indices, Index h, Ind
   }
 }
 
-// Writes labels[indices[b]] one-hot into out, shaped (batch, num_classes). A label >= num_classes throws
-// ArgumentError instead of writing outside its row.
+/// Writes labels[indices[b]] one-hot into out, shaped (batch, num_classes). A label >= num_classes throws
+/// ArgumentError instead of writing outside its row.
 template <class Scalar>
 void to_one_hot(const std::uint8_t* labels, IndexSpan indices, Index num_classes, Tensor<Scalar>& out) {
   if (num_classes < 1)
@@ -138,7 +139,7 @@ inline void check_dataset(const char* what, const Dataset& d) {
 }
 }  // namespace detail
 
-// Checked versions over a Dataset: every index must name one of its samples.
+/// Checked versions over a Dataset: every index must name one of its samples.
 template <class Scalar>
 void to_float_images(const Dataset& d, IndexSpan indices, Tensor<Scalar>& out) {
   detail::check_dataset("to_float_images", d);

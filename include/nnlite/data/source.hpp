@@ -11,6 +11,7 @@
 
 namespace nnlite {
 
+/// Where fit() and evaluate() get their batches: sample and target shapes, and a fill() by indices.
 template <class Scalar>
 class DataSource {
  public:
@@ -18,14 +19,14 @@ class DataSource {
   virtual Index size() const = 0;
   virtual Shape sample_shape() const = 0;  // one input, without the batch dimension
   virtual Shape target_shape() const = 0;  // one label: (10,) one-hot, () or (1,) for an integer label
-  // Writes samples indices[0..count) into x (count, sample_shape...) and y (count, target_shape...).
+  /// Writes samples indices[0..count) into x (count, sample_shape...) and y (count, target_shape...).
   virtual void fill(const Index* indices, Index count, Tensor<Scalar>& x, Tensor<Scalar>& y) const = 0;
-  // Keras' sample_weight: one weight per sample (loss only), or none (every weight 1).
+  /// Keras' sample_weight: one weight per sample (loss only), or none (every weight 1).
   virtual bool has_sample_weights() const { return false; }
   virtual void fill_sample_weights(const Index* /*indices*/, Index /*count*/, Tensor<Scalar>& /*w*/) const {}
 };
 
-// In-memory tensors: x (n, ...), y (n, ...) and optionally sample weights (n,).
+/// In-memory tensors: x (n, ...), y (n, ...) and optionally sample weights (n,).
 template <class Scalar>
 class TensorSource : public DataSource<Scalar> {
  public:
@@ -65,7 +66,7 @@ class TensorSource : public DataSource<Scalar> {
   const Tensor<Scalar>* w_;
 };
 
-// The samples `indices` of another source, renumbered 0..n-1 (a validation split, a train/test split, one shard).
+/// The samples `indices` of another source, renumbered 0..n-1 (a validation split, a train/test split, one shard).
 template <class Scalar>
 class SubsetSource : public DataSource<Scalar> {
  public:

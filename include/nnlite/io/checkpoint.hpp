@@ -67,7 +67,7 @@ class Writer {
   std::string buf_;
 };
 
-// Bounds-checked reads over the whole file: running past the end (before the checksum) means truncated.
+/// Bounds-checked reads over the whole file: running past the end (before the checksum) means truncated.
 class Reader {
  public:
   Reader(const std::string& data, std::size_t end, std::string where) : data_(data), end_(end), where_(std::move(where)) {}
@@ -126,7 +126,7 @@ nlohmann::json layer_list(const Sequential<Scalar>& model) {
   return layers;
 }
 
-// What a checkpoint holds once parsed and checked against its own sizes (not yet against a model).
+/// What a checkpoint holds once parsed and checked against its own sizes (not yet against a model).
 template <class Scalar>
 struct Parsed {
   nlohmann::json header;
@@ -216,8 +216,8 @@ Parsed<Scalar> parse(const std::string& path) {
 
 }  // namespace checkpoint_detail
 
-// Writes the model's parameters, its optimizer's step count and state (when compiled) and `metadata` (any JSON,
-// e.g. the run's config and history) to `path`, atomically: a crash leaves the previous checkpoint or the new one.
+/// Writes the model's parameters, its optimizer's step count and state (when compiled) and `metadata` (any JSON,
+/// e.g. the run's config and history) to `path`, atomically: a crash leaves the previous checkpoint or the new one.
 template <class Scalar>
 void save_checkpoint(const std::string& path, const Sequential<Scalar>& model, const nlohmann::json& metadata = {}) {
   if (!model.built()) throw Error("save_checkpoint: model '" + model.name() + "' has no weights yet (build or compile it)");
@@ -259,7 +259,7 @@ void save_checkpoint(const std::string& path, const Sequential<Scalar>& model, c
   write_text_atomically(path, w.buffer());
 }
 
-// The full JSON header of a checkpoint (model layers, optimizer, metadata), after validating the whole file.
+/// The full JSON header of a checkpoint (model layers, optimizer, metadata), after validating the whole file.
 inline nlohmann::json read_checkpoint_header(const std::string& path) {
   // The value width is at offset 12; an unreadable or foreign file gets parse()'s full diagnosis.
   std::uint32_t width = 4;
@@ -271,13 +271,13 @@ inline nlohmann::json read_checkpoint_header(const std::string& path) {
   return width == 8 ? checkpoint_detail::parse<double>(path).header : checkpoint_detail::parse<float>(path).header;
 }
 
-// Only the caller's metadata, without needing a model (to decide whether and how to resume).
+/// Only the caller's metadata, without needing a model (to decide whether and how to resume).
 inline nlohmann::json read_checkpoint_metadata(const std::string& path) { return read_checkpoint_header(path).at("metadata"); }
 
-// Restores parameters and optimizer state into `model` (built and, if the file holds optimizer state, compiled
-// with the same optimizer class) and returns the metadata. Nothing in the model changes unless the whole file is
-// valid: FormatError for a file that is not a complete, intact checkpoint; ShapeError when its layers or sizes
-// differ from the model's; ArgumentError when the optimizer differs.
+/// Restores parameters and optimizer state into `model` (built and, if the file holds optimizer state, compiled
+/// with the same optimizer class) and returns the metadata. Nothing in the model changes unless the whole file is
+/// valid: FormatError for a file that is not a complete, intact checkpoint; ShapeError when its layers or sizes
+/// differ from the model's; ArgumentError when the optimizer differs.
 template <class Scalar>
 nlohmann::json load_checkpoint(const std::string& path, Sequential<Scalar>& model) {
   const std::string where = "checkpoint '" + path + "'";

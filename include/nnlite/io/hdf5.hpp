@@ -22,10 +22,10 @@
 
 namespace nnlite::h5 {
 
-// HDF5 prints its error stack to stderr unless told not to; we report through exceptions instead.
+/// HDF5 prints its error stack to stderr unless told not to; we report through exceptions instead.
 inline void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
-// The most specific message on HDF5's error stack ("file signature not found"), and clears the stack.
+/// The most specific message on HDF5's error stack ("file signature not found"), and clears the stack.
 inline std::string take_error() {
   std::string msg;
   H5Ewalk2(
@@ -47,7 +47,7 @@ inline std::string take_error() {
   throw FormatError(msg);
 }
 
-// Owns one HDF5 identifier of any kind and releases it exactly once.
+/// Owns one HDF5 identifier of any kind and releases it exactly once.
 class Handle {
  public:
   Handle() = default;
@@ -76,7 +76,7 @@ class Handle {
   hid_t id_ = -1;
 };
 
-// A checked handle: `what` says what failed if HDF5 returned an error.
+/// A checked handle: `what` says what failed if HDF5 returned an error.
 inline Handle check(hid_t id, bool writing, const std::string& what) {
   if (id < 0) fail(writing, what);
   return Handle(id);
@@ -85,7 +85,7 @@ inline void check_status(herr_t status, bool writing, const std::string& what) {
   if (status < 0) fail(writing, what);
 }
 
-// HDF5's native memory type for the C++ scalars we read and write.
+/// HDF5's native memory type for the C++ scalars we read and write.
 template <class T>
 hid_t native_type() {
   if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
@@ -93,7 +93,7 @@ hid_t native_type() {
   else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
   else static_assert(sizeof(T) == 0, "no HDF5 type for this scalar");
 }
-// The little-endian file type Keras uses for a weight of this scalar type.
+/// The little-endian file type Keras uses for a weight of this scalar type.
 template <class T>
 hid_t file_type() {
   if constexpr (std::is_same_v<T, float>) return H5T_IEEE_F32LE;
@@ -102,7 +102,7 @@ hid_t file_type() {
   else static_assert(sizeof(T) == 0, "no HDF5 type for this scalar");
 }
 
-// numpy's name for an HDF5 type ("float32", "int32", "string"), for messages.
+/// numpy's name for an HDF5 type ("float32", "int32", "string"), for messages.
 inline std::string describe_type(hid_t type) {
   const H5T_class_t cls = H5Tget_class(type);
   const std::size_t bits = H5Tget_size(type) * 8;
@@ -128,8 +128,8 @@ inline std::string dims_str(const std::vector<hsize_t>& dims) {
   return s + ")";
 }
 
-// One path component of a relative HDF5 path ("conv2d/kernel:0"): never empty, "." or "..", so a name read from a
-// file cannot climb out of the group it belongs to.
+/// One path component of a relative HDF5 path ("conv2d/kernel:0"): never empty, "." or "..", so a name read from a
+/// file cannot climb out of the group it belongs to.
 inline std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -146,7 +146,7 @@ inline std::string join(const std::string& parent, const std::string& name) {
   return parent == "/" ? "/" + name : parent + "/" + name;
 }
 
-// Bob Jenkins' lookup3 hashlittle(), the checksum HDF5 puts on its newer metadata (H5_checksum_lookup3).
+/// Bob Jenkins' lookup3 hashlittle(), the checksum HDF5 puts on its newer metadata (H5_checksum_lookup3).
 inline std::uint32_t lookup3(const unsigned char* k, std::size_t length, std::uint32_t initval = 0) {
   auto rot = [](std::uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
   auto u = [](unsigned char byte, int shift) { return static_cast<std::uint32_t>(byte) << shift; };
@@ -180,7 +180,7 @@ inline std::uint32_t lookup3(const unsigned char* k, std::size_t length, std::ui
 class Dataset;
 class Group;
 
-// A file, group or dataset, with its file name and object path kept for messages.
+/// A file, group or dataset, with its file name and object path kept for messages.
 class Object {
  public:
   hid_t id() const { return handle_.get(); }
@@ -188,7 +188,7 @@ class Object {
   const std::string& file() const { return file_; }
   const std::string& path() const { return path_; }
   bool writing() const { return writing_; }
-  // "file 'model.h5', object '/model_weights/dense'"
+  /// "file 'model.h5', object '/model_weights/dense'"
   std::string where() const { return "file '" + file_ + "', object '" + path_ + "'"; }
   std::string where(const std::string& child) const {
     return "file '" + file_ + "', object '" + join(path_, child) + "'";
@@ -206,9 +206,9 @@ class Object {
     check_status(H5Adelete(id(), name.c_str()), writing_, "cannot delete attribute '" + name + "' of " + where());
   }
 
-  // Reads a string attribute: fixed- or variable-length, ASCII or UTF-8, a scalar or a 1-D array (each element is
-  // one string). An empty numeric array (what Keras writes for a layer without weights) reads as no strings.
-  // Refuses more than max_items elements or max_bytes of text; fixed-length data is checked before it is read.
+  /// Reads a string attribute: fixed- or variable-length, ASCII or UTF-8, a scalar or a 1-D array (each element is
+  /// one string). An empty numeric array (what Keras writes for a layer without weights) reads as no strings.
+  /// Refuses more than max_items elements or max_bytes of text; fixed-length data is checked before it is read.
   std::vector<std::string> read_strings(const std::string& name, std::uint64_t max_items,
                                         std::uint64_t max_bytes) const {
     const std::string what = "attribute '" + name + "' of " + where();
@@ -277,16 +277,16 @@ class Object {
     return out;
   }
 
-  // A single string (a scalar attribute, or a list of exactly one).
+  /// A single string (a scalar attribute, or a list of exactly one).
   std::string read_string(const std::string& name, std::uint64_t max_bytes) const {
     std::vector<std::string> v = read_strings(name, 1, max_bytes);
     if (v.size() != 1) throw FormatError("attribute '" + name + "' of " + where() + " holds no string");
     return std::move(v[0]);
   }
 
-  // Writes strings as FIXED-LENGTH, NUL-padded strings (what h5py 2 wrote): every Keras and h5py version reads
-  // them, whereas Keras <= 2.3 on h5py 3 cannot decode variable-length ones. `width` (0 = the longest value) lets
-  // Keras' chunked attributes share one width. UTF-8 when any byte is non-ASCII.
+  /// Writes strings as FIXED-LENGTH, NUL-padded strings (what h5py 2 wrote): every Keras and h5py version reads
+  /// them, whereas Keras <= 2.3 on h5py 3 cannot decode variable-length ones. `width` (0 = the longest value) lets
+  /// Keras' chunked attributes share one width. UTF-8 when any byte is non-ASCII.
   void write_strings(const std::string& name, const std::vector<std::string>& values, bool scalar = false,
                      std::size_t width = 0) {
     const std::string what = "attribute '" + name + "' of " + where();
@@ -311,7 +311,7 @@ class Object {
   }
   void write_string(const std::string& name, const std::string& value) { write_strings(name, {value}, true); }
 
-  // An empty float64 array of shape (0,): what Keras (via numpy) writes as weight_names of a weightless layer.
+  /// An empty float64 array of shape (0,): what Keras (via numpy) writes as weight_names of a weightless layer.
   void write_empty_list(const std::string& name) {
     const hsize_t zero = 0;
     Handle space = check(H5Screate_simple(1, &zero, nullptr), true,
@@ -346,7 +346,7 @@ class Object {
   bool writing_ = false;
 };
 
-// A dataset: its shape and type, and reads/writes of the whole array in C order.
+/// A dataset: its shape and type, and reads/writes of the whole array in C order.
 class Dataset : public Object {
  public:
   Dataset() = default;
@@ -371,7 +371,7 @@ class Dataset : public Object {
     return describe_type(type.get());
   }
 
-  // Reads all `count` elements, converted by HDF5 to T (float64 -> float32 and back, any byte order).
+  /// Reads all `count` elements, converted by HDF5 to T (float64 -> float32 and back, any byte order).
   template <class T>
   void read(T* out, std::uint64_t count) const {
     std::uint64_t n = 1;
@@ -387,14 +387,14 @@ class Dataset : public Object {
   }
 };
 
-// A group (or the root of a file): children looked up safely, groups and datasets created.
+/// A group (or the root of a file): children looked up safely, groups and datasets created.
 class Group : public Object {
  public:
   Group() = default;
   Group(Handle handle, std::string file, std::string path, bool writing)
       : Object(std::move(handle), std::move(file), std::move(path), writing) {}
 
-  // True when `name` (one component) is a link in this group.
+  /// True when `name` (one component) is a link in this group.
   bool has(const std::string& name) const {
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") return false;
     const htri_t e = H5Lexists(id(), name.c_str(), H5P_DEFAULT);
@@ -402,8 +402,8 @@ class Group : public Object {
     return e > 0;
   }
 
-  // Opens a group or dataset at a path relative to this group. Each component must exist and be a hard link
-  // (like Keras' safe_get_h5_group: soft and external links could point anywhere), and nothing may climb up.
+  /// Opens a group or dataset at a path relative to this group. Each component must exist and be a hard link
+  /// (like Keras' safe_get_h5_group: soft and external links could point anywhere), and nothing may climb up.
   Group group(const std::string& relpath) const {
     std::string path;
     Handle h = open_object(relpath, H5I_GROUP, path);
@@ -426,8 +426,8 @@ class Group : public Object {
     return Group(std::move(h), file_, join(path_, name), true);
   }
 
-  // Creates a contiguous dataset at a relative path, making the groups on the way (Keras' "conv2d/kernel:0").
-  // Empty dims make a scalar.
+  /// Creates a contiguous dataset at a relative path, making the groups on the way (Keras' "conv2d/kernel:0").
+  /// Empty dims make a scalar.
   Dataset create_dataset(const std::string& relpath, const std::vector<hsize_t>& dims, hid_t type) {
     const std::string what = "dataset " + where(relpath);
     Handle lcpl = check(H5Pcreate(H5P_LINK_CREATE), true, "cannot create " + what);
@@ -440,7 +440,7 @@ class Group : public Object {
     return Dataset(std::move(h), file_, join(path_, relpath), true);
   }
 
-  // Removes a link (used by tests that damage files on purpose).
+  /// Removes a link (used by tests that damage files on purpose).
   void remove(const std::string& relpath) {
     check_status(H5Ldelete(id(), relpath.c_str(), H5P_DEFAULT), true, "cannot delete " + where(relpath));
   }
@@ -475,8 +475,8 @@ class Group : public Object {
   }
 };
 
-// An open HDF5 file; its root group. Opening checks the operating system's answer first, so a missing or
-// unreadable file is an IoError and only a file that is there but not valid HDF5 is a FormatError.
+/// An open HDF5 file; its root group. Opening checks the operating system's answer first, so a missing or
+/// unreadable file is an IoError and only a file that is there but not valid HDF5 is a FormatError.
 class File : public Group {
  public:
   File() = default;
@@ -494,12 +494,12 @@ class File : public Group {
     return File(Handle(id), path, writable);
   }
 
-  // Creates a file in memory (HDF5's core driver, nothing touches the disk) that image() turns into bytes. Saving
-  // this way means HDF5 never meets a full disk: when it fails to flush on close it keeps the file open and
-  // crashes at exit, whereas our own write of the image fails cleanly. `name` only labels messages and must be
-  // unique among open files. With dense_root_attributes the root keeps its attributes in dense storage (HDF5 1.8
-  // file format), which a single attribute over 64 KiB needs (a very large model_config); otherwise the layout is
-  // h5py's default, readable by every HDF5 version.
+  /// Creates a file in memory (HDF5's core driver, nothing touches the disk) that image() turns into bytes. Saving
+  /// this way means HDF5 never meets a full disk: when it fails to flush on close it keeps the file open and
+  /// crashes at exit, whereas our own write of the image fails cleanly. `name` only labels messages and must be
+  /// unique among open files. With dense_root_attributes the root keeps its attributes in dense storage (HDF5 1.8
+  /// file format), which a single attribute over 64 KiB needs (a very large model_config); otherwise the layout is
+  /// h5py's default, readable by every HDF5 version.
   static File create_in_memory(const std::string& name, bool dense_root_attributes = false) {
     silence_errors();
     const std::string what = "cannot create '" + name + "' in memory";
@@ -520,8 +520,8 @@ class File : public Group {
     return File(Handle(id), name, true);
   }
 
-  // Opens, read-only, an HDF5 file held in memory (the weights inside a .keras zip): HDF5's core driver over a copy
-  // of `bytes` it owns, nothing touches the disk. `name` labels messages and must be unique among open files.
+  /// Opens, read-only, an HDF5 file held in memory (the weights inside a .keras zip): HDF5's core driver over a copy
+  /// of `bytes` it owns, nothing touches the disk. `name` labels messages and must be unique among open files.
   static File open_image(const std::string& name, const std::vector<char>& bytes) {
     silence_errors();
     const std::string what = "cannot open '" + name + "'";
@@ -535,7 +535,7 @@ class File : public Group {
     return File(Handle(id), name, false);
   }
 
-  // The bytes of the whole file as it would lie on disk (after a flush).
+  /// The bytes of the whole file as it would lie on disk (after a flush).
   std::vector<char> image() const {
     check_status(H5Fflush(id(), H5F_SCOPE_GLOBAL), true, "cannot flush '" + file_ + "'");
     const ssize_t size = H5Fget_file_image(id(), nullptr, 0);
@@ -556,7 +556,7 @@ class File : public Group {
     return bytes;
   }
 
-  // Flushes and closes, reporting a failure (a disk that filled up) instead of losing it in a destructor.
+  /// Flushes and closes, reporting a failure (a disk that filled up) instead of losing it in a destructor.
   void close() {
     if (!valid()) return;
     const hid_t id = handle_.release();

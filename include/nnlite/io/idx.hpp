@@ -21,13 +21,14 @@
 
 namespace nnlite {
 
+/// Bounds an IDX file must stay within before anything is allocated from its header.
 struct IdxLimits {
-  // Largest data section (product of the dimensions, in bytes) read_idx accepts; a header declaring more is
-  // rejected before anything is allocated. Fashion-MNIST's largest file holds 47 MB.
+  /// Largest data section (product of the dimensions, in bytes) read_idx accepts; a header declaring more is
+  /// rejected before anything is allocated. Fashion-MNIST's largest file holds 47 MB.
   std::uint64_t max_bytes = std::uint64_t(1) << 31;
 };
 
-// An IDX array of unsigned bytes: dims outermost first, data row-major.
+/// An IDX array of unsigned bytes: dims outermost first, data row-major.
 struct IdxArray {
   std::vector<std::int64_t> dims;
   std::vector<std::uint8_t> data;
@@ -37,8 +38,8 @@ struct IdxArray {
 
 namespace detail {
 
-// deflate cannot expand data by more than 1032:1, so a gzip file of c bytes holds at most ~1032 * c bytes.
-// Checking this before allocating rejects a tiny .gz that declares gigabytes.
+/// deflate cannot expand data by more than 1032:1, so a gzip file of c bytes holds at most ~1032 * c bytes.
+/// Checking this before allocating rejects a tiny .gz that declares gigabytes.
 inline constexpr std::uint64_t kMaxDeflateRatio = 1032;
 
 inline const char* idx_dtype_name(unsigned code) {
@@ -64,7 +65,7 @@ inline std::string dims_str(const std::vector<std::int64_t>& dims) {
   return s;
 }
 
-// A file read either as plain bytes or through zlib, chosen by its first two bytes rather than its name.
+/// A file read either as plain bytes or through zlib, chosen by its first two bytes rather than its name.
 class IdxSource {
  public:
   explicit IdxSource(const std::string& path) : path_(path) {
@@ -98,8 +99,8 @@ class IdxSource {
   std::uint64_t file_size() const { return file_size_; }
   const std::string& path() const { return path_; }
 
-  // Reads up to n bytes; fewer only at the end of the (decompressed) stream. A gzip stream cut short, before
-  // its CRC trailer, counts as ended: the caller sees fewer bytes than it asked for, or truncated() on a probe.
+  /// Reads up to n bytes; fewer only at the end of the (decompressed) stream. A gzip stream cut short, before
+  /// its CRC trailer, counts as ended: the caller sees fewer bytes than it asked for, or truncated() on a probe.
   std::size_t read(void* buf, std::size_t n) {
     auto* out = static_cast<unsigned char*>(buf);
     std::size_t done = 0;
@@ -156,14 +157,14 @@ inline std::uint32_t big_endian_u32(const unsigned char* p) {
 
 }  // namespace detail
 
-// Reads an IDX file of unsigned bytes, plain or gzip'd (recognised by the bytes 1f 8b, whatever its name).
-// Throws IoError when the file cannot be opened or read (message: path and strerror), UnsupportedError for
-// valid IDX dtypes other than uint8 and for ranks above 4, and FormatError for everything else that is not what
-// the header promises: bad magic, zero dimensions, a declared size above limits.max_bytes, a plain file whose
-// size is not exactly 4 + 4 * rank + product(dims), a gzip stream that ends early, is corrupt or decompresses
-// to more than that. Bytes after the last gzip member are ignored, as gzip(1) does.
-// Memory: nothing is allocated before the header passes; a plain file is then read straight into its vector;
-// a gzip'd one into a vector grown in steps as data arrives, never beyond the declared size.
+/// Reads an IDX file of unsigned bytes, plain or gzip'd (recognised by the bytes 1f 8b, whatever its name).
+/// Throws IoError when the file cannot be opened or read (message: path and strerror), UnsupportedError for
+/// valid IDX dtypes other than uint8 and for ranks above 4, and FormatError for everything else that is not what
+/// the header promises: bad magic, zero dimensions, a declared size above limits.max_bytes, a plain file whose
+/// size is not exactly 4 + 4 * rank + product(dims), a gzip stream that ends early, is corrupt or decompresses
+/// to more than that. Bytes after the last gzip member are ignored, as gzip(1) does.
+/// Memory: nothing is allocated before the header passes; a plain file is then read straight into its vector;
+/// a gzip'd one into a vector grown in steps as data arrives, never beyond the declared size.
 inline IdxArray read_idx(const std::string& path, const IdxLimits& limits = {}) {
   detail::IdxSource src(path);
   const std::string where = "IDX file '" + path + "'";
@@ -264,7 +265,7 @@ inline IdxArray read_idx(const std::string& path, const IdxLimits& limits = {}) 
   return arr;
 }
 
-// The four files of an MNIST-style dataset, without the optional ".gz".
+/// The four files of an MNIST-style dataset, without the optional ".gz".
 struct MnistFileNames {
   std::string train_images = "train-images-idx3-ubyte";
   std::string train_labels = "train-labels-idx1-ubyte";
@@ -272,6 +273,7 @@ struct MnistFileNames {
   std::string test_labels = "t10k-labels-idx1-ubyte";
 };
 
+/// An MNIST-style data set in memory: training and test images (uint8) with their labels.
 struct MnistData {
   Dataset train;
   Dataset test;
@@ -288,7 +290,7 @@ inline bool is_regular_file(const std::string& path) {
 }
 }  // namespace detail
 
-// dir/base if it exists, else dir/base.gz, else an empty string.
+/// dir/base if it exists, else dir/base.gz, else an empty string.
 inline std::string find_idx_file(const std::string& dir, const std::string& base) {
   const std::string plain = detail::join_path(dir, base);
   if (detail::is_regular_file(plain)) return plain;
@@ -296,15 +298,15 @@ inline std::string find_idx_file(const std::string& dir, const std::string& base
   return {};
 }
 
-// True if dir holds all four files, each plain or .gz.
+/// True if dir holds all four files, each plain or .gz.
 inline bool holds_mnist_files(const std::string& dir, const MnistFileNames& names = {}) {
   for (const std::string* base : {&names.train_images, &names.train_labels, &names.test_images, &names.test_labels})
     if (find_idx_file(dir, *base).empty()) return false;
   return true;
 }
 
-// Loads one images/labels pair and checks that they belong together: images rank 3 (n, h, w), labels rank 1 (n),
-// the same n, and every label below num_classes. The bytes are moved into the Dataset, not copied.
+/// Loads one images/labels pair and checks that they belong together: images rank 3 (n, h, w), labels rank 1 (n),
+/// the same n, and every label below num_classes. The bytes are moved into the Dataset, not copied.
 inline Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, int num_classes = 10,
                              const IdxLimits& limits = {}) {
   if (num_classes < 1 || num_classes > 256)
@@ -333,8 +335,8 @@ inline Dataset load_idx_pair(const std::string& images_path, const std::string& 
   return d;
 }
 
-// Loads train and test sets from dir, each file plain or .gz (IoError naming the missing file otherwise), and
-// checks that both sets have images of the same size.
+/// Loads train and test sets from dir, each file plain or .gz (IoError naming the missing file otherwise), and
+/// checks that both sets have images of the same size.
 inline MnistData load_mnist_style(const std::string& dir, int num_classes = 10, const MnistFileNames& names = {},
                                   const IdxLimits& limits = {}) {
   auto locate = [&](const std::string& base) {

@@ -37,14 +37,14 @@ inline std::string signal_text(int sig) {
 }
 #endif
 
-// Runs work() in a child process forked from this one and waits for it. Returns when work() returned there;
-// rethrows an nnlite error it threw as the same type with the same message (std::bad_alloc as std::bad_alloc, any
-// other exception as nnlite::Error); throws FormatError naming `path` when the child died of a signal or exited
-// without reporting, i.e. HDF5 crashed reading the file. Nothing work() changes reaches this process. The child
-// runs nnlite single-threaded (fork copies only the calling thread), writes no core file, and ends with _exit
-// (no atexit handlers, no destructors, no stdio flush). Not for a process where other threads are inside HDF5
-// at the same moment (fork could copy its lock held), nor one that ignores SIGCHLD or reaps every child itself
-// (waitpid then fails: IoError). Fork and pipe failures are IoErrors. Elsewhere than POSIX: UnsupportedError.
+/// Runs work() in a child process forked from this one and waits for it. Returns when work() returned there;
+/// rethrows an nnlite error it threw as the same type with the same message (std::bad_alloc as std::bad_alloc, any
+/// other exception as nnlite::Error); throws FormatError naming `path` when the child died of a signal or exited
+/// without reporting, i.e. HDF5 crashed reading the file. Nothing work() changes reaches this process. The child
+/// runs nnlite single-threaded (fork copies only the calling thread), writes no core file, and ends with _exit
+/// (no atexit handlers, no destructors, no stdio flush). Not for a process where other threads are inside HDF5
+/// at the same moment (fork could copy its lock held), nor one that ignores SIGCHLD or reaps every child itself
+/// (waitpid then fails: IoError). Fork and pipe failures are IoErrors. Elsewhere than POSIX: UnsupportedError.
 inline void run_isolated(const std::string& path, const std::function<void()>& work) {
 #ifdef NNLITE_HAVE_ISOLATE
   const std::string what = "cannot read '" + path + "' in an isolated process: ";

@@ -20,38 +20,40 @@
 
 namespace nnlite {
 
+/// How save_model() writes a Keras file: the keras_version it claims, optimizer state or not.
 struct SaveOptions {
-  // training_config (loss, metrics, optimizer_config) when the model is compiled, like Keras' include_optimizer.
+  /// training_config (loss, metrics, optimizer_config) when the model is compiled, like Keras' include_optimizer.
   bool include_optimizer = true;
-  // Also /optimizer_weights: the optimizer's step count and state (Adam's m and v) under tf.keras 2.x names, so a
-  // run can resume exactly. Keras may not restore them (it then warns and starts a fresh optimizer).
+  /// Also /optimizer_weights: the optimizer's step count and state (Adam's m and v) under tf.keras 2.x names, so a
+  /// run can resume exactly. Keras may not restore them (it then warns and starts a fresh optimizer).
   bool include_optimizer_state = false;
-  // The Keras version the file says wrote it; the layout and configs are those of tf.keras 2.11.
+  /// The Keras version the file says wrote it; the layout and configs are those of tf.keras 2.11.
   std::string keras_version = "2.11.0";
-  // What a .keras file's metadata.json says wrote it; its layout is Keras 3.4.1's (io/keras_zip.hpp).
+  /// What a .keras file's metadata.json says wrote it; its layout is Keras 3.4.1's (io/keras_zip.hpp).
   std::string keras3_version = "3.4.1";
 };
 
-// Which hard_sigmoid a file's "hard_sigmoid" means: tf.keras 2's clip(0.2 x + 0.5, 0, 1) or Keras 3's
-// relu6(x + 3) / 6. By default the file's keras_version decides (2.x: tf.keras 2; 3.x or none, as in .keras: Keras 3).
+/// Which hard_sigmoid a file's "hard_sigmoid" means: tf.keras 2's clip(0.2 x + 0.5, 0, 1) or Keras 3's
+/// relu6(x + 3) / 6. By default the file's keras_version decides (2.x: tf.keras 2; 3.x or none, as in .keras: Keras 3).
 enum class HardSigmoidForm { from_keras_version, keras3, tf_keras2 };
 
+/// How load_model() reads a Keras file: limits, isolation in a child process, compile or not.
 struct LoadOptions {
-  // Compile with training_config's optimizer and loss (Adam defaults and categorical_crossentropy without one).
+  /// Compile with training_config's optimizer and loss (Adam defaults and categorical_crossentropy without one).
   bool compile = true;
-  // Restore /optimizer_weights into the optimizer when present and laid out as tf.keras 2.x or Keras 3 write it;
-  // an unrecognised layout leaves a fresh optimizer (Keras warns and does the same).
+  /// Restore /optimizer_weights into the optimizer when present and laid out as tf.keras 2.x or Keras 3 write it;
+  /// an unrecognised layout leaves a fresh optimizer (Keras warns and does the same).
   bool load_optimizer_state = true;
-  // Ceilings against hostile files, all checked before anything of that size is allocated.
+  /// Ceilings against hostile files, all checked before anything of that size is allocated.
   std::uint64_t max_attribute_bytes = std::uint64_t(64) << 20;  // one attribute (model_config JSON, name lists)
   std::size_t max_layers = 10000;
   Index max_tensor_elements = Index(1) << 28;  // one weight tensor, or one sample's activations
   Index max_total_params = Index(1) << 29;     // all weights of the model
-  // Read the whole file first in a forked child process, then load it here only if the child succeeded. The HDF5
-  // C library (Debian 12's 1.10.8) can crash on some corrupt files before nnlite sees anything; isolated, such a
-  // crash kills the child and becomes a FormatError naming the file and the signal, and every other error is
-  // rethrown as the same type and message. Costs a fork and a second read; use it for .h5 files from sources you
-  // do not trust (the file must not change between the two reads). POSIX only: UnsupportedError elsewhere.
+  /// Read the whole file first in a forked child process, then load it here only if the child succeeded. The HDF5
+  /// C library (Debian 12's 1.10.8) can crash on some corrupt files before nnlite sees anything; isolated, such a
+  /// crash kills the child and becomes a FormatError naming the file and the signal, and every other error is
+  /// rethrown as the same type and message. Costs a fork and a second read; use it for .h5 files from sources you
+  /// do not trust (the file must not change between the two reads). POSIX only: UnsupportedError elsewhere.
   bool isolate = false;
   HardSigmoidForm hard_sigmoid = HardSigmoidForm::from_keras_version;
 };
@@ -65,7 +67,7 @@ std::string dtype_name() {
   return std::is_same_v<Scalar, float> ? "float32" : "float64";
 }
 
-// a * b * ... <= cap without overflowing on the way.
+/// a * b * ... <= cap without overflowing on the way.
 inline bool product_within(const std::vector<Index>& factors, Index cap) {
   Index p = 1;
   for (Index f : factors) {
@@ -76,7 +78,7 @@ inline bool product_within(const std::vector<Index>& factors, Index cap) {
   return p <= cap;
 }
 
-// [null, 28, 28, 1] (a batch_input_shape) -> (28, 28, 1).
+/// [null, 28, 28, 1] (a batch_input_shape) -> (28, 28, 1).
 inline Shape shape_from_batch_shape(const json& v, const std::string& what, const LoadOptions& o) {
   if (!v.is_array() || v.size() < 2 || v.size() > 8)
     throw FormatError(what + " must be a list [batch, dims...], got " + dump_json(v));
@@ -101,7 +103,7 @@ inline const json* input_shape_key(const json& cfg) {
   return nullptr;
 }
 
-// "2.11.0" -> 2 (0 when there is no leading number).
+/// "2.11.0" -> 2 (0 when there is no leading number).
 inline int keras_major_version(const std::string& v) {
   int major = 0;
   for (char ch : v) {
@@ -111,7 +113,7 @@ inline int keras_major_version(const std::string& v) {
   return major;
 }
 
-// A file whose keras_version is 2.x means tf.keras 2's hard_sigmoid; refuse to write the other one under that name.
+/// A file whose keras_version is 2.x means tf.keras 2's hard_sigmoid; refuse to write the other one under that name.
 template <class Scalar>
 void check_hard_sigmoid(const Layer<Scalar>& layer, const std::string& keras_version) {
   const Activation* a = nullptr;
@@ -128,8 +130,8 @@ void check_hard_sigmoid(const Layer<Scalar>& layer, const std::string& keras_ver
                            (a->flag() ? "\"2.11.0\"" : "a 3.x version"));
 }
 
-// A layer's Keras entry: its config() with the model's dtype, minus "groups": 1 (the default everywhere, and an
-// argument tf.keras < 2.3 rejects).
+/// A layer's Keras entry: its config() with the model's dtype, minus "groups": 1 (the default everywhere, and an
+/// argument tf.keras < 2.3 rejects).
 template <class Scalar>
 json layer_entry(const Layer<Scalar>& layer) {
   json c = layer.config();
@@ -146,7 +148,7 @@ json optimizer_entry(const Optimizer<Scalar>& opt) {
 
 }  // namespace keras_detail
 
-// The compiled state as Keras' training_config: loss, metrics and the serialized optimizer.
+/// The compiled state as Keras' training_config: loss, metrics and the serialized optimizer.
 template <class Scalar>
 json keras_training_config(const Sequential<Scalar>& model) {
   const Loss<Scalar>& loss = model.loss();
@@ -162,7 +164,7 @@ json keras_training_config(const Sequential<Scalar>& model) {
           {"optimizer_config", keras_detail::optimizer_entry(model.optimizer())}};
 }
 
-// training_config's optimizer (Adam with Keras' defaults when there is none).
+/// training_config's optimizer (Adam with Keras' defaults when there is none).
 template <class Scalar>
 std::unique_ptr<Optimizer<Scalar>> optimizer_from_training_config(const json& training_config,
                                                                   const std::string& source) {
@@ -172,8 +174,8 @@ std::unique_ptr<Optimizer<Scalar>> optimizer_from_training_config(const json& tr
   return make_optimizer<Scalar>(training_config["optimizer_config"], source + ": training_config optimizer_config");
 }
 
-// training_config's loss (categorical_crossentropy when there is none), by name or serialized object, through the
-// loss registry. A sparse loss stays sparse: such a model is evaluated on integer labels, as in Keras.
+/// training_config's loss (categorical_crossentropy when there is none), by name or serialized object, through the
+/// loss registry. A sparse loss stays sparse: such a model is evaluated on integer labels, as in Keras.
 template <class Scalar>
 std::unique_ptr<Loss<Scalar>> loss_from_training_config(const json& training_config, const std::string& source) {
   if (!training_config.is_object() || !training_config.contains("loss") || training_config["loss"].is_null())
@@ -181,8 +183,8 @@ std::unique_ptr<Loss<Scalar>> loss_from_training_config(const json& training_con
   return make_loss<Scalar>(training_config["loss"], source + ": training_config ");
 }
 
-// The model as Keras' model_config: {"class_name": "Sequential", "config": {"name", "layers": [InputLayer, ...]},
-// "keras_version", "backend"}, with tf.keras 2.x keys (batch_input_shape on the InputLayer and the first layer).
+/// The model as Keras' model_config: {"class_name": "Sequential", "config": {"name", "layers": [InputLayer, ...]},
+/// "keras_version", "backend"}, with tf.keras 2.x keys (batch_input_shape on the InputLayer and the first layer).
 template <class Scalar>
 nlohmann::json keras_model_config(const Sequential<Scalar>& model, const std::string& keras_version = "2.11.0") {
   const std::string dtype = keras_detail::dtype_name<Scalar>();
@@ -217,10 +219,10 @@ nlohmann::json keras_model_config(const Sequential<Scalar>& model, const std::st
           {"backend", "tensorflow"}};
 }
 
-// Rebuilds a Sequential from Keras' model_config JSON: dict-style ({"name", "layers"}) or list-style (Keras 2.1's
-// "config": [...]) Sequential configs, an InputLayer (batch_input_shape or Keras 3's batch_shape) or a
-// batch_input_shape on the first layer. Unsupported layers and options are an UnsupportedError naming the layer.
-// `source` (a file name) prefixes every message. The weights are freshly initialised.
+/// Rebuilds a Sequential from Keras' model_config JSON: dict-style ({"name", "layers"}) or list-style (Keras 2.1's
+/// "config": [...]) Sequential configs, an InputLayer (batch_input_shape or Keras 3's batch_shape) or a
+/// batch_input_shape on the first layer. Unsupported layers and options are an UnsupportedError naming the layer.
+/// `source` (a file name) prefixes every message. The weights are freshly initialised.
 template <class Scalar = float>
 Sequential<Scalar> model_from_keras_config(const nlohmann::json& model_config, const std::string& source = "model_config",
                                            const LoadOptions& o = {}) {

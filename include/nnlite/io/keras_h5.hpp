@@ -48,15 +48,15 @@ namespace keras_detail {
 
 using json = nlohmann::json;
 
-// h5py/HDF5 cannot keep an attribute larger than this in an object header; Keras splits lists above it.
+/// h5py/HDF5 cannot keep an attribute larger than this in an object header; Keras splits lists above it.
 inline constexpr std::size_t kObjectHeaderLimit = 64512;
 inline constexpr std::size_t kMaxWeightsPerLayer = 1024;
 
 // ---- list attributes, Keras' way --------------------------------------------------------------------------------
 
-// save_attributes_to_hdf5_group: one fixed-width string array, or name0, name1, ... when it is over the object
-// header limit (numpy's array_split: the first n % k pieces get one element more). An empty list is an empty
-// float64 array, as numpy makes of [].
+/// save_attributes_to_hdf5_group: one fixed-width string array, or name0, name1, ... when it is over the object
+/// header limit (numpy's array_split: the first n % k pieces get one element more). An empty list is an empty
+/// float64 array, as numpy makes of [].
 inline void write_list(h5::Object& obj, const std::string& name, const std::vector<std::string>& values) {
   if (values.empty()) return obj.write_empty_list(name);
   std::size_t width = 1;
@@ -85,7 +85,7 @@ inline bool has_list(const h5::Object& obj, const std::string& name) {
   return obj.has_attribute(name) || obj.has_attribute(name + "0");
 }
 
-// load_attributes_from_hdf5_group: `name`, or its chunks name0, name1, ... in order.
+/// load_attributes_from_hdf5_group: `name`, or its chunks name0, name1, ... in order.
 inline std::vector<std::string> read_list(const h5::Object& obj, const std::string& name, std::size_t max_items,
                                           std::uint64_t max_bytes) {
   if (obj.has_attribute(name)) return obj.read_strings(name, max_items, max_bytes);
@@ -116,8 +116,8 @@ void check_saveable_names(const Sequential<Scalar>& model) {
   }
 }
 
-// The optimizer's state vectors under tf.keras 2.x legacy slot names (Adam m, v; SGD momentum), without SGD's
-// unused velocity when it has no momentum.
+/// The optimizer's state vectors under tf.keras 2.x legacy slot names (Adam m, v; SGD momentum), without SGD's
+/// unused velocity when it has no momentum.
 template <class Scalar>
 std::vector<std::pair<std::string, typename Optimizer<Scalar>::Vector*>> optimizer_slots(Optimizer<Scalar>& opt) {
   std::vector<std::pair<std::string, typename Optimizer<Scalar>::Vector*>> slots;
@@ -135,8 +135,8 @@ std::vector<std::pair<std::string, typename Optimizer<Scalar>::Vector*>> optimiz
 
 // ---- weights -----------------------------------------------------------------------------------------------------
 
-// save_weights_to_hdf5_group: layer_names, backend, keras_version, and a group per layer (created in name order,
-// as Keras does) with weight_names and the datasets they name.
+/// save_weights_to_hdf5_group: layer_names, backend, keras_version, and a group per layer (created in name order,
+/// as Keras does) with weight_names and the datasets they name.
 template <class Scalar>
 void write_weights_group(h5::Group& g, const Sequential<Scalar>& model, const std::string& keras_version) {
   std::vector<std::string> names;
@@ -167,7 +167,7 @@ void write_weights_group(h5::Group& g, const Sequential<Scalar>& model, const st
   write_list(top, "weight_names", {});
 }
 
-// A tf.keras 2.x legacy slot name's names in tf.keras 2.11+ and in Keras 3 (keras/src/optimizers/*.py, 3.16).
+/// A tf.keras 2.x legacy slot name's names in tf.keras 2.11+ and in Keras 3 (keras/src/optimizers/*.py, 3.16).
 inline std::pair<std::string, std::string> modern_slot_names(const std::string& cls, const std::string& legacy) {
   if (legacy == "momentum") return {cls == "SGD" ? "m" : "momentum", "momentum"};
   if (legacy == "rms") return {"velocity", "velocity"};
@@ -179,12 +179,12 @@ inline std::pair<std::string, std::string> modern_slot_names(const std::string& 
   return {legacy, legacy};  // accumulator
 }
 
-// Where one model weight came from in the file, for messages and for finding its optimizer slots.
+/// Where one model weight came from in the file, for messages and for finding its optimizer slots.
 struct LoadedWeight {
   std::string layer, weight_name, dataset_path;
 };
 
-// Reads a float dataset whose shape must be `expected`, checking type and shape before reading anything.
+/// Reads a float dataset whose shape must be `expected`, checking type and shape before reading anything.
 template <class Scalar>
 void read_weight(const h5::Group& lg, const std::string& weight_name, const Shape& expected, Scalar* out,
                  const std::string& expectation, const LoadOptions& o) {
@@ -204,9 +204,9 @@ void read_weight(const h5::Group& lg, const std::string& weight_name, const Shap
   ds.read(out, static_cast<std::uint64_t>(expected.size()));
 }
 
-// load_weights_from_hdf5_group, Keras' by-topology rule: the file's layers that have weights, in layer_names order,
-// go one to one onto the model's layers that have weights; each layer's weights in weight_names order (each name a
-// path relative to the layer's group). Everything is read and checked before the model changes.
+/// load_weights_from_hdf5_group, Keras' by-topology rule: the file's layers that have weights, in layer_names order,
+/// go one to one onto the model's layers that have weights; each layer's weights in weight_names order (each name a
+/// path relative to the layer's group). Everything is read and checked before the model changes.
 template <class Scalar>
 std::vector<LoadedWeight> load_weights_group(Sequential<Scalar>& model, const h5::Group& g, const LoadOptions& o) {
   if (!has_list(g, "layer_names")) throw FormatError(g.where() + " has no 'layer_names' attribute");
@@ -264,8 +264,8 @@ std::vector<LoadedWeight> load_weights_group(Sequential<Scalar>& model, const h5
   return origin;
 }
 
-// /optimizer_weights as tf.keras 2.x legacy optimizers name it: "<Opt>/iter:0", then every weight's first slot,
-// then every weight's second slot ("Adam/conv2d/kernel/m:0", ..., "Adam/conv2d/kernel/v:0", ...).
+/// /optimizer_weights as tf.keras 2.x legacy optimizers name it: "<Opt>/iter:0", then every weight's first slot,
+/// then every weight's second slot ("Adam/conv2d/kernel/m:0", ..., "Adam/conv2d/kernel/v:0", ...).
 template <class Scalar>
 void write_optimizer_weights(h5::File& f, Sequential<Scalar>& model) {
   Optimizer<Scalar>& opt = model.optimizer();
@@ -302,8 +302,8 @@ void write_optimizer_weights(h5::File& f, Sequential<Scalar>& model) {
   }
 }
 
-// Restores the optimizer's step count and state from /optimizer_weights when every piece is found under one of
-// the names tf.keras 2.x (legacy and 2.11+) or Keras 3 give it; returns false and changes nothing otherwise.
+/// Restores the optimizer's step count and state from /optimizer_weights when every piece is found under one of
+/// the names tf.keras 2.x (legacy and 2.11+) or Keras 3 give it; returns false and changes nothing otherwise.
 template <class Scalar>
 bool read_optimizer_weights(const h5::File& f, Sequential<Scalar>& model, const std::vector<LoadedWeight>& origin,
                             const json& optimizer_config, const LoadOptions& o) {
@@ -377,8 +377,8 @@ bool read_optimizer_weights(const h5::File& f, Sequential<Scalar>& model, const 
   return true;
 }
 
-// Builds the file in memory with fill(file), then writes its image to "<path>.tmp.<pid>" and renames it over
-// `path`: a failure anywhere leaves any previous file untouched and no temporary behind.
+/// Builds the file in memory with fill(file), then writes its image to "<path>.tmp.<pid>" and renames it over
+/// `path`: a failure anywhere leaves any previous file untouched and no temporary behind.
 inline int next_memory_file() {
   static int counter = 0;  // in-memory files need distinct names while open
   return ++counter;
@@ -411,14 +411,14 @@ inline bool has_extension(const std::string& path, const std::string& ext) {
   return to_lower(path.substr(path.size() - ext.size())) == ext;
 }
 
-// Keras 3's native .keras format: io/keras_zip.hpp (included at the end of this file).
+/// Keras 3's native .keras format: io/keras_zip.hpp (included at the end of this file).
 template <class Scalar>
 void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options);
 template <class Scalar = float>
 Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& options = {});
 
-// Writes the model's weights alone, as Keras' model.save_weights("w.h5"): layer_names and the layer groups at the
-// root. Atomic like save_model.
+/// Writes the model's weights alone, as Keras' model.save_weights("w.h5"): layer_names and the layer groups at the
+/// root. Atomic like save_model.
 template <class Scalar>
 void save_weights(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options = {}) {
   std::optional<Sequential<Scalar>> copy;
@@ -435,10 +435,10 @@ void save_weights(const Sequential<Scalar>& model, const std::string& path, cons
   });
 }
 
-// model.save(path): the format by the extension, as Keras 3 picks it: ".keras" the native zip (save_keras_zip),
-// ".h5" or ".hdf5" the legacy HDF5 layout (see the top of this file); anything else is an ArgumentError. The file is
-// built in memory, written to "<path>.tmp.<pid>" and renamed over `path`, so a failure leaves any previous file
-// untouched.
+/// model.save(path): the format by the extension, as Keras 3 picks it: ".keras" the native zip (save_keras_zip),
+/// ".h5" or ".hdf5" the legacy HDF5 layout (see the top of this file); anything else is an ArgumentError. The file is
+/// built in memory, written to "<path>.tmp.<pid>" and renamed over `path`, so a failure leaves any previous file
+/// untouched.
 template <class Scalar>
 void save_model(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options = {}) {
   if (has_extension(path, ".keras")) return save_keras_zip(model, path, options);
@@ -477,9 +477,9 @@ void save_model(const Sequential<Scalar>& model, const std::string& path, const 
   });
 }
 
-// model.load_weights("w.h5") for a model built with the same architecture: accepts a weights file or a full model
-// file, and matches layers by order (Keras' by-topology rule), checking every shape before anything is changed.
-// options.isolate: read the file in a child process first, as for load_model.
+/// model.load_weights("w.h5") for a model built with the same architecture: accepts a weights file or a full model
+/// file, and matches layers by order (Keras' by-topology rule), checking every shape before anything is changed.
+/// options.isolate: read the file in a child process first, as for load_model.
 template <class Scalar>
 void load_weights(Sequential<Scalar>& model, const std::string& path, const LoadOptions& options = {}) {
   if (!model.built()) model.build();
@@ -498,14 +498,14 @@ void load_weights(Sequential<Scalar>& model, const std::string& path, const Load
   }
 }
 
-// keras.models.load_model("model.h5"): rebuilds the Sequential from model_config, sets its weights (weight_names
-// order, shapes checked before reading) and, with options.compile, compiles it with training_config's optimizer and
-// loss (Adam defaults and categorical_crossentropy when there is none) and restores /optimizer_weights if present.
-// Missing or unreadable file: IoError. Not HDF5, truncated, missing pieces, wrong dtypes: FormatError. Shapes that
-// do not fit: ShapeError. Layers or options nnlite lacks: UnsupportedError. Every message names the file.
-// options.isolate: read it in a child process first (see LoadOptions), for files from sources you do not trust.
-// The format is chosen by the extension as in Keras 3: ".keras" (load_keras_zip), ".h5" or ".hdf5"; any other is
-// an UnsupportedError naming the accepted ones.
+/// keras.models.load_model("model.h5"): rebuilds the Sequential from model_config, sets its weights (weight_names
+/// order, shapes checked before reading) and, with options.compile, compiles it with training_config's optimizer and
+/// loss (Adam defaults and categorical_crossentropy when there is none) and restores /optimizer_weights if present.
+/// Missing or unreadable file: IoError. Not HDF5, truncated, missing pieces, wrong dtypes: FormatError. Shapes that
+/// do not fit: ShapeError. Layers or options nnlite lacks: UnsupportedError. Every message names the file.
+/// options.isolate: read it in a child process first (see LoadOptions), for files from sources you do not trust.
+/// The format is chosen by the extension as in Keras 3: ".keras" (load_keras_zip), ".h5" or ".hdf5"; any other is
+/// an UnsupportedError naming the accepted ones.
 template <class Scalar = float>
 Sequential<Scalar> load_model(const std::string& path, const LoadOptions& options = {}) {
   if (has_extension(path, ".keras")) return load_keras_zip<Scalar>(path, options);  // Keras 3 native format

@@ -48,7 +48,7 @@ struct ZipCloser {
   void operator()(zip_t* z) const { zip_discard(z); }
 };
 
-// An opened .keras archive: every member's name checked; members read whole and verified.
+/// An opened .keras archive: every member's name checked; members read whole and verified.
 class Archive {
  public:
   explicit Archive(const std::string& path) : path_(path) {
@@ -92,8 +92,8 @@ class Archive {
 
   bool has(const std::string& name) const { return zip_name_locate(z_.get(), name.c_str(), ZIP_FL_ENC_RAW) >= 0; }
 
-  // The whole member, its declared size bounded by `limit`, the compression ratio bounded, its length and CRC-32
-  // checked against the central directory.
+  /// The whole member, its declared size bounded by `limit`, the compression ratio bounded, its length and CRC-32
+  /// checked against the central directory.
   std::vector<char> read(const std::string& name, std::uint64_t limit) const {
     const std::string where = "'" + path_ + "' member '" + name + "'";
     const zip_int64_t idx = zip_name_locate(z_.get(), name.c_str(), ZIP_FL_ENC_RAW);
@@ -157,7 +157,7 @@ inline int next_image_id() {
   return ++n;
 }
 
-// model.weights.h5 as Keras 3 writes it: every layer (in model order) at layers/<name>/vars/<i>.
+/// model.weights.h5 as Keras 3 writes it: every layer (in model order) at layers/<name>/vars/<i>.
 template <class Scalar>
 void load_v3_weights(Sequential<Scalar>& model, const h5::File& f, const LoadOptions& o) {
   std::vector<Tensor<Scalar>> values;
@@ -184,10 +184,10 @@ void load_v3_weights(Sequential<Scalar>& model, const h5::File& f, const LoadOpt
   model.set_weights(values);
 }
 
-// optimizer/vars as Keras 3 writes it (see the top of this file) into the compiled model's optimizer: the step count
-// and every slot, all read and checked before anything changes. A different count, shape or type leaves the fresh
-// optimizer and returns false, as Keras skips (with a warning) optimizer variables that do not fit. vars/1, the
-// learning rate, is not read: compile_config holds it exactly, the variable only as float32.
+/// optimizer/vars as Keras 3 writes it (see the top of this file) into the compiled model's optimizer: the step count
+/// and every slot, all read and checked before anything changes. A different count, shape or type leaves the fresh
+/// optimizer and returns false, as Keras skips (with a warning) optimizer variables that do not fit. vars/1, the
+/// learning rate, is not read: compile_config holds it exactly, the variable only as float32.
 template <class Scalar>
 bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
   if (!f.has("optimizer") || !f.group("optimizer").has("vars")) return false;
@@ -226,21 +226,21 @@ bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
 
 // ---- writing -------------------------------------------------------------------------------------------------------
 
-// Keras 3's serialized DTypePolicy, which every layer's "dtype" holds.
+/// Keras 3's serialized DTypePolicy, which every layer's "dtype" holds.
 inline json dtype_policy(const std::string& name) {
   return {
       {"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", name}}}, {"registered_name", nullptr}};
 }
 
-// [null, d1, d2, ...]: a shape with its batch dimension, as build_config and batch_shape hold it.
+/// [null, d1, d2, ...]: a shape with its batch dimension, as build_config and batch_shape hold it.
 inline json batch_shape_json(const Shape& s) {
   json v = json::array({nullptr});
   for (Index d : s.dims()) v.push_back(d);
   return v;
 }
 
-// A Keras 3 optimizer config: nnlite's config without tf.keras 2's "decay", with the keys Keras 3's BaseOptimizer
-// get_config() adds (all at the values nnlite implements) and Keras' lower-case default name.
+/// A Keras 3 optimizer config: nnlite's config without tf.keras 2's "decay", with the keys Keras 3's BaseOptimizer
+/// get_config() adds (all at the values nnlite implements) and Keras' lower-case default name.
 template <class Scalar>
 json keras3_optimizer_config(const Optimizer<Scalar>& opt) {
   json c = opt.config();
@@ -254,8 +254,8 @@ json keras3_optimizer_config(const Optimizer<Scalar>& opt) {
   return c;
 }
 
-// config.json: serialize_keras_object(model) for a Sequential (Sequential.get_config, Model.get_build_config,
-// Trainer.get_compile_config).
+/// config.json: serialize_keras_object(model) for a Sequential (Sequential.get_config, Model.get_build_config,
+/// Trainer.get_compile_config).
 template <class Scalar>
 json keras3_model_config(const Sequential<Scalar>& model, bool include_compile) {
   const std::string dtype = keras_detail::dtype_name<Scalar>();
@@ -317,7 +317,7 @@ json keras3_model_config(const Sequential<Scalar>& model, bool include_compile) 
   return out;
 }
 
-// model.weights.h5 (see the top of this file) as the bytes of an HDF5 file built in memory.
+/// model.weights.h5 (see the top of this file) as the bytes of an HDF5 file built in memory.
 template <class Scalar>
 std::vector<char> keras3_weights_image(Sequential<Scalar>& model, bool with_optimizer, const std::string& label) {
   h5::File f = h5::File::create_in_memory(label);
@@ -357,7 +357,7 @@ std::vector<char> keras3_weights_image(Sequential<Scalar>& model, bool with_opti
   return f.image();
 }
 
-// A zip archive of `members` (name, bytes), stored uncompressed like Python's zipfile, built in memory by libzip.
+/// A zip archive of `members` (name, bytes), stored uncompressed like Python's zipfile, built in memory by libzip.
 inline std::vector<char> zip_image(const std::vector<std::pair<std::string, const std::string*>>& members,
                                    const std::string& path) {
   const std::string what = "cannot save '" + path + "': ";
@@ -406,7 +406,7 @@ inline std::vector<char> zip_image(const std::vector<std::pair<std::string, cons
   return out;
 }
 
-// metadata.json's date_saved: local time as datetime.now().strftime("%Y-%m-%d@%H:%M:%S").
+/// metadata.json's date_saved: local time as datetime.now().strftime("%Y-%m-%d@%H:%M:%S").
 inline std::string date_saved() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -418,10 +418,10 @@ inline std::string date_saved() {
 
 }  // namespace keras_zip_detail
 
-// model.save("m.keras"): the Keras 3 native format (see the top of this file). The optimizer's configuration and
-// its variables are written when the model is compiled and options.include_optimizer (Keras 3 always writes both;
-// include_optimizer_state is for .h5 files, whose optimizer weights tf.keras may not restore).
-// options.keras3_version is what metadata.json says wrote it. A failure leaves any previous file untouched.
+/// model.save("m.keras"): the Keras 3 native format (see the top of this file). The optimizer's configuration and
+/// its variables are written when the model is compiled and options.include_optimizer (Keras 3 always writes both;
+/// include_optimizer_state is for .h5 files, whose optimizer weights tf.keras may not restore).
+/// options.keras3_version is what metadata.json says wrote it. A failure leaves any previous file untouched.
 template <class Scalar>
 void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options) {
   using namespace keras_zip_detail;
@@ -446,7 +446,7 @@ void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, co
   write_bytes_atomically(path, bytes.data(), bytes.size());
 }
 
-// keras.models.load_model("m.keras") (Keras 3 native format) for a Sequential model.
+/// keras.models.load_model("m.keras") (Keras 3 native format) for a Sequential model.
 template <class Scalar>
 Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& options) {
   if (options.isolate) {

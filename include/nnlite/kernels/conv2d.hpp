@@ -13,9 +13,9 @@
 
 namespace nnlite {
 
-// The reference loops (for checking), im2col + GEMM (the fast default; it hands a layer to the direct kernel where
-// conv2d_direct_pays(): tiny patches such as a first layer's 3x3 on one channel), the direct kernel always, or Eigen
-// Tensor's extract_image_patches + contraction (single-threaded, for comparison). All give the same result to rounding.
+/// The reference loops (for checking), im2col + GEMM (the fast default; it hands a layer to the direct kernel where
+/// conv2d_direct_pays(): tiny patches such as a first layer's 3x3 on one channel), the direct kernel always, or Eigen
+/// Tensor's extract_image_patches + contraction (single-threaded, for comparison). All give the same result to rounding.
 enum class Conv2DKernel { reference, im2col, direct, eigen_tensor };
 
 inline std::string conv2d_kernel_name(Conv2DKernel k) {
@@ -34,13 +34,13 @@ inline Conv2DKernel parse_conv2d_kernel(const std::string& name) {
                       "' (expected 'reference', 'im2col', 'direct' or 'eigen_tensor')");
 }
 
-// Whether `kind` runs as the direct kernel for this geometry.
+/// Whether `kind` runs as the direct kernel for this geometry.
 inline bool conv2d_uses_direct(Conv2DKernel kind, const Conv2DGeometry& g) {
   return kind == Conv2DKernel::direct || (kind == Conv2DKernel::im2col && conv2d_direct_pays(g));
 }
 
-// out = conv(in, kernel) + bias (bias may be null), then relu when fuse_relu. Returns whether relu was applied
-// (the reference kernel never fuses it). `ws` is the caller's workspace, grown once and reused.
+/// out = conv(in, kernel) + bias (bias may be null), then relu when fuse_relu. Returns whether relu was applied
+/// (the reference kernel never fuses it). `ws` is the caller's workspace, grown once and reused.
 template <class Scalar>
 bool conv2d_forward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel,
                     const Scalar* bias, Scalar* out, Tensor<Scalar>& ws, bool fuse_relu) {
@@ -59,7 +59,7 @@ bool conv2d_forward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* in
   return false;
 }
 
-// From d_out = d(loss)/d(conv + bias): d_kernel, d_bias (may be null) overwritten; d_in too when not null.
+/// From d_out = d(loss)/d(conv + bias): d_kernel, d_bias (may be null) overwritten; d_in too when not null.
 template <class Scalar>
 void conv2d_backward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel,
                      const Scalar* d_out, Scalar* d_in, Scalar* d_kernel, Scalar* d_bias, Tensor<Scalar>& ws) {

@@ -13,9 +13,9 @@
 
 namespace nnlite {
 
-// Whether the im2col path should hand a layer to the direct kernel: when the patch is too short for a GEMM.
-// Measured with bench_kernels at the study's shapes (batch 32, 1 thread, patch 9): direct beats im2col forward and
-// backward; at patch 288 (conv2) im2col + GEMM wins, so the threshold sits between them.
+/// Whether the im2col path should hand a layer to the direct kernel: when the patch is too short for a GEMM.
+/// Measured with bench_kernels at the study's shapes (batch 32, 1 thread, patch 9): direct beats im2col forward and
+/// backward; at patch 288 (conv2) im2col + GEMM wins, so the threshold sits between them.
 inline bool conv2d_direct_pays(const Conv2DGeometry& g) { return g.patch() <= 32; }
 
 namespace detail {
@@ -24,13 +24,13 @@ template <class Scalar>
 using SimdPacket = typename Eigen::internal::packet_traits<Scalar>::type;
 template <class Scalar>
 constexpr Index simd_width = Eigen::internal::unpacket_traits<SimdPacket<Scalar>>::size;
-// Accumulators a tile may keep in registers: 32 vector registers with AVX-512, 16 below it (leave room for loads).
+/// Accumulators a tile may keep in registers: 32 vector registers with AVX-512, 16 below it (leave room for loads).
 template <class Scalar>
 constexpr Index simd_accumulators = simd_width<Scalar> * sizeof(Scalar) >= 64 ? 24 : 12;
 
 constexpr Index direct_pixels = 4;  // output pixels per forward tile
 
-// The range [lo, hi) of output positions along one axis whose whole window lies inside the input.
+/// The range [lo, hi) of output positions along one axis whose whole window lies inside the input.
 struct InteriorRange {
   Index lo, hi;
 };
@@ -41,8 +41,8 @@ inline InteriorRange interior_range(Index out, Index in, Index k, Index stride, 
   return {lo, hi};
 }
 
-// One output pixel, channels [o0, o1): bias + sum over the window's valid taps, relu when asked. The scalar path
-// for pixels whose window hangs over the padding and for channels left over after the vector tiles.
+/// One output pixel, channels [o0, o1): bias + sum over the window's valid taps, relu when asked. The scalar path
+/// for pixels whose window hangs over the padding and for channels left over after the vector tiles.
 template <class Scalar>
 void direct_pixel_scalar(const Conv2DGeometry& g, const Scalar* x, const Scalar* kernel, const Scalar* bias,
                          Index oh, Index ow, Index o0, Index o1, bool relu, Scalar* y) {
@@ -57,8 +57,8 @@ void direct_pixel_scalar(const Conv2DGeometry& g, const Scalar* x, const Scalar*
   }
 }
 
-// P interior output pixels (ow, ow + 1, ...) x V vectors of channels from o0: every tap of the window is one
-// broadcast of an input value and V fused multiply-adds per pixel into accumulators that never leave registers.
+/// P interior output pixels (ow, ow + 1, ...) x V vectors of channels from o0: every tap of the window is one
+/// broadcast of an input value and V fused multiply-adds per pixel into accumulators that never leave registers.
 template <Index P, Index V, class Scalar>
 void direct_tile(const Conv2DGeometry& g, const Scalar* x, const Scalar* kernel, const Scalar* bias, Index oh,
                  Index ow, Index o0, bool relu, Scalar* y) {
@@ -89,7 +89,7 @@ void direct_tile(const Conv2DGeometry& g, const Scalar* x, const Scalar* kernel,
       pstoreu(y + p * g.out_c + o0 + v * L, relu ? pmax<Eigen::PropagateNaN>(acc[p][v], zero) : acc[p][v]);
 }
 
-// Pixels [ow, ow + P) of row oh, all channels: the widest vector tiles first, then one vector, then scalars.
+/// Pixels [ow, ow + P) of row oh, all channels: the widest vector tiles first, then one vector, then scalars.
 template <Index P, class Scalar>
 void direct_pixels_all_channels(const Conv2DGeometry& g, const Scalar* x, const Scalar* kernel, const Scalar* bias,
                                 Index oh, Index ow, bool relu, Scalar* y) {
@@ -107,8 +107,8 @@ void direct_pixels_all_channels(const Conv2DGeometry& g, const Scalar* x, const 
 
 }  // namespace detail
 
-// out = conv(in, kernel) + bias (relu when fuse_relu), NHWC / HWIO, any padding and strides. Samples are split over
-// threads in contiguous slices; every output element is computed by one thread in a fixed order.
+/// out = conv(in, kernel) + bias (relu when fuse_relu), NHWC / HWIO, any padding and strides. Samples are split over
+/// threads in contiguous slices; every output element is computed by one thread in a fixed order.
 template <class Scalar>
 void conv2d_forward_direct(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* bias,
                            Scalar* out, bool fuse_relu = false) {
@@ -140,10 +140,10 @@ void conv2d_forward_direct(const Conv2DGeometry& g, const Scalar* in, const Scal
 
 namespace detail {
 
-// d_kernel rows [t0, t0 + T) (taps of the patch, (kh, kw, c) order) x V vectors of channels from o0, summed over
-// the interior pixels of samples [b0, b1) and added into dw: the T x V accumulators stay in registers for the whole
-// slice; each pixel costs V loads of d_out and T broadcasts of its input. Taps past the patch (a short last block)
-// read tap 0 and are dropped, which keeps the loop free of branches.
+/// d_kernel rows [t0, t0 + T) (taps of the patch, (kh, kw, c) order) x V vectors of channels from o0, summed over
+/// the interior pixels of samples [b0, b1) and added into dw: the T x V accumulators stay in registers for the whole
+/// slice; each pixel costs V loads of d_out and T broadcasts of its input. Taps past the patch (a short last block)
+/// read tap 0 and are dropped, which keeps the loop free of branches.
 template <Index T, Index V, class Scalar>
 void direct_dkernel_tile(const Conv2DGeometry& g, const Scalar* in, const Scalar* d_out, Index b0, Index b1,
                          const InteriorRange& rows, const InteriorRange& cols, Index t0, Index o0, Scalar* dw) {
@@ -181,7 +181,7 @@ void direct_dkernel_tile(const Conv2DGeometry& g, const Scalar* in, const Scalar
     }
 }
 
-// All taps for the channel vectors [o0, o0 + V * L): as many taps per pass over the slice as registers allow.
+/// All taps for the channel vectors [o0, o0 + V * L): as many taps per pass over the slice as registers allow.
 template <Index V, class Scalar>
 void direct_dkernel_channels(const Conv2DGeometry& g, const Scalar* in, const Scalar* d_out, Index b0, Index b1,
                              const InteriorRange& rows, const InteriorRange& cols, Index o0, Scalar* dw) {
@@ -202,8 +202,8 @@ void direct_dkernel_channels(const Conv2DGeometry& g, const Scalar* in, const Sc
   }
 }
 
-// The scalar path: every gradient term of output pixel (n, oh, ow) with channels [o0, o1), taps checked against
-// the padding. Adds into dw.
+/// The scalar path: every gradient term of output pixel (n, oh, ow) with channels [o0, o1), taps checked against
+/// the padding. Adds into dw.
 template <class Scalar>
 void direct_dkernel_pixel(const Conv2DGeometry& g, const Scalar* x, const Scalar* dy, Index oh, Index ow, Index o0,
                           Index o1, Scalar* dw) {
@@ -215,7 +215,7 @@ void direct_dkernel_pixel(const Conv2DGeometry& g, const Scalar* x, const Scalar
   });
 }
 
-// d_in of one sample (overwritten): every output pixel sends d_out . kernel^T back to the cells its window read.
+/// d_in of one sample (overwritten): every output pixel sends d_out . kernel^T back to the cells its window read.
 template <class Scalar>
 void direct_dinput_sample(const Conv2DGeometry& g, const Scalar* kernel, const Scalar* dy_sample, Scalar* dx) {
   using namespace Eigen::internal;
@@ -242,10 +242,10 @@ void direct_dinput_sample(const Conv2DGeometry& g, const Scalar* kernel, const S
 
 }  // namespace detail
 
-// d_kernel (HWIO) and d_bias (may be null), overwritten, as sums over every output position; d_in, when not null,
-// overwritten with d_out . kernel^T sent back to the cells each position read. Each thread sums its slice of the
-// batch; the slices' sums are added in thread order (deterministic for a given thread count). `ws` holds the
-// partial sums of threads after the first (grown once, then reused).
+/// d_kernel (HWIO) and d_bias (may be null), overwritten, as sums over every output position; d_in, when not null,
+/// overwritten with d_out . kernel^T sent back to the cells each position read. Each thread sums its slice of the
+/// batch; the slices' sums are added in thread order (deterministic for a given thread count). `ws` holds the
+/// partial sums of threads after the first (grown once, then reused).
 template <class Scalar>
 void conv2d_backward_direct(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* d_out,
                             Scalar* d_in, Scalar* d_kernel, Scalar* d_bias, Tensor<Scalar>& ws) {

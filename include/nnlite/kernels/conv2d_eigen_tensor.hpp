@@ -30,10 +30,10 @@ using RowTensorMap = Eigen::TensorMap<Eigen::Tensor<Scalar, Rank, Eigen::RowMajo
 template <class Scalar, int Rank>
 using ConstRowTensorMap = Eigen::TensorMap<Eigen::Tensor<const Scalar, Rank, Eigen::RowMajor, Index>>;
 
-// Explicit padding of one spatial axis for extract_image_patches. Eigen makes ceil((len + before + after - k + 1) /
-// stride) windows (len after inflation); we need exactly `want`. `after` may come out negative when the windows
-// leave trailing cells unread ('valid' with stride > 1): Eigen takes no negative padding, so it gets 0, which still
-// gives `want` windows as long as fewer than `stride` cells are left over (always so for Keras' geometry).
+/// Explicit padding of one spatial axis for extract_image_patches. Eigen makes ceil((len + before + after - k + 1) /
+/// stride) windows (len after inflation); we need exactly `want`. `after` may come out negative when the windows
+/// leave trailing cells unread ('valid' with stride > 1): Eigen takes no negative padding, so it gets 0, which still
+/// gives `want` windows as long as fewer than `stride` cells are left over (always so for Keras' geometry).
 struct PatchPadding {
   Index before = 0, after = 0;
 };
@@ -49,9 +49,9 @@ inline PatchPadding patch_padding(Index len, Index k, Index stride, Index before
   return p;
 }
 
-// The patches of an NHWC tensor `x` (dims n, h, w, c) for windows k_h x k_w moved by (stride_h, stride_w) over `x`
-// inflated by (inflate_h, inflate_w) (inflate - 1 zeros between cells) and padded by pad_top / pad_left (the
-// bottom/right padding follows from out_h / out_w), as the (n*out_h*out_w, k_h*k_w*c) matrix.
+/// The patches of an NHWC tensor `x` (dims n, h, w, c) for windows k_h x k_w moved by (stride_h, stride_w) over `x`
+/// inflated by (inflate_h, inflate_w) (inflate - 1 zeros between cells) and padded by pad_top / pad_left (the
+/// bottom/right padding follows from out_h / out_w), as the (n*out_h*out_w, k_h*k_w*c) matrix.
 template <class Map>
 auto image_patch_matrix(const Map& x, Index k_h, Index k_w, Index stride_h, Index stride_w, Index inflate_h,
                         Index inflate_w, Index pad_top, Index pad_left, Index out_h, Index out_w) {
@@ -66,16 +66,16 @@ auto image_patch_matrix(const Map& x, Index k_h, Index k_w, Index stride_h, Inde
       .reshape(Eigen::array<Index, 2>{n * out_h * out_w, k_h * k_w * c});
 }
 
-// The patches a kernel reads: windows k_h x k_w moved by (stride_h, stride_w) over a per-sample (h, w, c) tensor
-// inflated by (inflate_h, inflate_w) and padded by pad_top / pad_left, giving out_h x out_w windows.
+/// The patches a kernel reads: windows k_h x k_w moved by (stride_h, stride_w) over a per-sample (h, w, c) tensor
+/// inflated by (inflate_h, inflate_w) and padded by pad_top / pad_left, giving out_h x out_w windows.
 struct PatchSpec {
   Index h, w, c, k_h, k_w, stride_h, stride_w, inflate_h, inflate_w, pad_top, pad_left, out_h, out_w;
   Index sample() const { return h * w * c; }
   Index rows_per_sample() const { return out_h * out_w; }
   Index patch() const { return k_h * k_w * c; }
 };
-// Forward and d_kernel read the input's patches; d_in reads the transposed convolution's: d_out inflated by the
-// strides and padded by k - 1 - pad before, at stride 1, giving in_h x in_w windows.
+/// Forward and d_kernel read the input's patches; d_in reads the transposed convolution's: d_out inflated by the
+/// strides and padded by k - 1 - pad before, at stride 1, giving in_h x in_w windows.
 inline PatchSpec input_patches(const Conv2DGeometry& g) {
   return {g.in_h, g.in_w, g.in_c, g.k_h, g.k_w, g.stride_h, g.stride_w, 1, 1, g.pad_top, g.pad_left, g.out_h, g.out_w};
 }
@@ -84,9 +84,9 @@ inline PatchSpec d_out_patches(const Conv2DGeometry& g) {
           g.stride_h, g.stride_w, g.k_h - 1 - g.pad_top, g.k_w - 1 - g.pad_left, g.in_h, g.in_w};
 }
 
-// Samples per block so that one block's patch matrix stays near 256 KiB: it is written and then read by the
-// contraction while still in cache (one big patch matrix for the whole batch made the first-layer backward spend
-// most of its time in page faults).
+/// Samples per block so that one block's patch matrix stays near 256 KiB: it is written and then read by the
+/// contraction while still in cache (one big patch matrix for the whole batch made the first-layer backward spend
+/// most of its time in page faults).
 template <class Scalar>
 Index patch_block(const PatchSpec& p, Index batch) {
   const Index target = Index(256 * 1024) / Index(sizeof(Scalar));
@@ -97,9 +97,9 @@ Index patch_workspace(const PatchSpec& p, Index batch) {
   return patch_block<Scalar>(p, batch) * p.rows_per_sample() * p.patch();
 }
 
-// Calls f(n0, nb, patches) for blocks of samples [n0, n0 + nb) of `src`: patches is their (nb * rows_per_sample,
-// patch) matrix, written into `buf` (patch_workspace elements, the caller's). The one blocked patch loop of the
-// forward and both backward passes.
+/// Calls f(n0, nb, patches) for blocks of samples [n0, n0 + nb) of `src`: patches is their (nb * rows_per_sample,
+/// patch) matrix, written into `buf` (patch_workspace elements, the caller's). The one blocked patch loop of the
+/// forward and both backward passes.
 template <class Scalar, class F>
 void for_each_patch_block(const PatchSpec& p, const Scalar* src, Index batch, Scalar* buf, F&& f) {
   const Index block = patch_block<Scalar>(p, batch);
@@ -115,8 +115,8 @@ void for_each_patch_block(const PatchSpec& p, const Scalar* src, Index batch, Sc
 
 }  // namespace detail
 
-// out (NHWC) = patches(in) . kernel + bias (then relu when fuse_relu); bias may be null. out is overwritten. `ws` is
-// the caller's workspace, grown once and reused.
+/// out (NHWC) = patches(in) . kernel + bias (then relu when fuse_relu); bias may be null. out is overwritten. `ws` is
+/// the caller's workspace, grown once and reused.
 template <class Scalar>
 void conv2d_forward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* bias,
                                  Scalar* out, Tensor<Scalar>& ws, bool fuse_relu = false) {
@@ -137,9 +137,9 @@ void conv2d_forward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, cons
   if (fuse_relu) y = y.cwiseMax(Scalar(0));
 }
 
-// Backward from d_out (NHWC), all outputs overwritten: d_kernel = patches(in)^T . d_out, d_bias = d_out summed over
-// (n, oh, ow) (may be null), and, when d_in is not null, the transposed convolution: d_out's patches (d_out_patches)
-// times the kernel flipped in (kh, kw) with its in/out channels swapped. `ws` as in the forward pass.
+/// Backward from d_out (NHWC), all outputs overwritten: d_kernel = patches(in)^T . d_out, d_bias = d_out summed over
+/// (n, oh, ow) (may be null), and, when d_in is not null, the transposed convolution: d_out's patches (d_out_patches)
+/// times the kernel flipped in (kh, kw) with its in/out channels swapped. `ws` as in the forward pass.
 template <class Scalar>
 void conv2d_backward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel,
                                   const Scalar* d_out, Scalar* d_in, Scalar* d_kernel, Scalar* d_bias,

@@ -13,14 +13,14 @@
 
 namespace nnlite {
 
-// One spatial axis after padding: the output length and how many zero cells sit before and after the input.
+/// One spatial axis after padding: the output length and how many zero cells sit before and after the input.
 struct PaddedAxis {
   Index out = 0, pad_before = 0, pad_after = 0;
 };
 
-// Keras/TF: 'valid' keeps only windows that fit (out = floor((in - k) / stride) + 1, or 0 when in < k);
-// 'same' gives out = ceil(in / stride) and pads pad_total = max((out - 1) * stride + k - in, 0) cells, of which
-// pad_total / 2 go before and the rest (the odd one) after.
+/// Keras/TF: 'valid' keeps only windows that fit (out = floor((in - k) / stride) + 1, or 0 when in < k);
+/// 'same' gives out = ceil(in / stride) and pads pad_total = max((out - 1) * stride + k - in, 0) cells, of which
+/// pad_total / 2 go before and the rest (the odd one) after.
 inline PaddedAxis padded_axis(Index in, Index k, Index stride, Padding padding) {
   PaddedAxis a;
   if (padding == Padding::valid) {
@@ -34,8 +34,8 @@ inline PaddedAxis padded_axis(Index in, Index k, Index stride, Padding padding) 
   return a;
 }
 
-// Everything a conv kernel needs, batch included. Padding is implicit zeros: any window cell outside
-// [0, in_h) x [0, in_w) reads as zero, so the kernels work for any pad_top/pad_left and output size.
+/// Everything a conv kernel needs, batch included. Padding is implicit zeros: any window cell outside
+/// [0, in_h) x [0, in_w) reads as zero, so the kernels work for any pad_top/pad_left and output size.
 struct Conv2DGeometry {
   Index batch = 0, in_h = 0, in_w = 0, in_c = 0;
   Index k_h = 0, k_w = 0, out_c = 0;
@@ -43,7 +43,7 @@ struct Conv2DGeometry {
   Index pad_top = 0, pad_left = 0;
   Index out_h = 0, out_w = 0;
 
-  // The geometry Keras' Conv2D uses for an NHWC input and an HWIO kernel.
+  /// The geometry Keras' Conv2D uses for an NHWC input and an HWIO kernel.
   static Conv2DGeometry make(Index batch, Index in_h, Index in_w, Index in_c, Size2 kernel, Index out_c,
                              Size2 strides, Padding padding) {
     Conv2DGeometry g;
@@ -72,8 +72,8 @@ struct Conv2DGeometry {
   Index kernel_size() const { return patch() * out_c; }       // HWIO kernel elements
   Index rows() const { return batch * out_h * out_w; }        // output positions in the batch
 
-  // Calls f(kh, kw, ih, iw) for each tap of output pixel (oh, ow)'s window that lies inside the input; taps over the
-  // padding read as zero and are skipped. The one copy of the window bounds for every kernel that loops over taps.
+  /// Calls f(kh, kw, ih, iw) for each tap of output pixel (oh, ow)'s window that lies inside the input; taps over the
+  /// padding read as zero and are skipped. The one copy of the window bounds for every kernel that loops over taps.
   template <class F>
   void for_each_valid_tap(Index oh, Index ow, F&& f) const {
     for (Index kh = 0; kh < k_h; ++kh) {
@@ -86,7 +86,7 @@ struct Conv2DGeometry {
     }
   }
 
-  // A 1x1, stride-1, unpadded conv is a plain matrix product over the input as it lies in memory.
+  /// A 1x1, stride-1, unpadded conv is a plain matrix product over the input as it lies in memory.
   bool is_pointwise() const {
     return k_h == 1 && k_w == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_left == 0 &&
            out_h == in_h && out_w == in_w;

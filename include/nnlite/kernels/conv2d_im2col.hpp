@@ -9,19 +9,19 @@
 
 namespace nnlite {
 
-// Upper bound on the im2col workspace in elements (64 MiB of floats). Larger batches run in chunks of whole
-// samples, so predicting on 10000 images does not need a 1.4 GB patch matrix; training batches fit in one GEMM.
+/// Upper bound on the im2col workspace in elements (64 MiB of floats). Larger batches run in chunks of whole
+/// samples, so predicting on 10000 images does not need a 1.4 GB patch matrix; training batches fit in one GEMM.
 constexpr Index im2col_default_workspace_limit = Index(1) << 24;
 
 namespace detail {
 
-// Samples per GEMM so that the patch matrix stays under `limit` elements (always at least one sample).
+/// Samples per GEMM so that the patch matrix stays under `limit` elements (always at least one sample).
 inline Index im2col_chunk(const Conv2DGeometry& g, Index limit) {
   const Index per_sample = std::max<Index>(g.out_pixels() * g.patch(), 1);
   return std::clamp<Index>(limit / per_sample, 1, std::max<Index>(g.batch, 1));
 }
 
-// Grows the caller's workspace only when it is too small, so steady-state batches never allocate.
+/// Grows the caller's workspace only when it is too small, so steady-state batches never allocate.
 template <class Scalar>
 Scalar* workspace(Tensor<Scalar>& ws, Index elements) {
   if (ws.size() < elements) ws.resize(Shape{elements});
@@ -30,8 +30,8 @@ Scalar* workspace(Tensor<Scalar>& ws, Index elements) {
 
 }  // namespace detail
 
-// Patches of one sample: row (oh, ow) holds the receptive field in (kh, kw, c) order, zeros where it hangs over
-// the padding. In NHWC the (kw, c) part of a kernel row is contiguous in the input, hence one copy per kernel row.
+/// Patches of one sample: row (oh, ow) holds the receptive field in (kh, kw, c) order, zeros where it hangs over
+/// the padding. In NHWC the (kw, c) part of a kernel row is contiguous in the input, hence one copy per kernel row.
 template <class Scalar>
 void im2col_sample(const Conv2DGeometry& g, const Scalar* in, Scalar* cols) {
   const Index row_len = g.k_w * g.in_c;
@@ -63,7 +63,7 @@ void im2col_sample(const Conv2DGeometry& g, const Scalar* in, Scalar* cols) {
   }
 }
 
-// The adjoint of im2col_sample: overwrites one sample's d_in with the sum of every patch entry that read each cell.
+/// The adjoint of im2col_sample: overwrites one sample's d_in with the sum of every patch entry that read each cell.
 template <class Scalar>
 void col2im_sample(const Conv2DGeometry& g, const Scalar* cols, Scalar* d_in) {
   std::fill(d_in, d_in + g.in_sample(), Scalar(0));
@@ -93,8 +93,8 @@ void col2im_sample(const Conv2DGeometry& g, const Scalar* cols, Scalar* d_in) {
   }
 }
 
-// im2col / col2im over samples [first, first + count) of the batch; each sample owns its rows and its d_in slice,
-// so the split over threads cannot change the result.
+/// im2col / col2im over samples [first, first + count) of the batch; each sample owns its rows and its d_in slice,
+/// so the split over threads cannot change the result.
 template <class Scalar>
 void im2col(const Conv2DGeometry& g, const Scalar* in, Scalar* cols, Index first, Index count) {
   parallel_for(count, [&](Index i) {
@@ -108,8 +108,8 @@ void col2im(const Conv2DGeometry& g, const Scalar* cols, Scalar* d_in, Index fir
   });
 }
 
-// Rows per GEMM that keep one block of patches (rows x patch) near 256 KiB, so im2col writes it and the GEMM
-// reads it while it is still in L2. Whole samples only, at least one, and never above the caller's limit.
+/// Rows per GEMM that keep one block of patches (rows x patch) near 256 KiB, so im2col writes it and the GEMM
+/// reads it while it is still in L2. Whole samples only, at least one, and never above the caller's limit.
 namespace detail {
 template <class Scalar>
 Index im2col_block_samples(const Conv2DGeometry& g, Index limit_elements) {
@@ -118,7 +118,7 @@ Index im2col_block_samples(const Conv2DGeometry& g, Index limit_elements) {
   return std::clamp<Index>(std::min(l2_target, limit_elements) / per_sample, 1, std::max<Index>(g.batch, 1));
 }
 
-// y (rows x out_c) += bias, then relu when asked: one pass while the GEMM's output is still in cache.
+/// y (rows x out_c) += bias, then relu when asked: one pass while the GEMM's output is still in cache.
 template <class Scalar>
 void bias_relu_rows(Scalar* y, Index rows, Index out_c, const Scalar* bias, bool relu) {
   if (!bias && !relu) return;
@@ -133,14 +133,14 @@ void bias_relu_rows(Scalar* y, Index rows, Index out_c, const Scalar* bias, bool
   }
 }
 
-// Threads worth using for a conv pass of `macs` multiply-adds over g.batch samples.
+/// Threads worth using for a conv pass of `macs` multiply-adds over g.batch samples.
 inline int conv_threads(const Conv2DGeometry& g, double macs) { return threads_for(g.batch, macs); }
 }  // namespace detail
 
-// out (NHWC, batch x out_h x out_w x out_c) = im2col(in) . kernel + bias (then relu when fuse_relu). bias may be
-// null. `cols` is the caller's workspace (grown once, then reused). The batch is split into one contiguous slice per
-// thread; each thread builds the patches of a few samples at a time (at most `workspace_limit` elements in all) and
-// multiplies them with a single-threaded GEMM, so a thread count gives the same result every run.
+/// out (NHWC, batch x out_h x out_w x out_c) = im2col(in) . kernel + bias (then relu when fuse_relu). bias may be
+/// null. `cols` is the caller's workspace (grown once, then reused). The batch is split into one contiguous slice per
+/// thread; each thread builds the patches of a few samples at a time (at most `workspace_limit` elements in all) and
+/// multiplies them with a single-threaded GEMM, so a thread count gives the same result every run.
 template <class Scalar>
 void conv2d_forward_im2col(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* bias,
                            Scalar* out, Tensor<Scalar>& cols,
@@ -174,12 +174,12 @@ void conv2d_forward_im2col(const Conv2DGeometry& g, const Scalar* in, const Scal
   });
 }
 
-// Backward from d_out (NHWC): d_kernel = cols^T . d_out and d_bias = column sums of d_out (both overwritten;
-// d_bias may be null), and, when d_in is not null, d_in = col2im(d_out . kernel^T). A null d_kernel computes d_in
-// alone (for a layer whose parameter gradients another kernel computes). The patches are rebuilt from
-// `in` rather than kept from forward, so nothing stale can be read; the d_cols reuse the same workspace.
-// Each thread sums the parameter gradients of its slice of the batch; the slices' sums are then added in thread
-// order, so the result depends on the thread count but never on timing.
+/// Backward from d_out (NHWC): d_kernel = cols^T . d_out and d_bias = column sums of d_out (both overwritten;
+/// d_bias may be null), and, when d_in is not null, d_in = col2im(d_out . kernel^T). A null d_kernel computes d_in
+/// alone (for a layer whose parameter gradients another kernel computes). The patches are rebuilt from
+/// `in` rather than kept from forward, so nothing stale can be read; the d_cols reuse the same workspace.
+/// Each thread sums the parameter gradients of its slice of the batch; the slices' sums are then added in thread
+/// order, so the result depends on the thread count but never on timing.
 template <class Scalar>
 void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* d_out,
                             Scalar* d_in, Scalar* d_kernel, Scalar* d_bias, Tensor<Scalar>& cols,

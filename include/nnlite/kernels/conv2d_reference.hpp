@@ -8,9 +8,9 @@
 
 namespace nnlite {
 
-// out[n, oh, ow, o] = bias[o] + sum_{kh, kw, c} in[n, oh*sh - pad_top + kh, ow*sw - pad_left + kw, c]
-//                                                * kernel[kh, kw, c, o]; cells outside the input read as zero.
-// bias may be null (use_bias=False).
+/// out[n, oh, ow, o] = bias[o] + sum_{kh, kw, c} in[n, oh*sh - pad_top + kh, ow*sw - pad_left + kw, c]
+///                                                * kernel[kh, kw, c, o]; cells outside the input read as zero.
+/// bias may be null (use_bias=False).
 template <class Scalar>
 void conv2d_forward_reference(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* bias,
                               Scalar* out) {
@@ -32,7 +32,7 @@ void conv2d_forward_reference(const Conv2DGeometry& g, const Scalar* in, const S
   }
 }
 
-// d_in = d(loss)/d(in), overwritten: every output position sends d_out . kernel^T back to the cells it read.
+/// d_in = d(loss)/d(in), overwritten: every output position sends d_out . kernel^T back to the cells it read.
 template <class Scalar>
 void conv2d_backward_input_reference(const Conv2DGeometry& g, const Scalar* d_out, const Scalar* kernel,
                                      Scalar* d_in) {
@@ -55,7 +55,7 @@ void conv2d_backward_input_reference(const Conv2DGeometry& g, const Scalar* d_ou
   }
 }
 
-// d_kernel (HWIO) and d_bias (may be null), overwritten: sums over the batch and every output position.
+/// d_kernel (HWIO) and d_bias (may be null), overwritten: sums over the batch and every output position.
 template <class Scalar>
 void conv2d_backward_params_reference(const Conv2DGeometry& g, const Scalar* in, const Scalar* d_out,
                                       Scalar* d_kernel, Scalar* d_bias) {
@@ -80,7 +80,7 @@ void conv2d_backward_params_reference(const Conv2DGeometry& g, const Scalar* in,
   }
 }
 
-// Both backward passes as the layer calls them; d_in may be null (the model's first layer needs no input gradient).
+/// Both backward passes as the layer calls them; d_in may be null (the model's first layer needs no input gradient).
 template <class Scalar>
 void conv2d_backward_reference(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* d_out,
                                Scalar* d_in, Scalar* d_kernel, Scalar* d_bias) {

@@ -67,8 +67,8 @@ void maxpool2d_forward_2x2_impl(const G& g, const Scalar* in, Scalar* out, Index
 
 namespace detail {
 
-// out = window sum / cells in the window (the clipped window: 'same' padding cells are not counted, as in TF's
-// AvgPool). The sum starts from the first cell and adds the others row by row, like the reference loop's 0 + ...
+/// out = window sum / cells in the window (the clipped window: 'same' padding cells are not counted, as in TF's
+/// AvgPool). The sum starts from the first cell and adds the others row by row, like the reference loop's 0 + ...
 template <class G, class Scalar>
 void avgpool2d_forward_fast_impl(const G& g, const Scalar* in, Scalar* out) {
   const Index C = g.channels;
@@ -104,9 +104,9 @@ void avgpool2d_forward_fast_impl(const G& g, const Scalar* in, Scalar* out) {
       static_cast<double>(g.in_sample()));
 }
 
-// d_in (overwritten) = the sum over the windows holding each cell of d_out / that window's count. Windows that do
-// not overlap (stride >= pool, the usual case) write each cell once; 2x2 / stride 2 skips the zero fill when the
-// windows tile the whole input.
+/// d_in (overwritten) = the sum over the windows holding each cell of d_out / that window's count. Windows that do
+/// not overlap (stride >= pool, the usual case) write each cell once; 2x2 / stride 2 skips the zero fill when the
+/// windows tile the whole input.
 template <class G, class Scalar>
 void avgpool2d_backward_fast_impl(const G& g, const Scalar* d_out, Scalar* d_in) {
   const Index C = g.channels;

@@ -11,8 +11,8 @@
 
 namespace nnlite {
 
-// Sizes for 2-D pooling, batch included. Windows are clipped to the input: Keras pads 'same' pooling with cells
-// that never win (TF uses -inf), which is the same as leaving them out.
+/// Sizes for 2-D pooling, batch included. Windows are clipped to the input: Keras pads 'same' pooling with cells
+/// that never win (TF uses -inf), which is the same as leaving them out.
 struct Pool2DGeometry {
   Index batch = 0, in_h = 0, in_w = 0, channels = 0;
   Index pool_h = 0, pool_w = 0;
@@ -44,7 +44,7 @@ struct Pool2DGeometry {
   Index out_sample() const { return out_h * out_w * channels; }
   Index out_size() const { return batch * out_sample(); }
 
-  // The input rows [h0, h1) and columns [w0, w1) that output (oh, ow) pools over.
+  /// The input rows [h0, h1) and columns [w0, w1) that output (oh, ow) pools over.
   void window(Index oh, Index ow, Index& h0, Index& h1, Index& w0, Index& w1) const {
     const Index top = oh * stride_h - pad_top, left = ow * stride_w - pad_left;
     h0 = std::max<Index>(top, 0);
@@ -92,10 +92,10 @@ void maxpool2d_forward_impl(const Pool2DGeometry& g, const Scalar* in, Scalar* o
 }
 }  // namespace detail
 
-// out[n, oh, ow, c] = max over the window. argmax, when not null (out_size() entries), receives the flat index of
-// the winning cell in the whole input tensor, for maxpool2d_backward_argmax.
-// 2x2 windows at stride 2 without padding (the study's pools) take the vectorised path in pool_fast.hpp, which
-// picks the same winners (it carries window offsets in float lanes, hence the bound on (in_w + 1) * channels); maxpool2d_forward_generic always runs the general loop.
+/// out[n, oh, ow, c] = max over the window. argmax, when not null (out_size() entries), receives the flat index of
+/// the winning cell in the whole input tensor, for maxpool2d_backward_argmax.
+/// 2x2 windows at stride 2 without padding (the study's pools) take the vectorised path in pool_fast.hpp, which
+/// picks the same winners (it carries window offsets in float lanes, hence the bound on (in_w + 1) * channels); maxpool2d_forward_generic always runs the general loop.
 template <class Scalar>
 void maxpool2d_forward_generic(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax = nullptr) {
   if (argmax)
@@ -119,8 +119,8 @@ void maxpool2d_forward(const Pool2DGeometry& g, const Scalar* in, Scalar* out, I
     detail::maxpool2d_forward_impl<false>(g, in, out, argmax);
 }
 
-// d_in (overwritten) gets each d_out entry at the cell its forward pass picked. Overlapping windows (stride < pool)
-// can pick one cell twice, hence +=; the picks of one sample stay inside that sample, so samples run in parallel.
+/// d_in (overwritten) gets each d_out entry at the cell its forward pass picked. Overlapping windows (stride < pool)
+/// can pick one cell twice, hence +=; the picks of one sample stay inside that sample, so samples run in parallel.
 template <class Scalar>
 void maxpool2d_backward_argmax(const Pool2DGeometry& g, const Index* argmax, const Scalar* d_out, Scalar* d_in) {
   parallel_for(g.batch, [&](Index n) {
@@ -129,7 +129,7 @@ void maxpool2d_backward_argmax(const Pool2DGeometry& g, const Index* argmax, con
   }, static_cast<double>(g.in_sample()));
 }
 
-// The same gradient without stored indices: finds each window's winner again with the forward pass' tie rule.
+/// The same gradient without stored indices: finds each window's winner again with the forward pass' tie rule.
 template <class Scalar>
 void maxpool2d_backward_recompute(const Pool2DGeometry& g, const Scalar* in, const Scalar* d_out, Scalar* d_in) {
   const Index C = g.channels;
@@ -159,7 +159,7 @@ void maxpool2d_backward_recompute(const Pool2DGeometry& g, const Scalar* in, con
 // AveragePooling2D. Keras' 'same' averages over the cells of the window that lie inside the input (TF's AvgPool,
 // count_include_pad=False in PyTorch's terms): the padding neither adds to the sum nor to the count.
 
-// The obviously right loops, one output value at a time: the yardstick for the fast kernels.
+/// The obviously right loops, one output value at a time: the yardstick for the fast kernels.
 template <class Scalar>
 void avgpool2d_forward_reference(const Pool2DGeometry& g, const Scalar* in, Scalar* out) {
   const Index C = g.channels;
@@ -196,7 +196,7 @@ void avgpool2d_backward_reference(const Pool2DGeometry& g, const Scalar* d_out, 
       }
 }
 
-// What the layer runs: channel-vectorised, in parallel over the batch, bit-identical to the reference.
+/// What the layer runs: channel-vectorised, in parallel over the batch, bit-identical to the reference.
 template <class Scalar>
 void avgpool2d_forward(const Pool2DGeometry& g, const Scalar* in, Scalar* out) {
   detail::avgpool2d_forward_fast_impl(g, in, out);

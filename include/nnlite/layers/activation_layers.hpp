@@ -13,8 +13,8 @@
 
 namespace nnlite {
 
-// The shared part of the activation layers: one activation function over the input, shape unchanged.
-// class_name() says which Keras class it is written as.
+/// The shared part of the activation layers: one activation function over the input, shape unchanged.
+/// class_name() says which Keras class it is written as.
 template <class Scalar>
 class ActivationLayer : public Layer<Scalar> {
  public:
@@ -41,7 +41,7 @@ class ActivationLayer : public Layer<Scalar> {
     activation_backward(activation_, in.data(), out.data(), d_out.data(), d_in->data(), rows(in), last_axis());
   }
 
-  // The input is the logits of a softmax/sigmoid layer.
+  /// The input is the logits of a softmax/sigmoid layer.
   Activation output_activation() const override {
     const Activation::Kind k = activation_.kind();
     return k == Activation::softmax || k == Activation::sigmoid ? activation_ : Activation::linear;
@@ -71,8 +71,8 @@ class ActivationLayer : public Layer<Scalar> {
   std::string keras_class_, stem_;
 };
 
-// Keras' ReLU(max_value=None, negative_slope=0.0, threshold=0.0): max_value for x >= max_value, x for
-// threshold <= x < max_value, negative_slope * (x - threshold) below. With the defaults it is the plain relu.
+/// Keras' ReLU(max_value=None, negative_slope=0.0, threshold=0.0): max_value for x >= max_value, x for
+/// threshold <= x < max_value, negative_slope * (x - threshold) below. With the defaults it is the plain relu.
 template <class Scalar>
 class ReLU : public ActivationLayer<Scalar> {
  public:
@@ -119,7 +119,7 @@ class ReLU : public ActivationLayer<Scalar> {
   double negative_slope_, threshold_;
 };
 
-// Keras' LeakyReLU(negative_slope=0.3) (tf.keras 2 calls it alpha): x for x >= 0, negative_slope * x below.
+/// Keras' LeakyReLU(negative_slope=0.3) (tf.keras 2 calls it alpha): x for x >= 0, negative_slope * x below.
 template <class Scalar>
 class LeakyReLU : public ActivationLayer<Scalar> {
  public:
@@ -149,7 +149,7 @@ class LeakyReLU : public ActivationLayer<Scalar> {
   }
 };
 
-// Keras' ELU(alpha=1.0): x for x > 0, alpha * (e^x - 1) below.
+/// Keras' ELU(alpha=1.0): x for x > 0, alpha * (e^x - 1) below.
 template <class Scalar>
 class ELU : public ActivationLayer<Scalar> {
  public:
@@ -158,7 +158,7 @@ class ELU : public ActivationLayer<Scalar> {
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
   double alpha() const { return this->activation().a(); }
 
-  // Keras 3's ELU omits alpha from get_config (it then reloads with 1.0); tf.keras 2 writes it, and both read it.
+  /// Keras 3's ELU omits alpha from get_config (it then reloads with 1.0); tf.keras 2 writes it, and both read it.
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();
     c["alpha"] = alpha();
@@ -176,8 +176,8 @@ class ELU : public ActivationLayer<Scalar> {
   }
 };
 
-// Keras' Softmax(axis=-1): axis counts the batch as 0, as in Keras; -1 (the last axis) is the fast path and the only
-// one whose input a loss can take as logits.
+/// Keras' Softmax(axis=-1): axis counts the batch as 0, as in Keras; -1 (the last axis) is the fast path and the only
+/// one whose input a loss can take as logits.
 template <class Scalar>
 class Softmax : public ActivationLayer<Scalar> {
  public:
@@ -265,7 +265,7 @@ class Softmax : public ActivationLayer<Scalar> {
   Index n_ = 1, inner_ = 1;  // the normalised axis' length, and the elements after it (1: the last axis)
 };
 
-// Keras' Activation("relu"), Activation("gelu"), ...: any activation of the registry.
+/// Keras' Activation("relu"), Activation("gelu"), ...: any activation of the registry.
 template <class Scalar>
 class ActivationOf : public ActivationLayer<Scalar> {
  public:
@@ -289,8 +289,8 @@ class ActivationOf : public ActivationLayer<Scalar> {
   }
 };
 
-// Keras' PReLU: x for x > 0, alpha * x below, with alpha a trainable weight of the input's shape, of size 1 along
-// shared_axes (counted from the batch, as Keras: [1, 2] shares one alpha per channel of an image).
+/// Keras' PReLU: x for x > 0, alpha * x below, with alpha a trainable weight of the input's shape, of size 1 along
+/// shared_axes (counted from the batch, as Keras: [1, 2] shares one alpha per channel of an image).
 template <class Scalar>
 class PReLU : public Layer<Scalar> {
  public:
@@ -319,7 +319,7 @@ class PReLU : public Layer<Scalar> {
     }
   }
 
-  // Keras computes relu(x) - alpha * relu(-x): at x == 0 both relu gradients are 0.
+  /// Keras computes relu(x) - alpha * relu(-x): at x == 0 both relu gradients are 0.
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
     this->check_bound();

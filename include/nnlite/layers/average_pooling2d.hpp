@@ -10,19 +10,20 @@
 
 namespace nnlite {
 
+/// Keras' AveragePooling2D (AvgPool2D): window means; 'same' averages only the cells inside the input.
 template <class Scalar>
 class AveragePooling2D : public Pooling2D<Scalar> {
  public:
-  // Strides default to the pool size, as in Keras (strides=None).
+  /// Strides default to the pool size, as in Keras (strides=None).
   explicit AveragePooling2D(Size2 pool_size = {2, 2}, Padding padding = Padding::valid, std::string name = "")
       : AveragePooling2D(pool_size, pool_size, padding, std::move(name)) {}
   explicit AveragePooling2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
       : Pooling2D<Scalar>("AveragePooling2D", pool_size, strides, padding, std::move(name)) {}
-  // AveragePooling2D<float>({2, 2}) like Keras' AveragePooling2D((2, 2)) (see MaxPool2D for why this overload).
+  /// AveragePooling2D<float>({2, 2}) like Keras' AveragePooling2D((2, 2)) (see MaxPool2D for why this overload).
   explicit AveragePooling2D(std::initializer_list<Index> pool_size, Padding padding = Padding::valid,
                             std::string name = "")
       : AveragePooling2D(Pooling2D<Scalar>::size_from_list("AveragePooling2D", pool_size), padding, std::move(name)) {}
-  // AveragePooling2D<float>({3, 3}, {1, 1}, "same"), with Keras' padding names.
+  /// AveragePooling2D<float>({3, 3}, {1, 1}, "same"), with Keras' padding names.
   AveragePooling2D(Size2 pool_size, Size2 strides, const std::string& padding, std::string name = "")
       : AveragePooling2D(pool_size, strides, parse_padding(padding), std::move(name)) {}
 
@@ -52,7 +53,7 @@ class AveragePooling2D : public Pooling2D<Scalar> {
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 };
 
-// Keras exports the layer under both names.
+/// Keras exports the layer under both names.
 template <class Scalar>
 using AvgPool2D = AveragePooling2D<Scalar>;
 

@@ -27,8 +27,8 @@
 
 namespace nnlite {
 
-// Keras-style keyword arguments for BatchNormalization, chained:
-//   BatchNormalization<float>(BatchNormalizationOptions{}.momentum(0.9).epsilon(1e-5))
+/// Keras-style keyword arguments for BatchNormalization, chained:
+///   BatchNormalization<float>(BatchNormalizationOptions{}.momentum(0.9).epsilon(1e-5))
 class BatchNormalizationOptions {
  public:
   BatchNormalizationOptions& momentum(double m) {
@@ -86,6 +86,7 @@ class BatchNormalizationOptions {
   std::string name_;
 };
 
+/// Keras' BatchNormalization over the last axis: batch statistics in training, moving statistics at inference.
 template <class Scalar>
 class BatchNormalization : public Layer<Scalar> {
  public:
@@ -116,8 +117,8 @@ class BatchNormalization : public Layer<Scalar> {
     return s;
   }
 
-  // Per channel: out = in * a + b, the affine map inference applies (a = gamma / sqrt(moving_variance + eps),
-  // b = beta - moving_mean * a). What folding into a preceding layer multiplies into its kernel and adds to its bias.
+  /// Per channel: out = in * a + b, the affine map inference applies (a = gamma / sqrt(moving_variance + eps),
+  /// b = beta - moving_mean * a). What folding into a preceding layer multiplies into its kernel and adds to its bias.
   void inference_affine(Scalar* a, Scalar* b) const {
     this->check_bound();
     const Scalar* mm = moving_mean();
@@ -173,10 +174,10 @@ class BatchNormalization : public Layer<Scalar> {
     for (Index r = 0; r < rows; ++r) y.row(r) = (x.row(r).array() * scale_.transpose().array() + shift_.transpose().array()).matrix();
   }
 
-  // Training mode (the batch statistics depend on the input):
-  //   d_beta = sum(d_out), d_gamma = sum(d_out * x_hat),
-  //   d_in   = gamma / sqrt(var + eps) * (d_out - d_beta / n - x_hat * d_gamma / n)
-  // Inference mode (and a frozen layer): d_in = d_out * gamma / sqrt(moving_variance + eps).
+  /// Training mode (the batch statistics depend on the input):
+  ///   d_beta = sum(d_out), d_gamma = sum(d_out * x_hat),
+  ///   d_in   = gamma / sqrt(var + eps) * (d_out - d_beta / n - x_hat * d_gamma / n)
+  /// Inference mode (and a frozen layer): d_in = d_out * gamma / sqrt(moving_variance + eps).
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
     this->check_input(in);
@@ -295,7 +296,7 @@ class BatchNormalization : public Layer<Scalar> {
  private:
   BatchNormalizationOptions o_;
   Index channels_ = 0;
-  // From the last forward pass (channels-long, grown once): the mean and 1/std it normalised with, the affine map.
+  /// From the last forward pass (channels-long, grown once): the mean and 1/std it normalised with, the affine map.
   Vector mean_, var_, inv_std_, scale_, shift_, dgamma_, dbeta_, p_, q_;
   bool last_training_ = false;
 };

@@ -8,9 +8,9 @@
 
 namespace nnlite {
 
-// Keras-style keyword arguments for Conv2D, chained:
-//   Conv2D<float>(64, {3, 3}, Conv2DOptions{}.padding("same").strides(2).activation("relu"))
-// Each setter has a same-named getter; unset options keep Keras' defaults.
+/// Keras-style keyword arguments for Conv2D, chained:
+///   Conv2D<float>(64, {3, 3}, Conv2DOptions{}.padding("same").strides(2).activation("relu"))
+/// Each setter has a same-named getter; unset options keep Keras' defaults.
 class Conv2DOptions {
  public:
   Conv2DOptions& activation(Activation a) {
@@ -50,6 +50,7 @@ class Conv2DOptions {
   std::string name_;
 };
 
+/// Keras' Conv2D: NHWC input, HWIO kernel, valid/same padding, strides, a fused activation.
 template <class Scalar>
 class Conv2D : public Layer<Scalar> {
  public:
@@ -67,7 +68,7 @@ class Conv2D : public Layer<Scalar> {
     if (strides.h < 1 || strides.w < 1) throw ArgumentError("Conv2D: strides must be >= 1, got " + strides.str());
     this->set_name(std::move(name));
   }
-  // Conv2D<float>(32, {3, 3}, "relu"), as Dense takes its activation by name.
+  /// Conv2D<float>(32, {3, 3}, "relu"), as Dense takes its activation by name.
   Conv2D(Index filters, Size2 kernel_size, const std::string& activation, Padding padding = Padding::valid,
          Size2 strides = {1, 1}, bool use_bias = true, std::string name = "")
       : Conv2D(filters, kernel_size, parse_activation(activation), padding, strides, use_bias, std::move(name)) {}
@@ -84,11 +85,11 @@ class Conv2D : public Layer<Scalar> {
   const Activation& activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
 
-  // Every kernel gives the same result (to rounding); the choice is only about speed.
+  /// Every kernel gives the same result (to rounding); the choice is only about speed.
   void set_kernel(Conv2DKernel k) { kernel_ = k; }
   Conv2DKernel kernel_impl() const { return kernel_; }
 
-  // The kernels' view of this layer for a batch of `batch` samples (valid after build()).
+  /// The kernels' view of this layer for a batch of `batch` samples (valid after build()).
   Conv2DGeometry geometry(Index batch) const {
     return Conv2DGeometry::make(batch, in_h_, in_w_, in_c_, kernel_size_, filters_, strides_, padding_);
   }
@@ -120,7 +121,7 @@ class Conv2D : public Layer<Scalar> {
   Activation output_activation() const override { return activation_.output_activation(); }
   const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
-  // Gradients from d(loss)/d(conv(in, kernel) + bias). A null d_in skips the input gradient (and its col2im).
+  /// Gradients from d(loss)/d(conv(in, kernel) + bias). A null d_in skips the input gradient (and its col2im).
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
                             Tensor<Scalar>* d_in) override {
     this->check_input(in);

@@ -7,6 +7,7 @@
 
 namespace nnlite {
 
+/// Keras' Dense: out = activation(in . kernel + bias) over the last axis.
 template <class Scalar>
 class Dense : public Layer<Scalar> {
  public:
@@ -51,7 +52,7 @@ class Dense : public Layer<Scalar> {
   Activation output_activation() const override { return activation_.output_activation(); }
   const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
-  // Gradients from d(loss)/d(in . kernel + bias).
+  /// Gradients from d(loss)/d(in . kernel + bias).
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
                             Tensor<Scalar>* d_in) override {
     this->check_bound();

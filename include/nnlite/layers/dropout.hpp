@@ -9,6 +9,7 @@
 
 namespace nnlite {
 
+/// Keras' Dropout: inverted dropout in training (kept values scaled by 1 / (1 - rate)), identity at inference.
 template <class Scalar>
 class Dropout : public Layer<Scalar> {
  public:

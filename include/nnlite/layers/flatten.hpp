@@ -6,6 +6,7 @@
 
 namespace nnlite {
 
+/// Keras' Flatten: (batch, ...) to (batch, product), no copy of the order (NHWC).
 template <class Scalar>
 class Flatten : public Layer<Scalar> {
  public:
@@ -14,7 +15,7 @@ class Flatten : public Layer<Scalar> {
   std::string class_name() const override { return "Flatten"; }
   std::string name_stem() const override { return "flatten"; }
 
-  // Row-major storage is already flat: both passes are copies with a new shape.
+  /// Row-major storage is already flat: both passes are copies with a new shape.
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
     this->check_input(in);
     out.resize(this->output_shape().with_batch(in.batch()));

@@ -9,21 +9,22 @@
 
 namespace nnlite {
 
+/// The activation a Conv2D or Dense applies to its own output, with the logits and workspace it needs.
 template <class Scalar>
 class FusedActivation {
  public:
   explicit FusedActivation(Activation a = Activation::linear) : activation_(std::move(a)) {}
 
   const Activation& activation() const { return activation_; }
-  // Softmax and sigmoid outputs keep their logits: the loss then works from them, as Keras does on TensorFlow.
+  /// Softmax and sigmoid outputs keep their logits: the loss then works from them, as Keras does on TensorFlow.
   bool keeps_logits() const {
     return activation_.kind() == Activation::softmax || activation_.kind() == Activation::sigmoid;
   }
   Activation output_activation() const { return keeps_logits() ? activation_ : Activation::linear; }
-  // relu, linear and the other output-based activations keep nothing (no copy on the fast path).
+  /// relu, linear and the other output-based activations keep nothing (no copy on the fast path).
   bool keeps_input() const { return keeps_logits() || activation_.needs_input(); }
 
-  // In place over `out` (rows x units, the pre-activation on entry); `already_applied` when a kernel fused it.
+  /// In place over `out` (rows x units, the pre-activation on entry); `already_applied` when a kernel fused it.
   void forward(Tensor<Scalar>& out, Index units, bool already_applied = false) {
     if (keeps_input()) {
       pre_.resize(out.shape());
@@ -33,7 +34,7 @@ class FusedActivation {
   }
   const Tensor<Scalar>* logits() const { return keeps_logits() ? &pre_ : nullptr; }
 
-  // d(loss)/d(pre-activation) from d(loss)/d(out): d_out itself for a linear layer, else the workspace.
+  /// d(loss)/d(pre-activation) from d(loss)/d(out): d_out itself for a linear layer, else the workspace.
   const Tensor<Scalar>& backward(const Tensor<Scalar>& out, const Tensor<Scalar>& d_out, Index units) {
     if (activation_.kind() == Activation::linear) return d_out;
     d_pre_.resize(out.shape());
@@ -42,7 +43,7 @@ class FusedActivation {
     return d_pre_;
   }
 
-  // Workspaces are scratch: a copied layer grows its own.
+  /// Workspaces are scratch: a copied layer grows its own.
   FusedActivation(const FusedActivation& o) : activation_(o.activation_) {}
   FusedActivation& operator=(const FusedActivation& o) {
     activation_ = o.activation_;

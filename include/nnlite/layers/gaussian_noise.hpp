@@ -10,11 +10,12 @@
 
 namespace nnlite {
 
+/// Keras' GaussianNoise: adds N(0, stddev) noise in training only; the gradient passes through.
 template <class Scalar>
 class GaussianNoise : public Layer<Scalar> {
  public:
-  // Keras 3 refuses stddev above 1; tf.keras 2 did not, and its files load here, so only a negative (or non-finite)
-  // stddev is refused.
+  /// Keras 3 refuses stddev above 1; tf.keras 2 did not, and its files load here, so only a negative (or non-finite)
+  /// stddev is refused.
   explicit GaussianNoise(double stddev, std::string name = "") : stddev_(stddev) {
     if (!(stddev >= 0.0 && std::isfinite(stddev)))
       throw ArgumentError("GaussianNoise: stddev must be >= 0, got " + std::to_string(stddev));
@@ -27,8 +28,8 @@ class GaussianNoise : public Layer<Scalar> {
 
   void seed(std::uint64_t seed) override { rng_.reseed(seed); }
 
-  // Box-Muller on two counter-based 53-bit uniforms per pair of values (u1 in (0, 1], so the log is finite): the
-  // noise is a function of (one key per call, index), whatever the batch split.
+  /// Box-Muller on two counter-based 53-bit uniforms per pair of values (u1 in (0, 1], so the log is finite): the
+  /// noise is a function of (one key per call, index), whatever the batch split.
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) override {
     this->check_input(in);
     out.resize(in.shape());
@@ -66,7 +67,7 @@ class GaussianNoise : public Layer<Scalar> {
     return c;
   }
 
-  // stddev is required; the seed is not used (the draws come from the model's seed, as for Dropout).
+  /// stddev is required; the seed is not used (the draws come from the model's seed, as for Dropout).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     if (!c.has("stddev")) c.bad("'stddev' is missing");
     const double stddev = c.number("stddev", 0.0);

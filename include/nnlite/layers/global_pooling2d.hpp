@@ -11,8 +11,8 @@
 
 namespace nnlite {
 
-// What the two share: keepdims, the shapes, the config (data_format, keepdims in tf.keras >= 2.6 and Keras 3; older
-// files have no keepdims and mean false).
+/// What the two share: keepdims, the shapes, the config (data_format, keepdims in tf.keras >= 2.6 and Keras 3; older
+/// files have no keepdims and mean false).
 template <class Scalar>
 class GlobalPooling2D : public Layer<Scalar> {
  public:
@@ -53,6 +53,7 @@ class GlobalPooling2D : public Layer<Scalar> {
   bool keepdims_;
 };
 
+/// Keras' GlobalAveragePooling2D: the mean over height and width per channel (keepdims optional).
 template <class Scalar>
 class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
  public:
@@ -62,7 +63,7 @@ class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
   std::string class_name() const override { return "GlobalAveragePooling2D"; }
   std::string name_stem() const override { return "global_average_pooling2d"; }
 
-  // The sum down each column (pixel after pixel, as the reference of a mean), divided by H*W.
+  /// The sum down each column (pixel after pixel, as the reference of a mean), divided by H*W.
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
     this->check_input(in);
     out.resize(this->output_shape().with_batch(in.batch()));
@@ -81,7 +82,7 @@ class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
         static_cast<double>(P * C));
   }
 
-  // Every pixel of a channel gets d_out / (H*W).
+  /// Every pixel of a channel gets d_out / (H*W).
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
     this->check_input(in);
@@ -109,9 +110,9 @@ class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 };
 
-// The gradient of a max that several pixels reach is split evenly between them, as Keras 3's ops.max does on every
-// backend (TF's reduce_max gradient, JAX, torch.amax); MaxPooling2D's windows instead give it all to the first
-// (TF's MaxPoolGrad). backward finds the maxima from `out`, so it keeps no state between the passes.
+/// The gradient of a max that several pixels reach is split evenly between them, as Keras 3's ops.max does on every
+/// backend (TF's reduce_max gradient, JAX, torch.amax); MaxPooling2D's windows instead give it all to the first
+/// (TF's MaxPoolGrad). backward finds the maxima from `out`, so it keeps no state between the passes.
 template <class Scalar>
 class GlobalMaxPooling2D : public GlobalPooling2D<Scalar> {
  public:
@@ -137,7 +138,7 @@ class GlobalMaxPooling2D : public GlobalPooling2D<Scalar> {
         static_cast<double>(P * C));
   }
 
-  // Two passes per sample: count the pixels equal to each channel's max, then give each of them d_out / count.
+  /// Two passes per sample: count the pixels equal to each channel's max, then give each of them d_out / count.
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
     this->check_input(in);
@@ -174,7 +175,7 @@ class GlobalMaxPooling2D : public GlobalPooling2D<Scalar> {
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 };
 
-// Keras exports both under a short name too.
+/// Keras exports both under a short name too.
 template <class Scalar>
 using GlobalAvgPool2D = GlobalAveragePooling2D<Scalar>;
 template <class Scalar>

@@ -58,6 +58,7 @@ namespace nnlite {
 
 enum class Mode { inference, training };
 
+/// One weight of a layer as Keras names it: shape, initializer, trainable or not.
 struct ParamSpec {
   std::string name;  // as Keras names the weight: "kernel", "bias", "gamma", "moving_mean", ...
   Shape shape;
@@ -65,23 +66,23 @@ struct ParamSpec {
   bool trainable = true;  // false: the layer updates it itself (moving statistics); the optimizer never sees it
 };
 
-// Keras' serialized initializer: {"class_name": "GlorotUniform", "config": {"seed": null}} (the random ones carry a
-// seed; Zeros and Ones an empty config).
+/// Keras' serialized initializer: {"class_name": "GlorotUniform", "config": {"seed": null}} (the random ones carry a
+/// seed; Zeros and Ones an empty config).
 inline nlohmann::json initializer_config(Initializer init) {
   nlohmann::json cfg = nlohmann::json::object();
   if (init != Initializer::zeros && init != Initializer::ones) cfg["seed"] = nullptr;
   return {{"class_name", initializer_name(init)}, {"config", cfg}};
 }
 
-// The keys Keras writes for each weight of a layer: `kernel_initializer`, `kernel_regularizer` and
-// `kernel_constraint` for "kernel" (null: nnlite has neither regularizers nor constraints on weights).
+/// The keys Keras writes for each weight of a layer: `kernel_initializer`, `kernel_regularizer` and
+/// `kernel_constraint` for "kernel" (null: nnlite has neither regularizers nor constraints on weights).
 inline void write_weight_config(nlohmann::json& c, const std::string& weight, Initializer init) {
   c[weight + "_initializer"] = initializer_config(init);
   c[weight + "_regularizer"] = nullptr;
   c[weight + "_constraint"] = nullptr;
 }
 
-// A config's initializer entry, {"class_name": "Ones", "config": {}} or "ones"; `fallback` when absent.
+/// A config's initializer entry, {"class_name": "Ones", "config": {}} or "ones"; `fallback` when absent.
 inline Initializer read_initializer(const ConfigReader& c, const char* key, Initializer fallback) {
   if (!c.has(key)) return fallback;
   const nlohmann::json& v = c.at(key);
@@ -99,13 +100,14 @@ inline Initializer read_initializer(const ConfigReader& c, const char* key, Init
   }
 }
 
+/// The layer contract (see the file comment): shapes, weights, forward/backward, config, clone.
 template <class Scalar>
 class Layer {
  public:
   using scalar_type = Scalar;
   virtual ~Layer() = default;
 
-  // Keras' class name ("Conv2D") and the stem of its automatic names ("conv2d" -> conv2d, conv2d_1, ...).
+  /// Keras' class name ("Conv2D") and the stem of its automatic names ("conv2d" -> conv2d, conv2d_1, ...).
   virtual std::string class_name() const = 0;
   virtual std::string name_stem() const = 0;
 
@@ -113,12 +115,12 @@ class Layer {
   void set_name(std::string name) { name_ = std::move(name); }
   bool has_name() const { return !name_.empty(); }
 
-  // Keras' layer.trainable: false freezes every weight of the layer (fine-tuning). The model takes the change at
-  // the next compile(), as Keras does.
+  /// Keras' layer.trainable: false freezes every weight of the layer (fine-tuning). The model takes the change at
+  /// the next compile(), as Keras does.
   bool trainable() const { return trainable_; }
   void set_trainable(bool trainable) { trainable_ = trainable; }
 
-  // Validates the per-sample input shape, sizes the layer and returns the per-sample output shape.
+  /// Validates the per-sample input shape, sizes the layer and returns the per-sample output shape.
   Shape build(const Shape& input_shape) {
     output_shape_ = compute_output_shape(input_shape);
     input_shape_ = input_shape;
@@ -135,7 +137,7 @@ class Layer {
     for (const auto& p : param_specs()) n += p.shape.size();
     return n;
   }
-  // Weights the optimizer trains: none when the layer is frozen.
+  /// Weights the optimizer trains: none when the layer is frozen.
   Index trainable_param_count() const {
     Index n = 0;
     if (trainable_)
@@ -143,13 +145,13 @@ class Layer {
     return n;
   }
 
-  // One pointer per weight of param_specs(), for its values and its gradient.
+  /// One pointer per weight of param_specs(), for its values and its gradient.
   void bind_weights(std::vector<Scalar*> values, std::vector<Scalar*> grads) {
     values_ = std::move(values);
     grads_ = std::move(grads);
   }
-  // The same over two contiguous blocks of param_count() values laid out as param_specs() lists them (tests and
-  // the gradient checker bind their own buffers this way).
+  /// The same over two contiguous blocks of param_count() values laid out as param_specs() lists them (tests and
+  /// the gradient checker bind their own buffers this way).
   void bind(Scalar* params, Scalar* grads) {
     std::vector<Scalar*> v, g;
     if (params || grads) {
@@ -165,7 +167,7 @@ class Layer {
   void unbind() { bind_weights({}, {}); }
   bool bound() const { return !values_.empty() && values_[0] != nullptr; }
 
-  // Weight i of param_specs() (values, and the gradient backward writes).
+  /// Weight i of param_specs() (values, and the gradient backward writes).
   Scalar* weight(std::size_t i) { return i < values_.size() ? values_[i] : nullptr; }
   const Scalar* weight(std::size_t i) const { return i < values_.size() ? values_[i] : nullptr; }
   Scalar* weight_grad(std::size_t i) { return i < grads_.size() ? grads_[i] : nullptr; }
@@ -174,20 +176,20 @@ class Layer {
   virtual void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                         Tensor<Scalar>* d_in) = 0;
 
-  // Activation::softmax or Activation::sigmoid when the layer's last step is one of them over its last axis (and
-  // it keeps the logits), else Activation::linear.
+  /// Activation::softmax or Activation::sigmoid when the layer's last step is one of them over its last axis (and
+  /// it keeps the logits), else Activation::linear.
   virtual Activation output_activation() const { return Activation::linear; }
-  // The logits of the last forward pass, whose input was `in` (only when output_activation() is not linear).
+  /// The logits of the last forward pass, whose input was `in` (only when output_activation() is not linear).
   virtual const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const { return nullptr; }
   virtual void backward_from_logits(const Tensor<Scalar>& /*in*/, const Tensor<Scalar>& /*d_logits*/,
                                     Tensor<Scalar>* /*d_in*/) {
     throw Error(class_name() + " layer '" + name_ + "' does not end in a softmax or sigmoid");
   }
 
-  // Layers that draw random numbers (Dropout) take their stream from the model's seed.
+  /// Layers that draw random numbers (Dropout) take their stream from the model's seed.
   virtual void seed(std::uint64_t /*seed*/) {}
 
-  // Keras' get_config() for this layer (name, trainable, dtype plus the layer's own options).
+  /// Keras' get_config() for this layer (name, trainable, dtype plus the layer's own options).
   virtual nlohmann::json config() const {
     return {{"name", name_}, {"trainable", trainable_},
             {"dtype", std::is_same_v<Scalar, double> ? "float64" : "float32"}};
@@ -202,13 +204,13 @@ class Layer {
   [[noreturn]] void shape_error(const std::string& what) const {
     throw ShapeError(class_name() + " layer '" + name_ + "': " + what);
   }
-  // Checks a forward/backward input against the built shape, so a wrong tensor never reaches a kernel.
+  /// Checks a forward/backward input against the built shape, so a wrong tensor never reaches a kernel.
   void check_input(const Tensor<Scalar>& in) const {
     if (!built_) throw Error(class_name() + " layer '" + name_ + "' used before build()");
     if (in.batch() < 1 || in.shape().without_batch() != input_shape_)
       shape_error("expected input of shape " + input_shape_.str(true) + ", got " + in.shape().str());
   }
-  // Layers with weights call this before forward/backward touches them.
+  /// Layers with weights call this before forward/backward touches them.
   void check_bound() const {
     if (!bound())
       throw Error(class_name() + " layer '" + name_ + "' has no weights bound (call bind() first)");
@@ -222,7 +224,7 @@ class Layer {
   std::vector<Scalar*> values_, grads_;
 };
 
-// Layers copy themselves through this helper so that each class writes clone() in one line.
+/// Layers copy themselves through this helper so that each class writes clone() in one line.
 template <class Derived>
 auto clone_layer(const Derived& layer) {
   using Scalar = typename Derived::scalar_type;
@@ -231,7 +233,7 @@ auto clone_layer(const Derived& layer) {
   return copy;
 }
 
-// The `name` and `trainable` every Keras layer config carries, applied to a layer a creator just made.
+/// The `name` and `trainable` every Keras layer config carries, applied to a layer a creator just made.
 template <class L>
 std::unique_ptr<L> configured(std::unique_ptr<L> layer, const ConfigReader& c) {
   layer->set_trainable(c.boolean("trainable", true));

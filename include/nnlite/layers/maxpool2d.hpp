@@ -10,19 +10,20 @@
 
 namespace nnlite {
 
+/// Keras' MaxPooling2D (MaxPool2D): window maxima; the gradient goes to the first maximum.
 template <class Scalar>
 class MaxPool2D : public Pooling2D<Scalar> {
  public:
-  // Strides default to the pool size, as in Keras (strides=None).
+  /// Strides default to the pool size, as in Keras (strides=None).
   explicit MaxPool2D(Size2 pool_size = {2, 2}, Padding padding = Padding::valid, std::string name = "")
       : MaxPool2D(pool_size, pool_size, padding, std::move(name)) {}
   explicit MaxPool2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
       : Pooling2D<Scalar>("MaxPooling2D", pool_size, strides, padding, std::move(name)) {}
-  // MaxPool2D<float>({2, 2}) like Keras' MaxPooling2D((2, 2)). Without this overload a braced pair could also
-  // convert to "pool 2, stride 2" through the copy constructor, and the call would be ambiguous.
+  /// MaxPool2D<float>({2, 2}) like Keras' MaxPooling2D((2, 2)). Without this overload a braced pair could also
+  /// convert to "pool 2, stride 2" through the copy constructor, and the call would be ambiguous.
   explicit MaxPool2D(std::initializer_list<Index> pool_size, Padding padding = Padding::valid, std::string name = "")
       : MaxPool2D(size_from_list(pool_size), padding, std::move(name)) {}
-  // MaxPool2D<float>({2, 2}, {1, 1}, "same"), with Keras' padding names.
+  /// MaxPool2D<float>({2, 2}, {1, 1}, "same"), with Keras' padding names.
   MaxPool2D(Size2 pool_size, Size2 strides, const std::string& padding, std::string name = "")
       : MaxPool2D(pool_size, strides, parse_padding(padding), std::move(name)) {}
 
@@ -33,7 +34,7 @@ class MaxPool2D : public Pooling2D<Scalar> {
   std::string class_name() const override { return "MaxPooling2D"; }
   std::string name_stem() const override { return "max_pooling2d"; }
 
-  // Training keeps each window's winner for backward; inference skips writing them.
+  /// Training keeps each window's winner for backward; inference skips writing them.
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) override {
     this->check_input(in);
     out.resize(this->output_shape().with_batch(in.batch()));
@@ -50,8 +51,8 @@ class MaxPool2D : public Pooling2D<Scalar> {
     }
   }
 
-  // Uses the stored winners when they belong to this very forward pass (same buffers, same batch, training);
-  // otherwise finds them again, so a backward after some other forward call is still right.
+  /// Uses the stored winners when they belong to this very forward pass (same buffers, same batch, training);
+  /// otherwise finds them again, so a backward after some other forward call is still right.
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
     this->check_input(in);
@@ -92,7 +93,7 @@ class MaxPool2D : public Pooling2D<Scalar> {
   Index argmax_batch_ = 0;
 };
 
-// Keras exports the layer under both names.
+/// Keras exports the layer under both names.
 template <class Scalar>
 using MaxPooling2D = MaxPool2D<Scalar>;
 

@@ -11,6 +11,7 @@
 
 namespace nnlite {
 
+/// What MaxPooling2D and AveragePooling2D share: pool size, strides, padding, output shape and config.
 template <class Scalar>
 class Pooling2D : public Layer<Scalar> {
  public:
@@ -18,7 +19,7 @@ class Pooling2D : public Layer<Scalar> {
   Size2 strides() const { return strides_; }
   Padding padding() const { return padding_; }
 
-  // The kernels' view of this layer for a batch of `batch` samples (valid after build()).
+  /// The kernels' view of this layer for a batch of `batch` samples (valid after build()).
   Pool2DGeometry geometry(Index batch) const {
     return Pool2DGeometry::make(batch, in_h_, in_w_, channels_, pool_size_, strides_, padding_);
   }
@@ -33,7 +34,7 @@ class Pooling2D : public Layer<Scalar> {
   }
 
  protected:
-  // `keras_class` names the layer in argument errors ("AveragePooling2D: pool_size must be >= 1, got (0, 2)").
+  /// `keras_class` names the layer in argument errors ("AveragePooling2D: pool_size must be >= 1, got (0, 2)").
   Pooling2D(const char* keras_class, Size2 pool_size, Size2 strides, Padding padding, std::string name)
       : pool_size_(pool_size), strides_(strides), padding_(padding) {
     if (pool_size.h < 1 || pool_size.w < 1)
@@ -49,7 +50,7 @@ class Pooling2D : public Layer<Scalar> {
     throw ArgumentError(std::string(keras_class) + ": pool_size needs 1 or 2 values, got " + std::to_string(v.size()));
   }
 
-  // The options of a Keras config (tf.keras 2 and Keras 3 write the same keys), checked.
+  /// The options of a Keras config (tf.keras 2 and Keras 3 write the same keys), checked.
   struct Options {
     Size2 pool_size, strides;
     Padding padding;
@@ -63,7 +64,7 @@ class Pooling2D : public Layer<Scalar> {
     return {pool, strides, padding};
   }
 
-  // Reads the previous state's dimensions, so derived layers call this and then drop state of their own.
+  /// Reads the previous state's dimensions, so derived layers call this and then drop state of their own.
   Shape compute_output_shape(const Shape& input_shape) override {
     if (input_shape.rank() != 3 || input_shape.size() < 1)
       this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
@@ -79,7 +80,7 @@ class Pooling2D : public Layer<Scalar> {
     return out;
   }
 
-  // backward's common check: d_out must have the output's shape for this input.
+  /// backward's common check: d_out must have the output's shape for this input.
   void check_d_out(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out) const {
     if (d_out.shape() != out.shape() || out.shape() != this->output_shape().with_batch(in.batch()))
       this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +

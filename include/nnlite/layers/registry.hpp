@@ -26,8 +26,8 @@
 
 namespace nnlite {
 
-// Builds a layer from its Keras config, given the per-sample shape it will receive (checked before anything is
-// sized from the config). Throws FormatError / UnsupportedError naming the layer (ConfigReader's bad/unsupported).
+/// Builds a layer from its Keras config, given the per-sample shape it will receive (checked before anything is
+/// sized from the config). Throws FormatError / UnsupportedError naming the layer (ConfigReader's bad/unsupported).
 template <class Scalar>
 using LayerCreator = std::function<std::unique_ptr<Layer<Scalar>>(const ConfigReader&, const Shape& input)>;
 
@@ -61,15 +61,15 @@ Registry<LayerCreator<Scalar>>& layer_registry() {
   return registry;
 }
 
-// Registers (or replaces) a Keras layer class for Sequential<Scalar> models; call it once per Scalar you load.
+/// Registers (or replaces) a Keras layer class for Sequential<Scalar> models; call it once per Scalar you load.
 template <class Scalar>
 void register_layer(const std::string& class_name, LayerCreator<Scalar> creator,
                     const std::vector<std::string>& aliases = {}) {
   layer_registry<Scalar>().add(class_name, std::move(creator), aliases);
 }
 
-// The layer a Keras config entry describes: the registry's creator for `reader.cls`, after the checks every
-// layer shares (dtype). Unknown classes are an UnsupportedError listing the supported ones.
+/// The layer a Keras config entry describes: the registry's creator for `reader.cls`, after the checks every
+/// layer shares (dtype). Unknown classes are an UnsupportedError listing the supported ones.
 template <class Scalar>
 std::unique_ptr<Layer<Scalar>> layer_from_config(const ConfigReader& reader, const Shape& input) {
   const auto* create = layer_registry<Scalar>().find(reader.cls);

@@ -8,6 +8,7 @@
 
 namespace nnlite {
 
+/// Keras' Rescaling: out = in * scale + offset.
 template <class Scalar>
 class Rescaling : public Layer<Scalar> {
  public:
@@ -23,7 +24,7 @@ class Rescaling : public Layer<Scalar> {
   double scale() const { return scale_; }
   double offset() const { return offset_; }
 
-  // Keras casts scale and offset to the compute dtype first: the arithmetic is the model's Scalar throughout.
+  /// Keras casts scale and offset to the compute dtype first: the arithmetic is the model's Scalar throughout.
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
     this->check_input(in);
     out.resize(in.shape());
@@ -47,8 +48,8 @@ class Rescaling : public Layer<Scalar> {
     return c;
   }
 
-  // scale is required, offset defaults to 0. Keras 3 also takes per-channel arrays (serialized as __numpy__
-  // objects); nnlite implements the scalar form.
+  /// scale is required, offset defaults to 0. Keras 3 also takes per-channel arrays (serialized as __numpy__
+  /// objects); nnlite implements the scalar form.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     for (const char* key : {"scale", "offset"})
       if (c.has(key) && !c.at(key).is_number())

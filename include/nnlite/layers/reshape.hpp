@@ -9,6 +9,7 @@
 
 namespace nnlite {
 
+/// Keras' Reshape: a new per-sample shape with the same size (one -1 inferred).
 template <class Scalar>
 class Reshape : public Layer<Scalar> {
  public:
@@ -26,7 +27,7 @@ class Reshape : public Layer<Scalar> {
 
   std::string class_name() const override { return "Reshape"; }
   std::string name_stem() const override { return "reshape"; }
-  // As given (with its -1, as Keras keeps it); output_shape() has the inferred value.
+  /// As given (with its -1, as Keras keeps it); output_shape() has the inferred value.
   const std::vector<Index>& target_shape() const { return target_; }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
@@ -51,7 +52,7 @@ class Reshape : public Layer<Scalar> {
     return c;
   }
 
-  // target_shape: a list of positive integers with at most one -1 (tf.keras 2 and Keras 3 write the same key).
+  /// target_shape: a list of positive integers with at most one -1 (tf.keras 2 and Keras 3 write the same key).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     if (!c.has("target_shape")) c.bad("'target_shape' is missing");
     const json& v = c.at("target_shape");

@@ -12,6 +12,7 @@
 
 namespace nnlite {
 
+/// Keras' SpatialDropout2D: drops whole channels per sample in training, identity at inference.
 template <class Scalar>
 class SpatialDropout2D : public Layer<Scalar> {
  public:
@@ -71,8 +72,8 @@ class SpatialDropout2D : public Layer<Scalar> {
     return c;
   }
 
-  // Keras 3 writes rate, seed, data_format; tf.keras 2 rate, noise_shape (null), seed. The seed is not used: the
-  // draws come from the model's seed, like Dropout's.
+  /// Keras 3 writes rate, seed, data_format; tf.keras 2 rate, noise_shape (null), seed. The seed is not used: the
+  /// draws come from the model's seed, like Dropout's.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     if (!c.has("rate")) c.bad("'rate' is missing");
     const double rate = c.number("rate", 0.0);
@@ -95,7 +96,7 @@ class SpatialDropout2D : public Layer<Scalar> {
   }
 
  private:
-  // dst[n, p, c] = src[n, p, c] * mask[n, c].
+  /// dst[n, p, c] = src[n, p, c] * mask[n, c].
   void apply_mask(const Scalar* src, Scalar* dst, Index batch, Index P, Index C) const {
     parallel_for(
         batch,

@@ -11,7 +11,7 @@
 
 namespace nnlite {
 
-// ((top, bottom), (left, right)).
+/// ((top, bottom), (left, right)).
 struct Padding2D {
   Index top = 1, bottom = 1, left = 1, right = 1;
   Padding2D() = default;
@@ -24,6 +24,7 @@ struct Padding2D {
   }
 };
 
+/// Keras' ZeroPadding2D: zero rows and columns around each image (top, bottom, left, right).
 template <class Scalar>
 class ZeroPadding2D : public Layer<Scalar> {
  public:
@@ -37,7 +38,7 @@ class ZeroPadding2D : public Layer<Scalar> {
   std::string name_stem() const override { return "zero_padding2d"; }
   const Padding2D& padding() const { return padding_; }
 
-  // Zero rows above, then each input row between its zero columns, then zero rows below.
+  /// Zero rows above, then each input row between its zero columns, then zero rows below.
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
     this->check_input(in);
     out.resize(this->output_shape().with_batch(in.batch()));
@@ -60,7 +61,7 @@ class ZeroPadding2D : public Layer<Scalar> {
         static_cast<double>(out_sample));
   }
 
-  // The gradient of the input is d_out cropped back to the input's rows and columns.
+  /// The gradient of the input is d_out cropped back to the input's rows and columns.
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
     this->check_input(in);
@@ -88,7 +89,7 @@ class ZeroPadding2D : public Layer<Scalar> {
     return c;
   }
 
-  // padding: n, [h, w] or [[top, bottom], [left, right]] (tf.keras 2 and Keras 3 write the last; both read all).
+  /// padding: n, [h, w] or [[top, bottom], [left, right]] (tf.keras 2 and Keras 3 write the last; both read all).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     c.check_channels_last();
     const Index cap = c.limits.max_tensor_elements;

@@ -19,20 +19,20 @@ namespace nnlite {
 template <class Scalar>
 class Sequential;
 
-// Keras' callback.params: what fit() is about to do.
+/// Keras' callback.params: what fit() is about to do.
 struct FitParams {
   int initial_epoch = 0, epochs = 0;
   Index steps = 0;  // batches per epoch
   Index samples = 0, validation_samples = 0;
   int verbose = 1;
-  // Data-parallel fit (FitOptions::data_parallel): this process's rank and the number of ranks. Callbacks run on every
-  // rank with the same logs; one that writes files or prints should do so only where rank == 0.
+  /// Data-parallel fit (FitOptions::data_parallel): this process's rank and the number of ranks. Callbacks run on every
+  /// rank with the same logs; one that writes files or prints should do so only where rank == 0.
   int rank = 0, num_ranks = 1;
 };
 
-// Keras' hooks, called by fit() / evaluate() in Keras' order. `model` and `params` are set before on_train_begin;
-// a callback stops training after the current epoch with `model->stop_training = true`. Batch numbers are 0-based
-// within the epoch, epochs 0-based; batch logs hold the running means over the epoch so far (what Keras' bar shows).
+/// Keras' hooks, called by fit() / evaluate() in Keras' order. `model` and `params` are set before on_train_begin;
+/// a callback stops training after the current epoch with `model->stop_training = true`. Batch numbers are 0-based
+/// within the epoch, epochs 0-based; batch logs hold the running means over the epoch so far (what Keras' bar shows).
 template <class Scalar = float>
 class Callback {
  public:
@@ -43,8 +43,8 @@ class Callback {
   virtual void on_train_begin(const Logs& /*logs*/) {}
   virtual void on_train_end(const Logs& /*logs*/) {}
   virtual void on_epoch_begin(int /*epoch*/, const Logs& /*logs*/) {}
-  // The epoch's logs (val_ ones included) may be extended here, as Keras' callbacks do (learning_rate); later
-  // callbacks, the progress bar and the History see the additions.
+  /// The epoch's logs (val_ ones included) may be extended here, as Keras' callbacks do (learning_rate); later
+  /// callbacks, the progress bar and the History see the additions.
   virtual void on_epoch_end(int /*epoch*/, Logs& /*logs*/) {}
   virtual void on_train_batch_begin(Index /*batch*/, const Logs& /*logs*/) {}
   virtual void on_train_batch_end(Index /*batch*/, const Logs& /*logs*/) {}
@@ -54,7 +54,7 @@ class Callback {
   virtual void on_test_batch_end(Index /*batch*/, const Logs& /*logs*/) {}
 };
 
-// Keras' LambdaCallback(on_epoch_end=...): a function at the end of every epoch, without writing a class.
+/// Keras' LambdaCallback(on_epoch_end=...): a function at the end of every epoch, without writing a class.
 template <class Scalar = float>
 class LambdaCallback : public Callback<Scalar> {
  public:
@@ -65,13 +65,13 @@ class LambdaCallback : public Callback<Scalar> {
   std::function<void(int, Logs&)> fn_;
 };
 
-// Keras 3's EarlyStopping(monitor, min_delta, patience, mode, baseline, restore_best_weights, start_from_epoch).
-// Each epoch from start_from_epoch on: wait += 1; an improvement (below best - min_delta in mode min, above
-// best + min_delta in max) records the best value and epoch (and the weights with restore_best_weights) and, when
-// there is no baseline or the value also beats it, resets wait to 0; otherwise training stops once wait >= patience
-// (never at epoch 0). mode auto is max for accuracy/auc/precision/recall monitors, min otherwise. With
-// restore_best_weights, the best epoch's weights are put back at the end of training, as Keras 3 does (the first
-// monitored epoch's weights when none improved). A monitor missing from the logs is skipped, as Keras warns and does.
+/// Keras 3's EarlyStopping(monitor, min_delta, patience, mode, baseline, restore_best_weights, start_from_epoch).
+/// Each epoch from start_from_epoch on: wait += 1; an improvement (below best - min_delta in mode min, above
+/// best + min_delta in max) records the best value and epoch (and the weights with restore_best_weights) and, when
+/// there is no baseline or the value also beats it, resets wait to 0; otherwise training stops once wait >= patience
+/// (never at epoch 0). mode auto is max for accuracy/auc/precision/recall monitors, min otherwise. With
+/// restore_best_weights, the best epoch's weights are put back at the end of training, as Keras 3 does (the first
+/// monitored epoch's weights when none improved). A monitor missing from the logs is skipped, as Keras warns and does.
 struct EarlyStoppingOptions {
   std::string monitor = "val_loss";
   double min_delta = 0;
@@ -82,7 +82,7 @@ struct EarlyStoppingOptions {
   int start_from_epoch = 0;
 };
 
-// Whether a monitored quantity improves upward (Keras' auto mode rule), for monitor-based callbacks.
+/// Whether a monitored quantity improves upward (Keras' auto mode rule), for monitor-based callbacks.
 inline bool monitor_is_max(const std::string& monitor, const std::string& mode, const std::string& who) {
   if (mode == "min") return false;
   if (mode == "max") return true;
@@ -92,6 +92,7 @@ inline bool monitor_is_max(const std::string& monitor, const std::string& mode, 
   return false;
 }
 
+/// Keras' EarlyStopping callback (Keras 3 semantics): stops when the monitored value stops improving.
 template <class Scalar = float>
 class EarlyStopping : public Callback<Scalar> {
  public:

@@ -16,9 +16,10 @@
 
 namespace nnlite {
 
+/// How check_gradients() perturbs and compares: step, tolerances, which parameters to sample.
 struct GradientCheckOptions {
   Mode mode = Mode::training;  // passed to every forward call
-  // 0 picks the default for the scalar type: double checks tightly; float rounding allows only a coarse check.
+  /// 0 picks the default for the scalar type: double checks tightly; float rounding allows only a coarse check.
   double step = 0;       // central-difference step h: 1e-6 for double, 3e-3 for float
   double tolerance = 0;  // largest accepted relative error: 1e-6 for double, 1e-2 for float
   double floor = 0;      // relative-error floor as a fraction of the largest |a| + |n|: 1e-3 double, 1e-2 float
@@ -28,7 +29,7 @@ struct GradientCheckOptions {
   bool reseed_layer = true;       // layer.seed(seed) before every forward, so random layers repeat their draws
 };
 
-// The comparison over one tensor (the input or the flat parameter vector).
+/// The comparison over one tensor (the input or the flat parameter vector).
 struct GradientErrors {
   double max_error = 0;  // largest relative error over the compared coordinates
   Index checked = 0;     // how many coordinates were compared
@@ -37,12 +38,13 @@ struct GradientErrors {
   double numeric = 0;    // the central difference at `worst`
 };
 
+/// What check_gradients() found: the largest relative error and where it was.
 struct GradientCheckResult {
   std::string layer;  // "Conv2D 'conv2d'"
   double tolerance = 0;
   GradientErrors input, params;
 
-  // NaN errors fail too (the comparison is written so that NaN is never <= tolerance).
+  /// NaN errors fail too (the comparison is written so that NaN is never <= tolerance).
   bool ok() const { return input.max_error <= tolerance && params.max_error <= tolerance; }
   explicit operator bool() const { return ok(); }
 
@@ -64,7 +66,7 @@ struct GradientCheckResult {
 
 namespace detail {
 
-// Which coordinates of an n-long tensor to compare: all, or `max_checks` of them drawn without replacement.
+/// Which coordinates of an n-long tensor to compare: all, or `max_checks` of them drawn without replacement.
 inline std::vector<Index> gradient_check_indices(Index n, Index max_checks, Rng& rng) {
   std::vector<Index> idx(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i) idx[static_cast<std::size_t>(i)] = i;
@@ -101,29 +103,29 @@ inline GradientErrors compare_gradients(const std::vector<Index>& idx, const std
 
 }  // namespace detail
 
-// Checks `layer` (already built for input.shape() without the batch) at `input`.
-//
-// The loss is L = sum(out * R) with R a fixed uniform(-1, 1) tensor drawn from options.seed, so d(L)/d(out) = R is
-// what backward receives. Each compared coordinate x (of the input, or of the flat parameters) is moved to x + h
-// and x - h, and the numeric derivative is sum((out(x+h) - out(x-h)) * R) / ((x+h) - (x-h)): differencing the two
-// outputs before projecting leaves the many unaffected outputs exactly zero instead of cancelling two large sums,
-// and dividing by the step as actually stored keeps h's rounding out of the result.
-//
-// Relative error per coordinate, with a the analytic and n the numeric derivative:
-//     err = |a - n| / max(|a| + |n|, floor * S),   S = max over the tensor's compared coordinates of |a| + |n|.
-// Without the floor a coordinate whose true derivative is ~0 (terms cancelling) would compare rounding noise with
-// itself; with it (double: 1e-3), coordinates below 0.1% of the tensor's largest derivative are judged by their
-// absolute error against that 0.1% (for double, h = 1e-6, the noise is ~1e-11, so relative errors stay near 1e-7).
-// A wrong gradient is off by about its own size, far above either. 0/0 counts as 0; NaN or Inf fails the check.
-//
-// If the layer has parameters but none are bound, the checker binds its own buffers (parameters drawn uniform in
-// [-0.5, 0.5) from the seed) for the duration of the call, then unbinds them again. Only trainable weights are
-// compared (a weight such as BatchNormalization's moving mean has no gradient); their coordinates are numbered
-// in param_specs() order as one flat index space. Bound parameters are perturbed
-// in place and restored bit for bit; the bound gradient buffer is overwritten by backward, as in training.
-// Random layers must draw the same numbers on every forward (Dropout with rate 0, or reseed_layer, which calls
-// layer.seed(options.seed) before each forward). Near a kink (relu at 0, max-pool ties) central differences are
-// meaningless, so keep inputs at least a few steps away from them.
+/// Checks `layer` (already built for input.shape() without the batch) at `input`.
+///
+/// The loss is L = sum(out * R) with R a fixed uniform(-1, 1) tensor drawn from options.seed, so d(L)/d(out) = R is
+/// what backward receives. Each compared coordinate x (of the input, or of the flat parameters) is moved to x + h
+/// and x - h, and the numeric derivative is sum((out(x+h) - out(x-h)) * R) / ((x+h) - (x-h)): differencing the two
+/// outputs before projecting leaves the many unaffected outputs exactly zero instead of cancelling two large sums,
+/// and dividing by the step as actually stored keeps h's rounding out of the result.
+///
+/// Relative error per coordinate, with a the analytic and n the numeric derivative:
+///     err = |a - n| / max(|a| + |n|, floor * S),   S = max over the tensor's compared coordinates of |a| + |n|.
+/// Without the floor a coordinate whose true derivative is ~0 (terms cancelling) would compare rounding noise with
+/// itself; with it (double: 1e-3), coordinates below 0.1% of the tensor's largest derivative are judged by their
+/// absolute error against that 0.1% (for double, h = 1e-6, the noise is ~1e-11, so relative errors stay near 1e-7).
+/// A wrong gradient is off by about its own size, far above either. 0/0 counts as 0; NaN or Inf fails the check.
+///
+/// If the layer has parameters but none are bound, the checker binds its own buffers (parameters drawn uniform in
+/// [-0.5, 0.5) from the seed) for the duration of the call, then unbinds them again. Only trainable weights are
+/// compared (a weight such as BatchNormalization's moving mean has no gradient); their coordinates are numbered
+/// in param_specs() order as one flat index space. Bound parameters are perturbed
+/// in place and restored bit for bit; the bound gradient buffer is overwritten by backward, as in training.
+/// Random layers must draw the same numbers on every forward (Dropout with rate 0, or reseed_layer, which calls
+/// layer.seed(options.seed) before each forward). Near a kink (relu at 0, max-pool ties) central differences are
+/// meaningless, so keep inputs at least a few steps away from them.
 template <class Scalar>
 GradientCheckResult check_gradients(Layer<Scalar>& layer, const Tensor<Scalar>& input,
                                     const GradientCheckOptions& options = {}) {
@@ -223,7 +225,7 @@ GradientCheckResult check_gradients(Layer<Scalar>& layer, const Tensor<Scalar>& 
   return result;
 }
 
-// The same with every option at its default but the mode (Mode::inference for layers that differ in training).
+/// The same with every option at its default but the mode (Mode::inference for layers that differ in training).
 template <class Scalar>
 GradientCheckResult check_gradients(Layer<Scalar>& layer, const Tensor<Scalar>& input, Mode mode) {
   GradientCheckOptions options;

@@ -13,16 +13,16 @@
 
 namespace nnlite {
 
-// Every call is collective: all ranks make the same calls, in the same order, with the same counts.
+/// Every call is collective: all ranks make the same calls, in the same order, with the same counts.
 class Communicator {
  public:
   virtual ~Communicator() = default;
   virtual int rank() const = 0;  // 0 .. size() - 1
   virtual int size() const = 0;
-  // buf[i] = the sum of buf[i] over every rank, on every rank.
+  /// buf[i] = the sum of buf[i] over every rank, on every rank.
   virtual void allreduce_sum(float* buf, Index count) const = 0;
   virtual void allreduce_sum(double* buf, Index count) const = 0;
-  // buf = root's buf, on every rank.
+  /// buf = root's buf, on every rank.
   virtual void broadcast(float* buf, Index count, int root) const = 0;
   virtual void broadcast(double* buf, Index count, int root) const = 0;
   // Ends every rank of the job (this rank failed and the others would wait for it forever); prints `message`
@@ -30,8 +30,8 @@ class Communicator {
   [[noreturn]] virtual void abort(int code, const std::string& message) const = 0;
 };
 
-// Rank r's part of `count` consecutive samples: [first, first + n) with first = count * r / size, so the parts are
-// contiguous, cover every sample once, differ in size by at most one, and are empty when count < size.
+/// Rank r's part of `count` consecutive samples: [first, first + n) with first = count * r / size, so the parts are
+/// contiguous, cover every sample once, differ in size by at most one, and are empty when count < size.
 inline std::pair<Index, Index> shard_of(Index count, int rank, int size) {
   const Index first = count * rank / size, last = count * (rank + 1) / size;
   return {first, last - first};

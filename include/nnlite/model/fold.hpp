@@ -23,7 +23,7 @@ namespace nnlite {
 
 namespace fold_detail {
 
-// Whether `layer` is a plain relu (Activation("relu"), or ReLU() with Keras' defaults).
+/// Whether `layer` is a plain relu (Activation("relu"), or ReLU() with Keras' defaults).
 template <class Scalar>
 bool is_plain_relu(const Layer<Scalar>& layer) {
   const auto* a = dynamic_cast<const ActivationLayer<Scalar>*>(&layer);

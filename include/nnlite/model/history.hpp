@@ -14,9 +14,10 @@
 
 namespace nnlite {
 
-// Keras' `logs` dict: what an epoch or a batch reports, by name.
+/// Keras' `logs` dict: what an epoch or a batch reports, by name.
 using Logs = std::map<std::string, double>;
 
+/// Keras' History: per-epoch logs of fit() (loss, metrics, val_ ones), with CSV export.
 struct History {
   std::vector<int> epoch;  // 0-based, like Keras' callbacks
   std::vector<double> seconds;
@@ -26,7 +27,7 @@ struct History {
   bool has(const std::string& key) const { return history.count(key) != 0; }
   bool has_validation() const { return has("val_loss"); }
 
-  // history["val_loss"], or an ArgumentError that lists what was logged.
+  /// history["val_loss"], or an ArgumentError that lists what was logged.
   const std::vector<double>& operator[](const std::string& key) const {
     auto it = history.find(key);
     if (it == history.end()) {
@@ -43,7 +44,7 @@ struct History {
     for (const auto& [key, value] : logs) history[key].push_back(value);
   }
 
-  // Appends another run's epochs (a resumed fit continues the same history).
+  /// Appends another run's epochs (a resumed fit continues the same history).
   void extend(const History& more) {
     epoch.insert(epoch.end(), more.epoch.begin(), more.epoch.end());
     seconds.insert(seconds.end(), more.seconds.begin(), more.seconds.end());
@@ -53,7 +54,7 @@ struct History {
     }
   }
 
-  // Keras' CSVLogger columns: epoch, then the logged names sorted (accuracy,loss,val_accuracy,val_loss), + seconds.
+  /// Keras' CSVLogger columns: epoch, then the logged names sorted (accuracy,loss,val_accuracy,val_loss), + seconds.
   std::string to_csv() const {
     std::ostringstream os;
     os << std::setprecision(9) << "epoch";

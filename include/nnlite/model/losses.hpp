@@ -32,7 +32,7 @@ namespace nnlite {
 
 constexpr double keras_epsilon = 1e-7;
 
-// Keras' loss reductions.
+/// Keras' loss reductions.
 enum class Reduction { sum_over_batch_size, sum };
 
 inline std::string reduction_name(Reduction r) { return r == Reduction::sum ? "sum" : "sum_over_batch_size"; }
@@ -42,7 +42,7 @@ inline Reduction parse_reduction(const std::string& name) {
   throw UnsupportedError("unknown loss reduction '" + name + "' (supported: sum_over_batch_size, sum)");
 }
 
-// What a loss sees of one batch.
+/// What a loss sees of one batch.
 template <class Scalar>
 struct LossInputs {
   const Tensor<Scalar>& output;                // the model's output, (batch, ..., k)
@@ -51,32 +51,33 @@ struct LossInputs {
   const Scalar* sample_weight = nullptr;       // one weight per sample, or null (all 1)
 };
 
+/// A Keras loss: value and exact gradient per position, reduced as Keras reduces (sum_over_batch_size).
 template <class Scalar>
 class Loss {
  public:
   virtual ~Loss() = default;
 
-  // Keras' function name ("categorical_crossentropy", what training_config stores) and class ("CategoricalCrossentropy").
+  /// Keras' function name ("categorical_crossentropy", what training_config stores) and class ("CategoricalCrossentropy").
   virtual std::string name() const = 0;
   virtual std::string class_name() const = 0;
-  // Keras' get_config().
+  /// Keras' get_config().
   virtual nlohmann::json config() const { return {{"name", name()}, {"reduction", reduction_name(reduction_)}}; }
   virtual std::unique_ptr<Loss> clone() const = 0;
 
-  // Whether the loss works from the logits of a last layer whose output activation is `a` (TensorFlow's rule).
+  /// Whether the loss works from the logits of a last layer whose output activation is `a` (TensorFlow's rule).
   virtual bool takes_logits(Activation /*a*/) const { return false; }
-  // The per-sample label shape for a per-sample output shape (sparse losses drop the class axis).
+  /// The per-sample label shape for a per-sample output shape (sparse losses drop the class axis).
   virtual Shape target_shape(const Shape& output) const { return output; }
-  // Whether per-sample labels of shape `target` fit per-sample outputs of shape `output` (sparse losses also take
-  // the class axis kept with size 1, as Keras squeezes it).
+  /// Whether per-sample labels of shape `target` fit per-sample outputs of shape `output` (sparse losses also take
+  /// the class axis kept with size 1, as Keras squeezes it).
   virtual bool accepts_target(const Shape& target, const Shape& output) const { return target == target_shape(output); }
-  // What the labels must look like, for messages: "one-hot labels of the output's shape".
+  /// What the labels must look like, for messages: "one-hot labels of the output's shape".
   virtual std::string target_description() const { return "labels of the output's shape"; }
 
   Reduction reduction() const { return reduction_; }
 
-  // The batch's loss as Keras reports it; with `grad` not null, also its exact derivative with respect to the output
-  // (or to the logits, when in.logits is set). Per-position values are accumulated in double.
+  /// The batch's loss as Keras reports it; with `grad` not null, also its exact derivative with respect to the output
+  /// (or to the logits, when in.logits is set). Per-position values are accumulated in double.
   double compute(const LossInputs<Scalar>& in, Tensor<Scalar>* grad) const {
     const Shape per_sample = in.output.shape().without_batch();
     if (in.target.rank() < 1 || in.target.batch() != in.output.batch() ||
@@ -102,11 +103,11 @@ class Loss {
  protected:
   explicit Loss(Reduction reduction = Reduction::sum_over_batch_size) : reduction_(reduction) {}
 
-  // The loss at one position: k values of the output (and their logits when the loss took them) against the label
-  // at `y`; when g is not null, writes d(loss)/d(values) * scale (w.r.t. the logits when they are given).
+  /// The loss at one position: k values of the output (and their logits when the loss took them) against the label
+  /// at `y`; when g is not null, writes d(loss)/d(values) * scale (w.r.t. the logits when they are given).
   virtual double position(const Scalar* out, const Scalar* logits, const Scalar* y, Index k, Scalar* g,
                           double scale) const = 0;
-  // Label values per position for k output values (1 for sparse labels).
+  /// Label values per position for k output values (1 for sparse labels).
   virtual Index target_width(Index k) const { return k; }
 
   Reduction reduction_;
@@ -115,12 +116,12 @@ class Loss {
 namespace loss_detail {
 
 inline double sigmoid(double z) { return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z)); }
-// tf.clip_by_value passes the gradient where lo <= v <= hi (both ends included) and none elsewhere.
+/// tf.clip_by_value passes the gradient where lo <= v <= hi (both ends included) and none elsewhere.
 inline bool inside(double v, double lo, double hi) { return v >= lo && v <= hi; }
 inline Reduction reduction_of(const ConfigReader& c) {
   return parse_reduction(c.string("reduction", "sum_over_batch_size"));
 }
-// The per-sample shape with its last (class) axis dropped.
+/// The per-sample shape with its last (class) axis dropped.
 inline Shape drop_last(const Shape& s) {
   if (s.rank() == 0) return s;
   return Shape(std::vector<Index>(s.dims().begin(), s.dims().end() - 1));
@@ -128,8 +129,8 @@ inline Shape drop_last(const Shape& s) {
 
 }  // namespace loss_detail
 
-// What Keras' categorical and binary cross-entropies share: from_logits, label_smoothing in [0, 1] and axis -1, in
-// the constructor, the config and from_config.
+/// What Keras' categorical and binary cross-entropies share: from_logits, label_smoothing in [0, 1] and axis -1, in
+/// the constructor, the config and from_config.
 template <class Scalar>
 class SmoothedCrossentropy : public Loss<Scalar> {
  public:
@@ -150,7 +151,7 @@ class SmoothedCrossentropy : public Loss<Scalar> {
       throw ArgumentError(std::string(class_name) + ": label_smoothing must be in [0, 1], got " +
                           std::to_string(label_smoothing));
   }
-  // Builds Derived(from_logits, label_smoothing, reduction) from a config, after the checks both share.
+  /// Builds Derived(from_logits, label_smoothing, reduction) from a config, after the checks both share.
   template <class Derived>
   static std::unique_ptr<Loss<Scalar>> create(const ConfigReader& c) {
     if (c.integer("axis", -1, -1, -1) != -1) c.unsupported("'axis'");
@@ -162,8 +163,8 @@ class SmoothedCrossentropy : public Loss<Scalar> {
   double label_smoothing_;
 };
 
-// Keras' categorical_crossentropy / CategoricalCrossentropy(from_logits, label_smoothing): one-hot (or soft) labels
-// of the output's shape. The two paths of the file comment, each with its exact derivative.
+/// Keras' categorical_crossentropy / CategoricalCrossentropy(from_logits, label_smoothing): one-hot (or soft) labels
+/// of the output's shape. The two paths of the file comment, each with its exact derivative.
 template <class Scalar>
 class CategoricalCrossentropy : public SmoothedCrossentropy<Scalar> {
  public:
@@ -244,12 +245,12 @@ class CategoricalCrossentropy : public SmoothedCrossentropy<Scalar> {
 };
 
 
-// Keras' sparse_categorical_crossentropy / SparseCategoricalCrossentropy(from_logits): integer class labels, one per
-// position (shape (batch,) for a (batch, classes) output; a trailing axis of size 1 is accepted and squeezed, as Keras
-// does). A label that is not an integer in [0, classes) is an ArgumentError. TensorFlow's Keras 3: a softmax output
-// is taken from its logits (logsumexp(z) - z_label, gradient softmax(z) - onehot); any other output is clipped to
-// [1e-7, 1 - 1e-7] and its log fed to the sparse softmax cross-entropy, i.e. log(sum c) - log(c_label) with
-// c = clip(p), whose gradient 1 / sum(c) - [j == label] / c_label is zero where the clip is active.
+/// Keras' sparse_categorical_crossentropy / SparseCategoricalCrossentropy(from_logits): integer class labels, one per
+/// position (shape (batch,) for a (batch, classes) output; a trailing axis of size 1 is accepted and squeezed, as Keras
+/// does). A label that is not an integer in [0, classes) is an ArgumentError. TensorFlow's Keras 3: a softmax output
+/// is taken from its logits (logsumexp(z) - z_label, gradient softmax(z) - onehot); any other output is clipped to
+/// [1e-7, 1 - 1e-7] and its log fed to the sparse softmax cross-entropy, i.e. log(sum c) - log(c_label) with
+/// c = clip(p), whose gradient 1 / sum(c) - [j == label] / c_label is zero where the clip is active.
 template <class Scalar>
 class SparseCategoricalCrossentropy : public Loss<Scalar> {
  public:
@@ -323,11 +324,11 @@ class SparseCategoricalCrossentropy : public Loss<Scalar> {
   bool from_logits_;
 };
 
-// Keras' binary_crossentropy / BinaryCrossentropy(from_logits, label_smoothing): labels of the output's shape
-// (0/1 or soft), smoothed to y (1 - ls) + ls / 2; the per-position loss is the mean over the last axis. A sigmoid
-// output is taken from its logits (TensorFlow's fused, stable form max(z, 0) - z y + log(1 + exp(-|z|)), gradient
-// (sigmoid(z) - y) / k); any other output is clipped to [1e-7, 1 - 1e-7] and fed to -(y log c + (1 - y) log(1 - c))
-// (Keras 3's formula; tf.keras 2 added another 1e-7 inside the logs), gradient zero where the clip is active.
+/// Keras' binary_crossentropy / BinaryCrossentropy(from_logits, label_smoothing): labels of the output's shape
+/// (0/1 or soft), smoothed to y (1 - ls) + ls / 2; the per-position loss is the mean over the last axis. A sigmoid
+/// output is taken from its logits (TensorFlow's fused, stable form max(z, 0) - z y + log(1 + exp(-|z|)), gradient
+/// (sigmoid(z) - y) / k); any other output is clipped to [1e-7, 1 - 1e-7] and fed to -(y log c + (1 - y) log(1 - c))
+/// (Keras 3's formula; tf.keras 2 added another 1e-7 inside the logs), gradient zero where the clip is active.
 template <class Scalar>
 class BinaryCrossentropy : public SmoothedCrossentropy<Scalar> {
  public:
@@ -373,7 +374,7 @@ class BinaryCrossentropy : public SmoothedCrossentropy<Scalar> {
   using SmoothedCrossentropy<Scalar>::label_smoothing_;
 };
 
-// The losses that take no option but the reduction, each with Keras' function and class name.
+/// The losses that take no option but the reduction, each with Keras' function and class name.
 template <class Scalar, class Derived>
 class SimpleLoss : public Loss<Scalar> {
  public:
@@ -386,7 +387,7 @@ class SimpleLoss : public Loss<Scalar> {
   }
 };
 
-// Keras' mean_squared_error / MeanSquaredError: mean over the last axis of (p - y)^2.
+/// Keras' mean_squared_error / MeanSquaredError: mean over the last axis of (p - y)^2.
 template <class Scalar>
 class MeanSquaredError : public SimpleLoss<Scalar, MeanSquaredError<Scalar>> {
  public:
@@ -406,8 +407,8 @@ class MeanSquaredError : public SimpleLoss<Scalar, MeanSquaredError<Scalar>> {
   }
 };
 
-// Keras' mean_absolute_error / MeanAbsoluteError: mean over the last axis of |p - y| (gradient sign(p - y) / k,
-// 0 where p == y, as TensorFlow's abs).
+/// Keras' mean_absolute_error / MeanAbsoluteError: mean over the last axis of |p - y| (gradient sign(p - y) / k,
+/// 0 where p == y, as TensorFlow's abs).
 template <class Scalar>
 class MeanAbsoluteError : public SimpleLoss<Scalar, MeanAbsoluteError<Scalar>> {
  public:
@@ -427,8 +428,8 @@ class MeanAbsoluteError : public SimpleLoss<Scalar, MeanAbsoluteError<Scalar>> {
   }
 };
 
-// Keras' kl_divergence / KLDivergence: sum over the last axis of t log(t / q), t = clip(y, 1e-7, 1),
-// q = clip(p, 1e-7, 1); gradient -t / q where p is inside [1e-7, 1], else 0.
+/// Keras' kl_divergence / KLDivergence: sum over the last axis of t log(t / q), t = clip(y, 1e-7, 1),
+/// q = clip(p, 1e-7, 1); gradient -t / q where p is inside [1e-7, 1], else 0.
 template <class Scalar>
 class KLDivergence : public SimpleLoss<Scalar, KLDivergence<Scalar>> {
  public:
@@ -449,9 +450,9 @@ class KLDivergence : public SimpleLoss<Scalar, KLDivergence<Scalar>> {
   }
 };
 
-// Keras' categorical_hinge / CategoricalHinge: max(max((1 - y) p) - sum(y p) + 1, 0) over the last axis. Gradient:
-// where the hinge is active (>= 0, TensorFlow's maximum passes it on ties), -y + (1 - y) at the maximising entries,
-// shared equally among tied maxima as TensorFlow's reduce_max does.
+/// Keras' categorical_hinge / CategoricalHinge: max(max((1 - y) p) - sum(y p) + 1, 0) over the last axis. Gradient:
+/// where the hinge is active (>= 0, TensorFlow's maximum passes it on ties), -y + (1 - y) at the maximising entries,
+/// shared equally among tied maxima as TensorFlow's reduce_max does.
 template <class Scalar>
 class CategoricalHinge : public SimpleLoss<Scalar, CategoricalHinge<Scalar>> {
  public:
@@ -482,8 +483,8 @@ class CategoricalHinge : public SimpleLoss<Scalar, CategoricalHinge<Scalar>> {
   }
 };
 
-// Keras' huber / Huber(delta): mean over the last axis of 0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2,
-// e = p - y. Its config name is "huber_loss", as Keras' class names it.
+/// Keras' huber / Huber(delta): mean over the last axis of 0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2,
+/// e = p - y. Its config name is "huber_loss", as Keras' class names it.
 template <class Scalar>
 class Huber : public Loss<Scalar> {
  public:
@@ -528,7 +529,7 @@ class Huber : public Loss<Scalar> {
 
 // ---- the loss registry -------------------------------------------------------------------------------------------
 
-// Builds a loss from its Keras config dict ({} for a loss given by name alone).
+/// Builds a loss from its Keras config dict ({} for a loss given by name alone).
 template <class Scalar>
 using LossCreator = std::function<std::unique_ptr<Loss<Scalar>>(const ConfigReader&)>;
 
@@ -557,8 +558,8 @@ void register_loss(const std::string& name, LossCreator<Scalar> creator, const s
   loss_registry<Scalar>().add(name, std::move(creator), aliases);
 }
 
-// A loss by Keras name ("categorical_crossentropy", "CategoricalCrossentropy") or serialized object
-// ({"class_name": ..., "config": {...}}, as training_config holds it). `source` prefixes every message.
+/// A loss by Keras name ("categorical_crossentropy", "CategoricalCrossentropy") or serialized object
+/// ({"class_name": ..., "config": {...}}, as training_config holds it). `source` prefixes every message.
 template <class Scalar>
 std::unique_ptr<Loss<Scalar>> make_loss(const nlohmann::json& spec, const std::string& source = "") {
   static const nlohmann::json empty = nlohmann::json::object();

@@ -15,7 +15,7 @@
 
 namespace nnlite {
 
-// Index of the largest value in a row; the first one on ties, like numpy/TF argmax.
+/// Index of the largest value in a row; the first one on ties, like numpy/TF argmax.
 template <class Scalar>
 Index argmax_row(const Scalar* row, Index k) {
   Index best = 0;
@@ -32,8 +32,8 @@ std::vector<int> argmax_rows(const Tensor<Scalar>& t) {
   return out;
 }
 
-// Number of positions (the last axis is the class axis; one position per sample for a (batch, classes) output)
-// where prediction and one-hot label agree on the argmax.
+/// Number of positions (the last axis is the class axis; one position per sample for a (batch, classes) output)
+/// where prediction and one-hot label agree on the argmax.
 template <class Scalar>
 Index count_correct(const Tensor<Scalar>& predictions, const Tensor<Scalar>& targets) {
   if (predictions.shape() != targets.shape())
@@ -46,7 +46,7 @@ Index count_correct(const Tensor<Scalar>& predictions, const Tensor<Scalar>& tar
   return correct;
 }
 
-// A Keras metric: accumulates over batches (update), reports the running value (result), starts over (reset).
+/// A Keras metric: accumulates over batches (update), reports the running value (result), starts over (reset).
 template <class Scalar>
 class Metric {
  public:
@@ -56,14 +56,14 @@ class Metric {
   virtual void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* sample_weight) = 0;
   virtual double result() const = 0;
   virtual std::unique_ptr<Metric> clone() const = 0;
-  // The state as state_size() numbers that add up over batches (every Keras metric's state is sums: totals, counts,
-  // confusion counts), so data-parallel fit() sums them over ranks and sets the sum back. 0: not reducible.
+  /// The state as state_size() numbers that add up over batches (every Keras metric's state is sums: totals, counts,
+  /// confusion counts), so data-parallel fit() sums them over ranks and sets the sum back. 0: not reducible.
   virtual Index state_size() const { return 0; }
   virtual void get_state(double* /*out*/) const {}
   virtual void set_state(const double* /*in*/) {}
 };
 
-// Keras' categorical_accuracy: the weighted share of positions whose argmax matches the one-hot label's.
+/// Keras' categorical_accuracy: the weighted share of positions whose argmax matches the one-hot label's.
 template <class Scalar>
 class CategoricalAccuracy : public Metric<Scalar> {
  public:
@@ -93,8 +93,8 @@ class CategoricalAccuracy : public Metric<Scalar> {
   double total_ = 0, count_ = 0;
 };
 
-// What a metric creator knows at compile(): the loss's name and the per-sample shapes of the output and of the
-// labels the loss takes (Keras resolves "accuracy" from these).
+/// What a metric creator knows at compile(): the loss's name and the per-sample shapes of the output and of the
+/// labels the loss takes (Keras resolves "accuracy" from these).
 struct MetricContext {
   std::string loss;
   Shape output;  // per sample, e.g. (10,) or (1,)
@@ -103,8 +103,8 @@ struct MetricContext {
 
 namespace metric_detail {
 inline Index last_dim(const Shape& s) { return s.rank() ? s[s.rank() - 1] : 1; }
-// Keras' rule for "accuracy": binary when the output has one value per position, sparse when the labels lack the
-// class axis (or keep it with size 1 while the output has more), categorical otherwise.
+/// Keras' rule for "accuracy": binary when the output has one value per position, sparse when the labels lack the
+/// class axis (or keep it with size 1 while the output has more), categorical otherwise.
 inline std::string resolve_accuracy(const MetricContext& c) {
   if (c.output.rank() > 0 && last_dim(c.output) == 1) return "binary_accuracy";
   if (c.target.rank() + 1 == c.output.rank() ||
@@ -114,8 +114,8 @@ inline std::string resolve_accuracy(const MetricContext& c) {
 }
 }  // namespace metric_detail
 
-// The mean of a per-position value over every position seen (Keras' MeanMetricWrapper): subclasses give the value
-// of one position (k output values against its labels).
+/// The mean of a per-position value over every position seen (Keras' MeanMetricWrapper): subclasses give the value
+/// of one position (k output values against its labels).
 template <class Scalar>
 class MeanPositionMetric : public Metric<Scalar> {
  public:
@@ -141,7 +141,7 @@ class MeanPositionMetric : public Metric<Scalar> {
   void set_state(const double* in) override { total_ = in[0], count_ = in[1]; }
 
  protected:
-  // One position: k predictions, tk label values (1 for a sparse label).
+  /// One position: k predictions, tk label values (1 for a sparse label).
   virtual double value(const Scalar* p, const Scalar* y, Index k, Index tk) const = 0;
 
  private:
@@ -149,7 +149,7 @@ class MeanPositionMetric : public Metric<Scalar> {
   double total_ = 0, count_ = 0;
 };
 
-// Keras' sparse_categorical_accuracy: argmax of the prediction == the integer label.
+/// Keras' sparse_categorical_accuracy: argmax of the prediction == the integer label.
 template <class Scalar>
 class SparseCategoricalAccuracy : public MeanPositionMetric<Scalar> {
  public:
@@ -163,7 +163,7 @@ class SparseCategoricalAccuracy : public MeanPositionMetric<Scalar> {
   }
 };
 
-// Keras' binary_accuracy(threshold=0.5): the share of values where (p > threshold) equals the label.
+/// Keras' binary_accuracy(threshold=0.5): the share of values where (p > threshold) equals the label.
 template <class Scalar>
 class BinaryAccuracy : public MeanPositionMetric<Scalar> {
  public:
@@ -183,8 +183,8 @@ class BinaryAccuracy : public MeanPositionMetric<Scalar> {
   double threshold_;
 };
 
-// Keras' top_k_categorical_accuracy(k=5): the one-hot label's class is among the k largest predictions (TensorFlow's
-// in_top_k: classes tied with the k-th largest count as inside).
+/// Keras' top_k_categorical_accuracy(k=5): the one-hot label's class is among the k largest predictions (TensorFlow's
+/// in_top_k: classes tied with the k-th largest count as inside).
 template <class Scalar>
 class TopKCategoricalAccuracy : public MeanPositionMetric<Scalar> {
  public:
@@ -204,7 +204,7 @@ class TopKCategoricalAccuracy : public MeanPositionMetric<Scalar> {
   Index k_;
 };
 
-// Keras' mae / mse metrics: the mean over the last axis of |p - y| or (p - y)^2, averaged over positions.
+/// Keras' mae / mse metrics: the mean over the last axis of |p - y| or (p - y)^2, averaged over positions.
 template <class Scalar>
 class MeanErrorMetric : public MeanPositionMetric<Scalar> {
  public:
@@ -225,8 +225,8 @@ class MeanErrorMetric : public MeanPositionMetric<Scalar> {
   bool squared_;
 };
 
-// Keras' Precision / Recall (thresholds=0.5, top_k=None): over every value, predicted positive = p > 0.5, actual
-// positive = label != 0; precision TP / (TP + FP), recall TP / (TP + FN), 0 when the denominator is 0.
+/// Keras' Precision / Recall (thresholds=0.5, top_k=None): over every value, predicted positive = p > 0.5, actual
+/// positive = label != 0; precision TP / (TP + FP), recall TP / (TP + FN), 0 when the denominator is 0.
 template <class Scalar>
 class PrecisionRecall : public Metric<Scalar> {
  public:
@@ -263,10 +263,10 @@ class PrecisionRecall : public Metric<Scalar> {
   double tp_ = 0, fp_ = 0, fn_ = 0;
 };
 
-// Keras' AUC(num_thresholds=200, curve='ROC', summation_method='interpolation'): thresholds -1e-7, 1/199, ...,
-// 198/199, 1 + 1e-7; at each, TP/FP/TN/FN of (p > threshold) over every value (labels != 0 are positive); the area is
-// the trapezoidal sum over consecutive thresholds of (FPR_i - FPR_i+1) (TPR_i + TPR_i+1) / 2. Predictions are
-// bucketed as Keras does for evenly spaced thresholds (bucket ceil(p (n - 1)) - 1, at least 0).
+/// Keras' AUC(num_thresholds=200, curve='ROC', summation_method='interpolation'): thresholds -1e-7, 1/199, ...,
+/// 198/199, 1 + 1e-7; at each, TP/FP/TN/FN of (p > threshold) over every value (labels != 0 are positive); the area is
+/// the trapezoidal sum over consecutive thresholds of (FPR_i - FPR_i+1) (TPR_i + TPR_i+1) / 2. Predictions are
+/// bucketed as Keras does for evenly spaced thresholds (bucket ceil(p (n - 1)) - 1, at least 0).
 template <class Scalar>
 class AUC : public Metric<Scalar> {
  public:
@@ -325,8 +325,8 @@ class AUC : public Metric<Scalar> {
   std::vector<double> pos_, neg_;  // weight of positive / negative values per bucket
 };
 
-// Builds a metric from the name compile() was given (which is also its logs key, as in Keras), knowing the loss
-// and the shapes ("accuracy" means categorical, sparse categorical or binary accuracy depending on them).
+/// Builds a metric from the name compile() was given (which is also its logs key, as in Keras), knowing the loss
+/// and the shapes ("accuracy" means categorical, sparse categorical or binary accuracy depending on them).
 template <class Scalar>
 using MetricCreator = std::function<std::unique_ptr<Metric<Scalar>>(const std::string& name, const MetricContext&)>;
 
@@ -379,12 +379,13 @@ std::unique_ptr<Metric<Scalar>> make_metric(const std::string& name, const Metri
   return metric_registry<Scalar>().at(name, "compile: ")(name, context);
 }
 
+/// Per-class precision, recall and F1 with the confusion matrix, from predictions and labels.
 struct ClassReport {
   double precision = 0, recall = 0, f1 = 0;
   long support = 0;
 };
 
-// confusion[true][predicted]
+/// confusion[true][predicted]
 inline std::vector<std::vector<long>> confusion_matrix(const std::vector<int>& truth, const std::vector<int>& predicted,
                                                        int num_classes) {
   if (truth.size() != predicted.size())
@@ -399,7 +400,7 @@ inline std::vector<std::vector<long>> confusion_matrix(const std::vector<int>& t
   return m;
 }
 
-// Precision, recall and F1 per class from a confusion matrix (0 where undefined, like scikit-learn's zero_division=0).
+/// Precision, recall and F1 per class from a confusion matrix (0 where undefined, like scikit-learn's zero_division=0).
 inline std::vector<ClassReport> per_class_report(const std::vector<std::vector<long>>& confusion) {
   const std::size_t k = confusion.size();
   std::vector<ClassReport> out(k);

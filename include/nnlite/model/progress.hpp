@@ -15,7 +15,7 @@ namespace nnlite {
 
 inline bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
 
-// "1h02m", "3m05s", "42s", "850ms": the units Keras prints.
+/// "1h02m", "3m05s", "42s", "850ms": the units Keras prints.
 inline std::string format_duration(double seconds) {
   char buf[32];
   if (seconds >= 3600)
@@ -29,12 +29,12 @@ inline std::string format_duration(double seconds) {
   return buf;
 }
 
-// Keras' progress bar over the logs: every metric of the batch logs while an epoch runs, and the epoch's logs
-// (val_ ones included) at its end, in Keras' order of the names.
+/// Keras' progress bar over the logs: every metric of the batch logs while an epoch runs, and the epoch's logs
+/// (val_ ones included) at its end, in Keras' order of the names.
 template <class Scalar = float>
 class ProgressBar : public Callback<Scalar> {
  public:
-  // verbose 1: a live bar (falls back to 2 when not a terminal); 2: one line per epoch.
+  /// verbose 1: a live bar (falls back to 2 when not a terminal); 2: one line per epoch.
   explicit ProgressBar(int verbose = 1, std::ostream& os = std::cout, int width = 30)
       : os_(os), width_(width), live_(verbose == 1 && &os == &std::cout && stdout_is_terminal()) {}
 
@@ -91,7 +91,7 @@ class ProgressBar : public Callback<Scalar> {
     std::snprintf(buf, sizeof buf, "%.4f", v);
     return buf;
   }
-  // " - loss: 0.3000 - accuracy: 0.9000 - val_loss: ...": loss first, then the other training metrics, then val_.
+  /// " - loss: 0.3000 - accuracy: 0.9000 - val_loss: ...": loss first, then the other training metrics, then val_.
   static std::string values(const Logs& logs) {
     std::string s;
     auto add = [&](const std::string& k, double v) { s += " - " + k + ": " + fixed(v); };

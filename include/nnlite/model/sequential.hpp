@@ -42,7 +42,7 @@ template <class Scalar>
 struct FitOptions;
 struct Evaluation;
 
-// One weight of one layer as a view into the model's buffer (Keras' layer.weights).
+/// One weight of one layer as a view into the model's buffer (Keras' layer.weights).
 template <class Scalar>
 struct WeightView {
   std::string name;  // "kernel", "bias", "moving_mean", ...
@@ -51,6 +51,7 @@ struct WeightView {
   bool trainable;  // the optimizer updates it
 };
 
+/// Keras' Sequential model: layers in order over one flat weight buffer; compile, fit, evaluate, predict.
 template <class Scalar = float>
 class Sequential {
  public:
@@ -60,7 +61,7 @@ class Sequential {
     std::random_device rd;
     seed_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();  // like Keras: random unless a seed is set
   }
-  // The per-sample input shape, like keras.Input(shape=...): layers are built as they are added.
+  /// The per-sample input shape, like keras.Input(shape=...): layers are built as they are added.
   Sequential(Shape input_shape, std::string name = "sequential") : Sequential(std::move(name)) {
     set_input_shape(std::move(input_shape));
   }
@@ -92,7 +93,7 @@ class Sequential {
   Sequential(Sequential&&) noexcept = default;  // vectors move their buffers, so the layers' views stay valid
   Sequential& operator=(Sequential&&) noexcept = default;
 
-  // Keras' model.stop_training: a callback sets it to end fit() after the current epoch.
+  /// Keras' model.stop_training: a callback sets it to end fit() after the current epoch.
   bool stop_training = false;
 
   // ---- building -------------------------------------------------------------------------------------------
@@ -100,8 +101,8 @@ class Sequential {
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
 
-  // Fixes the weights' initial values and every random stream (dropout masks, shuffling). Call before the
-  // weights are created (before compile() or the first use).
+  /// Fixes the weights' initial values and every random stream (dropout masks, shuffling). Call before the
+  /// weights are created (before compile() or the first use).
   Sequential& set_seed(std::uint64_t seed) {
     seed_ = seed;
     return *this;
@@ -118,7 +119,7 @@ class Sequential {
   const Shape& input_shape() const { return input_shape_; }
   Shape output_shape() const { return layers_.empty() ? input_shape_ : layers_.back()->output_shape(); }
 
-  // Adds a layer (copied or moved in) and returns a reference to the model's copy.
+  /// Adds a layer (copied or moved in) and returns a reference to the model's copy.
   template <class L, class = std::enable_if_t<std::is_base_of_v<Layer<Scalar>, std::decay_t<L>>>>
   std::decay_t<L>& add(L&& layer) {
     auto owned = std::make_unique<std::decay_t<L>>(std::forward<L>(layer));
@@ -148,7 +149,7 @@ class Sequential {
     throw ArgumentError("model '" + name_ + "' has no layer named '" + name + "'");
   }
 
-  // Builds every layer for `input_shape` (if given) and creates the weights from the seed.
+  /// Builds every layer for `input_shape` (if given) and creates the weights from the seed.
   void build(Shape input_shape = {}) {
     if (!input_shape.empty()) {
       if (!input_shape_.empty() && input_shape != input_shape_ && allocated())
@@ -167,26 +168,26 @@ class Sequential {
 
   // ---- weights: one flat buffer ----------------------------------------------------------------------------------
 
-  // Keras' model.count_params(): every weight, trainable or not (the flat buffer's size once built).
+  /// Keras' model.count_params(): every weight, trainable or not (the flat buffer's size once built).
   Index count_params() const {
     if (allocated()) return static_cast<Index>(params_.size());
     Index n = 0;
     for (const auto& l : layers_) n += l->param_count();
     return n;
   }
-  // What summary() prints as "Trainable params" (from the layers' current trainable flags).
+  /// What summary() prints as "Trainable params" (from the layers' current trainable flags).
   Index count_trainable_params() const {
     Index n = 0;
     for (const auto& l : layers_) n += l->trainable_param_count();
     return n;
   }
-  // The flat buffers: the first trainable_size() values are what the optimizer steps over.
+  /// The flat buffers: the first trainable_size() values are what the optimizer steps over.
   Scalar* params() { return params_.data(); }
   const Scalar* params() const { return params_.data(); }
   Scalar* grads() { return grads_.data(); }
   Index trainable_size() const { return n_trainable_; }
 
-  // Views of layer i's weights, in Keras' order.
+  /// Views of layer i's weights, in Keras' order.
   std::vector<WeightView<Scalar>> weights(std::size_t i) {
     ensure_built();
     std::vector<WeightView<Scalar>> out;
@@ -198,7 +199,7 @@ class Sequential {
     return out;
   }
 
-  // Where each trainable weight sits in the optimizer's span, in buffer order (for optimizer state in files).
+  /// Where each trainable weight sits in the optimizer's span, in buffer order (for optimizer state in files).
   struct TrainableWeight {
     std::size_t layer, weight;
     std::string name;
@@ -216,7 +217,7 @@ class Sequential {
     return out;
   }
 
-  // Keras' get_weights()/set_weights(): every weight tensor, layer by layer in Keras' order.
+  /// Keras' get_weights()/set_weights(): every weight tensor, layer by layer in Keras' order.
   std::vector<Tensor<Scalar>> get_weights() {
     std::vector<Tensor<Scalar>> out;
     for (std::size_t i = 0; i < layers_.size(); ++i)
@@ -252,8 +253,8 @@ class Sequential {
 
   // ---- compile ------------------------------------------------------------------------------------------------
 
-  // Keras' compile(optimizer, loss, metrics): a fresh copy of the optimizer (no state yet) and the loss. Takes the
-  // layers' current trainable flags: the optimizer steps over exactly the weights trainable now.
+  /// Keras' compile(optimizer, loss, metrics): a fresh copy of the optimizer (no state yet) and the loss. Takes the
+  /// layers' current trainable flags: the optimizer steps over exactly the weights trainable now.
   void compile(const Optimizer<Scalar>& optimizer, const Loss<Scalar>& loss,
                const std::vector<std::string>& metrics = {"accuracy"}) {
     ensure_built();
@@ -270,7 +271,7 @@ class Sequential {
     for (const auto& w : trainable_weights()) sizes.push_back(w.shape.size());
     optimizer_->set_variable_sizes(std::move(sizes));
   }
-  // The loss by Keras name ("categorical_crossentropy") or serialized object.
+  /// The loss by Keras name ("categorical_crossentropy") or serialized object.
   void compile(const Optimizer<Scalar>& optimizer, const nlohmann::json& loss = "categorical_crossentropy",
                const std::vector<std::string>& metrics = {"accuracy"}) {
     compile(optimizer, *make_loss<Scalar>(loss), metrics);
@@ -292,7 +293,7 @@ class Sequential {
     if (!loss_) throw Error("model '" + name_ + "' is not compiled");
     return *loss_;
   }
-  // The metric names compile() was given, and the metric objects (reset and updated by the trainer).
+  /// The metric names compile() was given, and the metric objects (reset and updated by the trainer).
   const std::vector<std::string>& metric_names() const { return metric_names_; }
   std::vector<std::unique_ptr<Metric<Scalar>>>& metrics() { return metrics_; }
 
@@ -310,7 +311,7 @@ class Sequential {
 
   // ---- inference and the passes the trainer composes -------------------------------------------------------
 
-  // The model's outputs (probabilities for a softmax model) for every sample of x, in inference mode.
+  /// The model's outputs (probabilities for a softmax model) for every sample of x, in inference mode.
   Tensor<Scalar> predict(const Tensor<Scalar>& x, Index batch_size = 32) {
     ensure_built();
     check_input(x);
@@ -328,7 +329,7 @@ class Sequential {
     return out;
   }
 
-  // One forward pass over a batch; the result lives in the model's buffers until the next call.
+  /// One forward pass over a batch; the result lives in the model's buffers until the next call.
   const Tensor<Scalar>& forward(const Tensor<Scalar>& x, Mode mode) {
     ensure_built();
     check_input(x);
@@ -342,21 +343,21 @@ class Sequential {
     return *in;
   }
 
-  // Keras' compute_loss(y=..., y_pred=...): the compiled loss of `y_pred` against `y`. When y_pred is the output of
-  // the last forward() and the loss works from the last layer's logits (softmax + categorical cross-entropy), it
-  // uses them, so the value is the one training reports.
+  /// Keras' compute_loss(y=..., y_pred=...): the compiled loss of `y_pred` against `y`. When y_pred is the output of
+  /// the last forward() and the loss works from the last layer's logits (softmax + categorical cross-entropy), it
+  /// uses them, so the value is the one training reports.
   double compute_loss(const Tensor<Scalar>& y, const Tensor<Scalar>& y_pred, const Scalar* sample_weight = nullptr) {
     return loss().compute({y_pred, y, loss_logits(y_pred), sample_weight}, nullptr);
   }
 
-  // Backward pass after forward(x, training) given d(loss)/d(output); fills grads().
+  /// Backward pass after forward(x, training) given d(loss)/d(output); fills grads().
   void backward(const Tensor<Scalar>& x, const Tensor<Scalar>& d_output) {
     d_acts_.resize(layers_.size() + 1);
     d_acts_.back().resize(d_output.shape());
     d_acts_.back().flat() = d_output.flat();
     backward_from(x, layers_.size());
   }
-  // The same given d(loss)/d(logits) of the last layer (which ends in a softmax or sigmoid); fills grads().
+  /// The same given d(loss)/d(logits) of the last layer (which ends in a softmax or sigmoid); fills grads().
   void backward_from_logits(const Tensor<Scalar>& x, const Tensor<Scalar>& d_logits) {
     const std::size_t n = layers_.size();
     d_acts_.resize(n + 1);
@@ -364,7 +365,7 @@ class Sequential {
     backward_from(x, n - 1);
   }
 
-  // The last layer's logits from the last forward(), when the compiled loss works from them for that output.
+  /// The last layer's logits from the last forward(), when the compiled loss works from them for that output.
   const Tensor<Scalar>* loss_logits(const Tensor<Scalar>& y_pred) const {
     if (!loss_ || layers_.empty() || acts_.size() != layers_.size() + 1 || &y_pred != &acts_.back() || !last_input_)
       return nullptr;
@@ -375,9 +376,9 @@ class Sequential {
 
   // ---- files ----------------------------------------------------------------------------------------------------
 
-  // Keras .keras or .h5, by the extension (architecture, weights, optimizer): forwards to nnlite::save_model, found
-  // by argument-dependent lookup when <nnlite/io/keras_h5.hpp> is included (the nnlite::io target), so the core
-  // needs no HDF5.
+  /// Keras .keras or .h5, by the extension (architecture, weights, optimizer): forwards to nnlite::save_model, found
+  /// by argument-dependent lookup when <nnlite/io/keras_h5.hpp> is included (the nnlite::io target), so the core
+  /// needs no HDF5.
   template <class... Options>
   void save(const std::string& path, const Options&... options) const {
     save_model(*this, path, options...);
@@ -385,7 +386,7 @@ class Sequential {
 
   // ---- description --------------------------------------------------------------------------------------------
 
-  // Keras' model.summary() table.
+  /// Keras' model.summary() table.
   std::string summary() const {
     std::ostringstream os;
     // Keras' column widths, widened when a "name (Type)" is longer, so columns never run into each other.
@@ -438,14 +439,14 @@ class Sequential {
     if (!allocated()) build();
   }
 
-  // Whether a layer was frozen or unfrozen since the weights were laid out (compile() takes such a change).
+  /// Whether a layer was frozen or unfrozen since the weights were laid out (compile() takes such a change).
   bool trainable_changed() const {
     for (std::size_t i = 0; i < layers_.size() && i < layout_layer_trainable_.size(); ++i)
       if (layers_[i]->trainable() != layout_layer_trainable_[i]) return true;
     return false;
   }
 
-  // Whether each weight is trained now: its spec says so and its layer is not frozen.
+  /// Whether each weight is trained now: its spec says so and its layer is not frozen.
   std::vector<std::vector<bool>> trainable_flags() const {
     std::vector<std::vector<bool>> flags;
     for (const auto& l : layers_) {
@@ -455,9 +456,9 @@ class Sequential {
     return flags;
   }
 
-  // Lays every weight out in the buffer (trainable ones first), keeping the values of weights that already existed
-  // with the same shape and initialising the others from (seed, layer index), so adding or freezing a layer never
-  // changes any other weight.
+  /// Lays every weight out in the buffer (trainable ones first), keeping the values of weights that already existed
+  /// with the same shape and initialising the others from (seed, layer index), so adding or freezing a layer never
+  /// changes any other weight.
   void allocate() {
     for (const auto& l : layers_)
       if (!l->built()) throw ShapeError("model '" + name_ + "': layer '" + l->name() + "' is not built");
@@ -527,7 +528,7 @@ class Sequential {
                        "'): expected input of shape " + input_shape_.str(true) + ", got " + x.shape().str());
   }
 
-  // Runs backward through layers [0, end) given d_acts_[end].
+  /// Runs backward through layers [0, end) given d_acts_[end].
   void backward_from(const Tensor<Scalar>& x, std::size_t end) {
     for (std::size_t i = end; i-- > 0;) {
       const Tensor<Scalar>& in = i == 0 ? x : acts_[i];
@@ -544,16 +545,16 @@ class Sequential {
   std::vector<bool> layout_layer_trainable_;
   std::vector<std::vector<Shape>> kept_shapes_;
   Index n_trainable_ = 0;
-  // Aligned like Eigen's own vectors: where a vectorised loop starts peeling depends on the address modulo the
-  // SIMD width, and the peeled scalar part may round differently (FMA contraction), so a fixed alignment is what
-  // makes two runs with the same seed bitwise identical.
+  /// Aligned like Eigen's own vectors: where a vectorised loop starts peeling depends on the address modulo the
+  /// SIMD width, and the peeled scalar part may round differently (FMA contraction), so a fixed alignment is what
+  /// makes two runs with the same seed bitwise identical.
   std::vector<Scalar, Eigen::aligned_allocator<Scalar>> params_, grads_;
   std::unique_ptr<Optimizer<Scalar>> optimizer_;
   std::unique_ptr<Loss<Scalar>> loss_;
   std::vector<std::unique_ptr<Metric<Scalar>>> metrics_;
   std::vector<std::string> metric_names_;
 
-  // Workspaces reused across batches and calls: no allocation in the training loop after the first batch.
+  /// Workspaces reused across batches and calls: no allocation in the training loop after the first batch.
   std::vector<Tensor<Scalar>> acts_, d_acts_;
   const Tensor<Scalar>* last_input_ = nullptr;
   Tensor<Scalar> predict_x_;

@@ -28,6 +28,7 @@
 
 namespace nnlite {
 
+/// Keras' fit() arguments: epochs, batch_size, validation data, shuffling, callbacks, weights, verbosity.
 template <class Scalar = float>
 struct FitOptions {
   int epochs = 1;
@@ -38,29 +39,29 @@ struct FitOptions {
   int verbose = 1;                          // 0 silent, 1 progress bar (plain lines when not a terminal), 2 per epoch
   bool terminate_on_nan = true;             // stop with NumericError on a NaN/Inf loss, before the step applies it
   std::vector<Callback<Scalar>*> callbacks;  // not owned; called in this order, before the progress bar
-  // Keras' class_weight: each training sample's loss is weighted by its class's entry (1 for a class not listed).
-  // The class is the label's argmax for one-hot labels, the rounded label for a single value (sparse or binary).
-  // Training data only (validation and evaluate are unweighted), and, as in Keras 3, not together with sample
-  // weights; labels of more than one axis per sample are refused.
+  /// Keras' class_weight: each training sample's loss is weighted by its class's entry (1 for a class not listed).
+  /// The class is the label's argmax for one-hot labels, the rounded label for a single value (sparse or binary).
+  /// Training data only (validation and evaluate are unweighted), and, as in Keras 3, not together with sample
+  /// weights; labels of more than one axis per sample are refused.
   std::map<int, double> class_weight;
-  // Data-parallel training over the ranks of `data_parallel` (not owned; e.g. nnlite::MpiCommunicator from
-  // <nnlite/mpi/communicator.hpp>, the nnlite::mpi target), like Keras' MultiWorkerMirroredStrategy. Every rank calls
-  // fit() with the same data, options and model seed. batch_size is the global batch: each rank trains on its
-  // contiguous shard of every batch (shard_of), and the trainable gradients, summed in place over the ranks (one
-  // allreduce per step, trainable params x sizeof(Scalar) bytes), are the single-process batch's gradients, so
-  // every rank takes the same optimizer step and the weights stay identical. At the start every rank takes rank 0's
-  // weights and optimizer state. Shuffling uses the same seed everywhere; dropout masks differ per rank (rank 0's
-  // are the single-process ones, so one rank is bit for bit the run without it). The loss and the metrics are
-  // reduced every step, validation is sharded and reduced, so logs, callbacks' decisions and the History agree on
-  // every rank; the progress bar prints on rank 0 only (callbacks get FitParams::rank). BatchNormalization
-  // normalises each rank's shard with its own statistics (Keras' default synchronized=False); its moving
-  // statistics are averaged over the ranks at the end of every epoch. An exception on one rank ends the whole job
-  // through Communicator::abort, naming the rank, instead of leaving the others waiting; a NaN loss (all ranks see
-  // the reduced loss) throws NumericError on every rank.
+  /// Data-parallel training over the ranks of `data_parallel` (not owned; e.g. nnlite::MpiCommunicator from
+  /// <nnlite/mpi/communicator.hpp>, the nnlite::mpi target), like Keras' MultiWorkerMirroredStrategy. Every rank calls
+  /// fit() with the same data, options and model seed. batch_size is the global batch: each rank trains on its
+  /// contiguous shard of every batch (shard_of), and the trainable gradients, summed in place over the ranks (one
+  /// allreduce per step, trainable params x sizeof(Scalar) bytes), are the single-process batch's gradients, so
+  /// every rank takes the same optimizer step and the weights stay identical. At the start every rank takes rank 0's
+  /// weights and optimizer state. Shuffling uses the same seed everywhere; dropout masks differ per rank (rank 0's
+  /// are the single-process ones, so one rank is bit for bit the run without it). The loss and the metrics are
+  /// reduced every step, validation is sharded and reduced, so logs, callbacks' decisions and the History agree on
+  /// every rank; the progress bar prints on rank 0 only (callbacks get FitParams::rank). BatchNormalization
+  /// normalises each rank's shard with its own statistics (Keras' default synchronized=False); its moving
+  /// statistics are averaged over the ranks at the end of every epoch. An exception on one rank ends the whole job
+  /// through Communicator::abort, naming the rank, instead of leaving the others waiting; a NaN loss (all ranks see
+  /// the reduced loss) throws NumericError on every rank.
   const Communicator* data_parallel = nullptr;
 };
 
-// What evaluate() and train_on_batch() return: the loss and every compiled metric by name.
+/// What evaluate() and train_on_batch() return: the loss and every compiled metric by name.
 struct Evaluation {
   double loss = 0;
   double accuracy = std::numeric_limits<double>::quiet_NaN();  // the "accuracy" metric, when compiled with it
@@ -73,14 +74,15 @@ struct Evaluation {
   }
 };
 
+/// The training loop behind Sequential::fit and evaluate: batches, steps, metrics, callbacks.
 template <class Scalar>
 class Trainer {
  public:
   explicit Trainer(Sequential<Scalar>& model) : m_(model), ws_(model.trainer_ws_) {}
 
-  // Forward in training mode, the compiled loss and backward: fills the model's grads() and returns the batch's
-  // loss (Keras' value for this batch, before any step). `sample_weight` is one weight per sample or null.
-  // `scale` multiplies the loss and its gradients (a data-parallel rank's share of the global batch).
+  /// Forward in training mode, the compiled loss and backward: fills the model's grads() and returns the batch's
+  /// loss (Keras' value for this batch, before any step). `sample_weight` is one weight per sample or null.
+  /// `scale` multiplies the loss and its gradients (a data-parallel rank's share of the global batch).
   double gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Scalar* sample_weight, double scale = 1) {
     const Tensor<Scalar>& out = m_.forward(x, Mode::training);
     const Tensor<Scalar>* logits = m_.loss_logits(out);
@@ -96,8 +98,8 @@ class Trainer {
     return loss;
   }
 
-  // One training step on one batch: gradients, the NaN guard, one optimizer step over the trainable span. Updates
-  // the compiled metrics with the batch's predictions (made before the step, as Keras does).
+  /// One training step on one batch: gradients, the NaN guard, one optimizer step over the trainable span. Updates
+  /// the compiled metrics with the batch's predictions (made before the step, as Keras does).
   double train_step(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Scalar* sample_weight, bool nan_guard,
                     int epoch, Index step) {
     const double loss = gradients(x, y, sample_weight);
@@ -124,9 +126,9 @@ class Trainer {
     std::abort();                                // not reached: abort() does not return
   }
 
-  // Loss and metrics over all samples, in inference mode (a full pass, batch by batch); Keras' on_test_* hooks. With
-  // `comm`, each rank evaluates its contiguous shard of the data (shard_of) and the results are reduced over the
-  // ranks (the on_test_batch_end logs are the rank's own so far; on_test_end and the result are everyone's).
+  /// Loss and metrics over all samples, in inference mode (a full pass, batch by batch); Keras' on_test_* hooks. With
+  /// `comm`, each rank evaluates its contiguous shard of the data (shard_of) and the results are reduced over the
+  /// ranks (the on_test_batch_end logs are the rank's own so far; on_test_end and the result are everyone's).
   Evaluation run_evaluation(const DataSource<Scalar>& data, Index batch_size,
                             const std::vector<Callback<Scalar>*>& callbacks = {}, const Communicator* comm = nullptr) {
     require_compiled("evaluate");
@@ -291,8 +293,8 @@ class Trainer {
            " failed in data-parallel fit(): " + what + "; stopping every rank";
   }
 
-  // Data-parallel fit's start: every metric must be reducible, every rank takes rank 0's weights and optimizer
-  // state, and the workspaces of the per-step reductions are sized (no allocation in the loop).
+  /// Data-parallel fit's start: every metric must be reducible, every rank takes rank 0's weights and optimizer
+  /// state, and the workspaces of the per-step reductions are sized (no allocation in the loop).
   void start_data_parallel(const Communicator& comm, const DataSource<Scalar>& train,
                            const DataSource<Scalar>* validation, const FitOptions<Scalar>& o) {
     // Ranks that disagree on how many steps to take or values to reduce would wait for each other forever, or sum
@@ -337,8 +339,8 @@ class Trainer {
     }
   }
 
-  // Sums `value` and the states of `local` over the ranks; the sums go into `value` and the states of `merged`
-  // (which may be `local` itself).
+  /// Sums `value` and the states of `local` over the ranks; the sums go into `value` and the states of `merged`
+  /// (which may be `local` itself).
   void reduce_states(const Communicator& comm, double& value, const std::vector<std::unique_ptr<Metric<Scalar>>>& local,
                      std::vector<std::unique_ptr<Metric<Scalar>>>& merged) {
     reduce_buf_.resize(std::max<std::size_t>(reduce_buf_.size(), 1));  // run_evaluation outside fit()
@@ -362,8 +364,8 @@ class Trainer {
     }
   }
 
-  // BatchNormalization's moving statistics (and the other non-trainable weights) become their mean over the ranks.
-  // In double: the mean of equal values (a frozen layer's weights) is that value exactly.
+  /// BatchNormalization's moving statistics (and the other non-trainable weights) become their mean over the ranks.
+  /// In double: the mean of equal values (a frozen layer's weights) is that value exactly.
   void average_non_trainable(const Communicator& comm) {
     const Index k = m_.count_params() - m_.trainable_size();
     if (k == 0) return;
@@ -383,7 +385,7 @@ class Trainer {
                   "layers' trainable flags)");
   }
 
-  // Labels must have the shape the compiled loss expects for the model's output.
+  /// Labels must have the shape the compiled loss expects for the model's output.
   Shape expected_target() const { return m_.loss().target_shape(m_.output_shape()); }
   std::string label_problem(const Shape& got, const Shape& want) const {
     return "labels of shape " + got.str() + " do not match the output " + m_.output_shape().str(true) +
@@ -411,7 +413,7 @@ class Trainer {
                        label_problem(data.target_shape(), expected_target()));
   }
 
-  // A batch (and its sample weights, when the source has them) into the given workspaces.
+  /// A batch (and its sample weights, when the source has them) into the given workspaces.
   const Scalar* fill_batch(const DataSource<Scalar>& data, const Index* idx, Index count, Tensor<Scalar>& x,
                            Tensor<Scalar>& y, Tensor<Scalar>& w) {
     data.fill(idx, count, x, y);
@@ -421,7 +423,7 @@ class Trainer {
     return w.data();
   }
 
-  // Keras' class_weight_to_sample_weights: one weight per sample from its label's class.
+  /// Keras' class_weight_to_sample_weights: one weight per sample from its label's class.
   static const Scalar* class_weights(const std::map<int, double>& table, const Tensor<Scalar>& y, Tensor<Scalar>& w) {
     const Index n = y.batch(), k = y.size() / std::max<Index>(n, 1);
     w.resize(Shape{n});
@@ -454,8 +456,8 @@ class Trainer {
 
   Sequential<Scalar>& m_;
   typename Sequential<Scalar>::TrainerWorkspace& ws_;  // the model's, so repeated calls reuse them
-  // Data-parallel fit: the metrics over every rank (for the logs), the reductions' buffers, whether an exception
-  // is one that every rank throws.
+  /// Data-parallel fit: the metrics over every rank (for the logs), the reductions' buffers, whether an exception
+  /// is one that every rank throws.
   std::vector<std::unique_ptr<Metric<Scalar>>> merged_;
   std::vector<double> reduce_buf_, non_trainable_;
   bool agreed_failure_ = false;
@@ -505,15 +507,15 @@ Evaluation Sequential<Scalar>::evaluate(const Tensor<Scalar>& x, const Tensor<Sc
   return evaluate(data, batch_size);
 }
 
-// One optimizer step on one batch; returns the batch's loss and metrics before the step (like Keras).
+/// One optimizer step on one batch; returns the batch's loss and metrics before the step (like Keras).
 template <class Scalar>
 Evaluation Sequential<Scalar>::train_on_batch(const Tensor<Scalar>& x, const Tensor<Scalar>& y,
                                               const Tensor<Scalar>* sample_weight) {
   return Trainer<Scalar>(*this).train_on_batch(x, y, sample_weight);
 }
 
-// Forward in training mode and backward for the compiled loss: fills grads() and returns the batch's loss, without
-// an optimizer step (for custom training loops and gradient checks).
+/// Forward in training mode and backward for the compiled loss: fills grads() and returns the batch's loss, without
+/// an optimizer step (for custom training loops and gradient checks).
 template <class Scalar>
 double Sequential<Scalar>::compute_gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y,
                                              const Tensor<Scalar>* sample_weight) {

@@ -21,8 +21,8 @@
 
 namespace nnlite {
 
-// MPI_Init_thread / MPI_Finalize for the program's lifetime (one per process). nnlite's thread pool runs the
-// kernels, but only the thread that called fit() talks to MPI: MPI_THREAD_FUNNELED.
+/// MPI_Init_thread / MPI_Finalize for the program's lifetime (one per process). nnlite's thread pool runs the
+/// kernels, but only the thread that called fit() talks to MPI: MPI_THREAD_FUNNELED.
 class MpiSession {
  public:
   MpiSession(int& argc, char**& argv) {
@@ -39,6 +39,7 @@ class MpiSession {
   }
 };
 
+/// A Communicator over an MPI communicator (data-parallel fit across processes).
 class MpiCommunicator : public Communicator {
  public:
   explicit MpiCommunicator(MPI_Comm comm = MPI_COMM_WORLD) : comm_(comm) {
@@ -60,7 +61,7 @@ class MpiCommunicator : public Communicator {
   MPI_Comm comm() const { return comm_; }
 
  private:
-  // MPI counts are ints: a larger buffer goes in chunks (MPI's default error handler aborts the job on failure).
+  /// MPI counts are ints: a larger buffer goes in chunks (MPI's default error handler aborts the job on failure).
   template <class T>
   void allreduce(T* buf, Index count, MPI_Datatype type) const {
     for (Index at = 0; at < count; at += INT_MAX)

@@ -26,7 +26,7 @@ class Adagrad : public Optimizer<Scalar> {
   double initial_accumulator_value() const { return initial_; }
   double epsilon() const { return epsilon_; }
 
-  // acc += g^2;  p -= lr g / sqrt(acc + eps)
+  /// acc += g^2;  p -= lr g / sqrt(acc + eps)
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
     if (acc_.size() == 0) acc_ = Vector::Constant(n, static_cast<Scalar>(initial_));
@@ -62,7 +62,7 @@ class Adagrad : public Optimizer<Scalar> {
     return with_base_options(std::move(opt), c);
   }
 
-  // "accumulator" in tf.keras 2.x and Keras 3 alike.
+  /// "accumulator" in tf.keras 2.x and Keras 3 alike.
   std::vector<std::pair<std::string, Vector*>> state() override { return {{"accumulator", &acc_}}; }
   void reset() override {
     Optimizer<Scalar>::reset();

@@ -12,6 +12,7 @@
 
 namespace nnlite {
 
+/// Keras' Adam optimizer: Keras 3's update rule and defaults, one fused pass over the flat parameter buffer.
 template <class Scalar>
 class Adam : public Optimizer<Scalar> {
  public:
@@ -31,9 +32,9 @@ class Adam : public Optimizer<Scalar> {
   double epsilon() const { return epsilon_; }
   bool amsgrad() const { return amsgrad_; }
 
-  // t = step number (1-based); lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
-  // m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2);  p -= lr_t * m / (sqrt(v) + epsilon)
-  // amsgrad: vhat = max(vhat, v) and vhat in place of v in the step.
+  /// t = step number (1-based); lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+  /// m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2);  p -= lr_t * m / (sqrt(v) + epsilon)
+  /// amsgrad: vhat = max(vhat, v) and vhat in place of v in the step.
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
     this->ensure_state(m_, n);
@@ -80,7 +81,7 @@ class Adam : public Optimizer<Scalar> {
     });
   }
 
-  // m, v (and vhat with amsgrad): tf.keras 2.x slot names; Keras 3 calls them momentum, velocity, velocity_hat.
+  /// m, v (and vhat with amsgrad): tf.keras 2.x slot names; Keras 3 calls them momentum, velocity, velocity_hat.
   std::vector<std::pair<std::string, Vector*>> state() override {
     if (amsgrad_) return {{"m", &m_}, {"v", &v_}, {"vhat", &vhat_}};
     return {{"m", &m_}, {"v", &v_}};
@@ -93,7 +94,7 @@ class Adam : public Optimizer<Scalar> {
   }
 
  protected:
-  // Adam's and AdamW's from_config: `create` makes the optimizer from (lr, beta_1, beta_2, epsilon, amsgrad).
+  /// Adam's and AdamW's from_config: `create` makes the optimizer from (lr, beta_1, beta_2, epsilon, amsgrad).
   template <class Create>
   static std::unique_ptr<Optimizer<Scalar>> make(const ConfigReader& c, std::optional<double> wd_fallback,
                                                  Create create) {
@@ -114,8 +115,8 @@ class Adam : public Optimizer<Scalar> {
   Vector m_, v_, vhat_;
 };
 
-// Keras 3's AdamW: Adam whose weight_decay (var -= var * weight_decay * lr before each update, the base options'
-// decay) defaults to 0.004 and cannot be None.
+/// Keras 3's AdamW: Adam whose weight_decay (var -= var * weight_decay * lr before each update, the base options'
+/// decay) defaults to 0.004 and cannot be None.
 template <class Scalar>
 class AdamW : public Adam<Scalar> {
  public:

@@ -28,7 +28,7 @@ class Adamax : public Optimizer<Scalar> {
   double beta_2() const { return beta_2_; }
   double epsilon() const { return epsilon_; }
 
-  // m += (g - m)(1 - beta_1);  u = max(beta_2 u, |g|);  p -= lr m / ((1 - beta_1^t)(u + eps))
+  /// m += (g - m)(1 - beta_1);  u = max(beta_2 u, |g|);  p -= lr m / ((1 - beta_1^t)(u + eps))
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
     this->ensure_state(m_, n);
@@ -69,7 +69,7 @@ class Adamax : public Optimizer<Scalar> {
     return with_base_options(std::move(opt), c);
   }
 
-  // tf.keras 2.x slot names m, v (Keras 3: momentum, norm; tf.keras 2.11: m, u).
+  /// tf.keras 2.x slot names m, v (Keras 3: momentum, norm; tf.keras 2.11: m, u).
   std::vector<std::pair<std::string, Vector*>> state() override { return {{"m", &m_}, {"v", &u_}}; }
   void reset() override {
     Optimizer<Scalar>::reset();

@@ -26,13 +26,13 @@ class Nadam : public Optimizer<Scalar> {
   double beta_1() const { return beta_1_; }
   double beta_2() const { return beta_2_; }
   double epsilon() const { return epsilon_; }
-  // Keras' _u_product after the steps taken (1 before the first).
+  /// Keras' _u_product after the steps taken (1 before the first).
   double u_product() const { return u_product_; }
 
-  // t = step (1-based); u_t = beta_1 (1 - 0.5 * 0.96^t), u_t1 = the same at t + 1; u_product *= u_t (first)
-  // m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2)
-  // m_hat = u_t1 m / (1 - u_product u_t1) + (1 - u_t) g / (1 - u_product);  v_hat = v / (1 - beta_2^t)
-  // p -= lr m_hat / (sqrt(v_hat) + eps)
+  /// t = step (1-based); u_t = beta_1 (1 - 0.5 * 0.96^t), u_t1 = the same at t + 1; u_product *= u_t (first)
+  /// m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2)
+  /// m_hat = u_t1 m / (1 - u_product u_t1) + (1 - u_t) g / (1 - u_product);  v_hat = v / (1 - beta_2^t)
+  /// p -= lr m_hat / (sqrt(v_hat) + eps)
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
     this->ensure_state(m_, n);
@@ -60,8 +60,8 @@ class Nadam : public Optimizer<Scalar> {
     });
   }
 
-  // u_product follows from the step count: recomputed the same way the steps build it, so a resumed run continues
-  // bit for bit.
+  /// u_product follows from the step count: recomputed the same way the steps build it, so a resumed run continues
+  /// bit for bit.
   void set_iterations(std::int64_t n) override {
     Optimizer<Scalar>::set_iterations(n);
     u_product_ = 1.0;
@@ -86,7 +86,7 @@ class Nadam : public Optimizer<Scalar> {
     return with_base_options(std::move(opt), c);
   }
 
-  // tf.keras 2.x slot names m, v (Keras 3: momentum, velocity).
+  /// tf.keras 2.x slot names m, v (Keras 3: momentum, velocity).
   std::vector<std::pair<std::string, Vector*>> state() override { return {{"m", &m_}, {"v", &v_}}; }
   void reset() override {
     Optimizer<Scalar>::reset();

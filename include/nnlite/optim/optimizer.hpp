@@ -18,22 +18,23 @@
 
 namespace nnlite {
 
+/// What every optimizer does: one step over the flat parameter vector, with flat state vectors.
 template <class Scalar>
 class Optimizer {
  public:
   using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   virtual ~Optimizer() = default;
 
-  // Keras' class name ("Adam") and get_config() (name, learning_rate, hyperparameters).
+  /// Keras' class name ("Adam") and get_config() (name, learning_rate, hyperparameters).
   virtual std::string class_name() const = 0;
   virtual nlohmann::json config() const = 0;
   virtual std::unique_ptr<Optimizer> clone() const = 0;
 
-  // Updates all n parameters from their gradients: one optimizer step. Built-in optimizers start with
-  // prepare_step() (clipping, weight decay); an optimizer of your own may too.
+  /// Updates all n parameters from their gradients: one optimizer step. Built-in optimizers start with
+  /// prepare_step() (clipping, weight decay); an optimizer of your own may too.
   virtual void step(Scalar* params, const Scalar* grads, Index n) = 0;
 
-  // Optimizer steps taken so far (Keras' `iterations`).
+  /// Optimizer steps taken so far (Keras' `iterations`).
   std::int64_t iterations() const { return iterations_; }
   double learning_rate() const { return learning_rate_; }
   void set_learning_rate(double lr) {
@@ -41,17 +42,17 @@ class Optimizer {
     learning_rate_ = lr;
   }
 
-  // Named state vectors (tf.keras 2.x slot names: Adam m, v), for checkpoints and .h5 optimizer_weights (resume
-  // must continue bit for bit). Empty until the first step.
+  /// Named state vectors (tf.keras 2.x slot names: Adam m, v), for checkpoints and .h5 optimizer_weights (resume
+  /// must continue bit for bit). Empty until the first step.
   virtual std::vector<std::pair<std::string, Vector*>> state() { return {}; }
-  // Virtual for optimizers with scalar state that follows from the step count (Nadam's u_product).
+  /// Virtual for optimizers with scalar state that follows from the step count (Nadam's u_product).
   virtual void set_iterations(std::int64_t n) { iterations_ = n; }
   virtual void reset() { iterations_ = 0; }
 
-  // ---- Keras 3 base-optimizer options (each off when unset, as Keras' None) ----
-  // Keras 3 order in apply(): gradients clipped (clipnorm per variable, or global_clipnorm over all of them, or
-  // clipvalue elementwise: at most one of the three), then weight decay var -= var * weight_decay * lr on every
-  // trained variable, then the optimizer's own update with the clipped gradients.
+  /// ---- Keras 3 base-optimizer options (each off when unset, as Keras' None) ----
+  /// Keras 3 order in apply(): gradients clipped (clipnorm per variable, or global_clipnorm over all of them, or
+  /// clipvalue elementwise: at most one of the three), then weight decay var -= var * weight_decay * lr on every
+  /// trained variable, then the optimizer's own update with the clipped gradients.
   std::optional<double> weight_decay() const { return weight_decay_; }
   std::optional<double> clipnorm() const { return clipnorm_; }
   std::optional<double> clipvalue() const { return clipvalue_; }
@@ -66,17 +67,17 @@ class Optimizer {
   Optimizer& set_clipvalue(std::optional<double> c) { return set_clip(clipvalue_, "clipvalue", c); }
   Optimizer& set_global_clipnorm(std::optional<double> c) { return set_clip(global_clipnorm_, "global_clipnorm", c); }
 
-  // The sizes of the variables (weight tensors) the flat buffer holds, in buffer order: clipnorm clips each one's
-  // gradient by its own norm, as Keras does. compile() sets them; empty means one variable of all n values.
+  /// The sizes of the variables (weight tensors) the flat buffer holds, in buffer order: clipnorm clips each one's
+  /// gradient by its own norm, as Keras does. compile() sets them; empty means one variable of all n values.
   void set_variable_sizes(std::vector<Index> sizes) { variable_sizes_ = std::move(sizes); }
   const std::vector<Index>& variable_sizes() const { return variable_sizes_; }
 
  protected:
-  // No virtual calls here: the derived object does not exist yet.
+  /// No virtual calls here: the derived object does not exist yet.
   explicit Optimizer(double lr) : learning_rate_(lr) {
     if (!(lr > 0)) throw ArgumentError("optimizer: learning_rate must be > 0, got " + std::to_string(lr));
   }
-  // Sizes the state on the first step, and refuses a model whose size changed under it.
+  /// Sizes the state on the first step, and refuses a model whose size changed under it.
   void ensure_state(Vector& v, Index n) {
     if (v.size() == 0) v = Vector::Zero(n);
     if (v.size() != n)
@@ -84,9 +85,9 @@ class Optimizer {
                        " values but the model has " + std::to_string(n) + " parameters");
   }
 
-  // What every step starts with, in Keras 3's order: the gradients clipped (into a workspace, which is then what
-  // the update must read: the returned pointer) and the decoupled weight decay applied to the parameters.
-  // Norms are summed in double (Keras sums in the variable's dtype). Costs nothing when the options are off.
+  /// What every step starts with, in Keras 3's order: the gradients clipped (into a workspace, which is then what
+  /// the update must read: the returned pointer) and the decoupled weight decay applied to the parameters.
+  /// Norms are summed in double (Keras sums in the variable's dtype). Costs nothing when the options are off.
   const Scalar* prepare_step(Scalar* params, const Scalar* grads, Index n) {
     const Scalar* g = grads;
     if (clipnorm_ || clipvalue_ || global_clipnorm_) {
@@ -134,7 +135,7 @@ class Optimizer {
     return g;
   }
 
-  // Keras 3's base get_config() keys (name, learning_rate and the options above; null when off).
+  /// Keras 3's base get_config() keys (name, learning_rate and the options above; null when off).
   nlohmann::json base_config(const std::string& name) const {
     auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
     return {{"name", name},
@@ -168,9 +169,9 @@ class Optimizer {
   Vector clipped_;  // the clipped gradients (workspace)
 };
 
-// What every optimizer's from_config() checks first: the learning rate (Keras 3 `learning_rate`, tf.keras 2 `lr`),
-// and options that would change the training which nnlite does not implement yet, refused rather than dropped
-// (tf.keras 2's `decay`, the inverse-time learning-rate decay, among them).
+/// What every optimizer's from_config() checks first: the learning rate (Keras 3 `learning_rate`, tf.keras 2 `lr`),
+/// and options that would change the training which nnlite does not implement yet, refused rather than dropped
+/// (tf.keras 2's `decay`, the inverse-time learning-rate decay, among them).
 inline double optimizer_learning_rate(const ConfigReader& c, double fallback) {
   for (const char* key : {"gradient_accumulation_steps", "loss_scale_factor"}) c.require_null(key);
   if (c.number("decay", 0.0) != 0.0) c.unsupported("'decay' = " + dump_json(c.at("decay")));
@@ -182,8 +183,8 @@ inline double optimizer_learning_rate(const ConfigReader& c, double fallback) {
   return lr;
 }
 
-// What every optimizer's from_config() reads last: Keras 3's base options into the made optimizer (null or absent
-// is off; tf.keras 2 wrote the clip options too). `weight_decay` falls back to `wd_fallback` (AdamW: 0.004).
+/// What every optimizer's from_config() reads last: Keras 3's base options into the made optimizer (null or absent
+/// is off; tf.keras 2 wrote the clip options too). `weight_decay` falls back to `wd_fallback` (AdamW: 0.004).
 template <class Opt>
 std::unique_ptr<Opt> with_base_options(std::unique_ptr<Opt> opt, const ConfigReader& c,
                                        std::optional<double> wd_fallback = std::nullopt) {

@@ -44,8 +44,8 @@ void register_optimizer(const std::string& class_name, OptimizerCreator<Scalar> 
   optimizer_registry<Scalar>().add(class_name, std::move(creator), aliases);
 }
 
-// An optimizer from Keras' serialized form {"class_name": "Adam", "config": {...}} (tf.keras 2.11 writes
-// "Custom>Adam"), or a bare class name with Keras' defaults. `source` prefixes every message.
+/// An optimizer from Keras' serialized form {"class_name": "Adam", "config": {...}} (tf.keras 2.11 writes
+/// "Custom>Adam"), or a bare class name with Keras' defaults. `source` prefixes every message.
 template <class Scalar>
 std::unique_ptr<Optimizer<Scalar>> make_optimizer(const json& spec, const std::string& source = "optimizer") {
   static const json empty = json::object();

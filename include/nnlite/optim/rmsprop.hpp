@@ -29,8 +29,8 @@ class RMSprop : public Optimizer<Scalar> {
   double epsilon() const { return epsilon_; }
   bool centered() const { return centered_; }
 
-  // rms = rho rms + (1 - rho) g^2;  centered: mg = rho mg + (1 - rho) g, denom = rms - mg^2 + eps, else rms + eps
-  // inc = lr g / sqrt(denom);  momentum > 0: mom = momentum mom + inc, p -= mom;  else p -= inc
+  /// rms = rho rms + (1 - rho) g^2;  centered: mg = rho mg + (1 - rho) g, denom = rms - mg^2 + eps, else rms + eps
+  /// inc = lr g / sqrt(denom);  momentum > 0: mom = momentum mom + inc, p -= mom;  else p -= inc
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
     this->ensure_state(rms_, n);
@@ -87,8 +87,8 @@ class RMSprop : public Optimizer<Scalar> {
     return with_base_options(std::move(opt), c);
   }
 
-  // tf.keras 2.x slot names rms, momentum, mg (Keras 3: velocity, momentum, average_gradient), only the slots
-  // Keras creates: momentum when momentum > 0, mg when centered.
+  /// tf.keras 2.x slot names rms, momentum, mg (Keras 3: velocity, momentum, average_gradient), only the slots
+  /// Keras creates: momentum when momentum > 0, mg when centered.
   std::vector<std::pair<std::string, Vector*>> state() override {
     std::vector<std::pair<std::string, Vector*>> s{{"rms", &rms_}};
     if (momentum_ > 0) s.emplace_back("momentum", &mom_);

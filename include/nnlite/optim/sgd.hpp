@@ -6,6 +6,7 @@
 
 namespace nnlite {
 
+/// Keras' SGD optimizer, with momentum and nesterov as Keras 3 defines them.
 template <class Scalar>
 class SGD : public Optimizer<Scalar> {
  public:

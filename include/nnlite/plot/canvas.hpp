@@ -105,6 +105,7 @@
 
 namespace nnlite::plot {
 
+/// An RGB colour.
 struct Color {
   std::uint8_t r = 0, g = 0, b = 0;
   friend bool operator==(Color p, Color q) { return p.r == q.r && p.g == q.g && p.b == q.b; }
@@ -119,7 +120,7 @@ inline constexpr Color grid_color{228, 228, 228};
 inline constexpr Color mistake_red{214, 39, 40};
 inline constexpr Color correct_green{30, 130, 30};
 
-// matplotlib's default "tab10" cycle, so figures look like the ones Keras users know.
+/// matplotlib's default "tab10" cycle, so figures look like the ones Keras users know.
 inline Color tab10(std::size_t i) {
   static constexpr Color colors[10] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
                                        {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
@@ -127,7 +128,7 @@ inline Color tab10(std::size_t i) {
   return colors[i % 10];
 }
 
-// Linear blend: t = 0 gives a, t = 1 gives b.
+/// Linear blend: t = 0 gives a, t = 1 gives b.
 inline Color mix(Color a, Color b, double t) {
   t = std::clamp(t, 0.0, 1.0);
   auto ch = [t](std::uint8_t x, std::uint8_t y) {
@@ -136,17 +137,19 @@ inline Color mix(Color a, Color b, double t) {
   return {ch(a.r, b.r), ch(a.g, b.g), ch(a.b, b.b)};
 }
 
-// Relative luminance in [0, 1] (sRGB weights), to pick black or white text on a coloured cell.
+/// Relative luminance in [0, 1] (sRGB weights), to pick black or white text on a coloured cell.
 inline double luminance(Color c) { return (0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b) / 255.0; }
 
 enum class Align { left, center, right };
 enum class VAlign { top, middle, bottom };
 enum class LineStyle { solid, dashed, dotted };
 
+/// A point in pixel coordinates.
 struct Point {
   double x = 0, y = 0;
 };
 
+/// An axis-aligned rectangle in pixel coordinates.
 struct Rect {
   int x = 0, y = 0, w = 0, h = 0;
   int right() const { return x + w; }
@@ -155,7 +158,7 @@ struct Rect {
 };
 
 namespace detail {
-// stb_easy_font indexes a table with (c - 32): anything outside printable ASCII would read out of bounds.
+/// stb_easy_font indexes a table with (c - 32): anything outside printable ASCII would read out of bounds.
 inline std::string printable(const std::string& s) {
   std::string out = s;
   for (char& c : out)
@@ -178,7 +181,7 @@ constexpr int font_cap_height = 7;   // capitals and digits span rows 0..6; desc
 constexpr int font_glyph_gap = 2;    // every advance includes 2 empty columns after the glyph
 }  // namespace detail
 
-// Width in pixels of the inked part of the widest line of `s` drawn at `scale`.
+/// Width in pixels of the inked part of the widest line of `s` drawn at `scale`.
 inline int text_width(const std::string& s, int scale = 2) {
   int widest = 0;
   for (auto& line : detail::split_lines(detail::printable(s))) {
@@ -189,19 +192,19 @@ inline int text_width(const std::string& s, int scale = 2) {
   return std::max(0, widest) * std::max(1, scale);
 }
 
-// Height in pixels from the top of the first line's capitals to the baseline of the last line (descenders
-// hang up to 2 * scale below it).
+/// Height in pixels from the top of the first line's capitals to the baseline of the last line (descenders
+/// hang up to 2 * scale below it).
 inline int text_height(const std::string& s, int scale = 2) {
   const int lines = static_cast<int>(detail::split_lines(s).size());
   return (detail::font_line_pitch * (lines - 1) + detail::font_cap_height) * std::max(1, scale);
 }
 
-// Pixel distance between the tops of two consecutive lines at `scale`.
+/// Pixel distance between the tops of two consecutive lines at `scale`.
 inline int line_pitch(int scale = 2) { return detail::font_line_pitch * std::max(1, scale); }
 
-// An RGB image in memory, row-major, 3 bytes per pixel. Coordinates: pixel (x, y) covers [x, x+1) x [y, y+1),
-// so a 1-pixel line through pixel centres uses x + 0.5. Everything drawn is clipped to the canvas and to the
-// current clip rectangle.
+/// An RGB image in memory, row-major, 3 bytes per pixel. Coordinates: pixel (x, y) covers [x, x+1) x [y, y+1),
+/// so a 1-pixel line through pixel centres uses x + 0.5. Everything drawn is clipped to the canvas and to the
+/// current clip rectangle.
 class Canvas {
  public:
   Canvas(int width, int height, Color background = white) : w_(width), h_(height), bg_(background) {
@@ -217,7 +220,7 @@ class Canvas {
   int width() const noexcept { return w_; }
   int height() const noexcept { return h_; }
   Color background() const noexcept { return bg_; }
-  // Raw RGB bytes, width * height * 3, row-major, top row first.
+  /// Raw RGB bytes, width * height * 3, row-major, top row first.
   const std::vector<std::uint8_t>& pixels() const noexcept { return rgb_; }
 
   Color pixel(int x, int y) const {
@@ -227,7 +230,7 @@ class Canvas {
     return {p[0], p[1], p[2]};
   }
 
-  // Restricts drawing to `r` (intersected with the canvas) until reset_clip().
+  /// Restricts drawing to `r` (intersected with the canvas) until reset_clip().
   void set_clip(Rect r) {
     const int x0 = std::max(0, r.x), y0 = std::max(0, r.y);
     const int x1 = std::min(w_, r.right()), y1 = std::min(h_, r.bottom());
@@ -242,7 +245,7 @@ class Canvas {
     p[0] = c.r, p[1] = c.g, p[2] = c.b;
   }
 
-  // Paints `c` over the pixel with opacity `alpha` in [0, 1].
+  /// Paints `c` over the pixel with opacity `alpha` in [0, 1].
   void blend_pixel(int x, int y, Color c, double alpha) noexcept {
     if (!(alpha > 0) || !clip_.contains(x, y)) return;
     if (alpha >= 1) return set_pixel(x, y, c);
@@ -264,7 +267,7 @@ class Canvas {
   }
   void fill_rect(Rect r, Color c) { fill_rect(r.x, r.y, r.w, r.h, c); }
 
-  // Outline drawn inside the rectangle, `thickness` pixels wide.
+  /// Outline drawn inside the rectangle, `thickness` pixels wide.
   void rect(int x, int y, int w, int h, Color c, int thickness = 1) {
     const int t = std::max(1, std::min({thickness, (w + 1) / 2, (h + 1) / 2}));
     fill_rect(x, y, w, t, c);
@@ -274,13 +277,13 @@ class Canvas {
   }
   void rect(Rect r, Color c, int thickness = 1) { rect(r.x, r.y, r.w, r.h, c, thickness); }
 
-  // Antialiased line with round caps.
+  /// Antialiased line with round caps.
   void line(double x0, double y0, double x1, double y1, Color c, double thickness = 1.0) {
     stroke({{{x0, y0}, {x1, y1}}}, c, thickness);
   }
 
-  // Connected line through `pts`; joints are drawn once (no darker dots where segments overlap). Dashes keep
-  // their phase across vertices so the pattern stays even on a jagged curve. Non-finite points break the line.
+  /// Connected line through `pts`; joints are drawn once (no darker dots where segments overlap). Dashes keep
+  /// their phase across vertices so the pattern stays even on a jagged curve. Non-finite points break the line.
   void polyline(const std::vector<Point>& pts, Color c, double thickness = 1.0,
                 LineStyle style = LineStyle::solid) {
     std::vector<Segment> segs;
@@ -312,7 +315,7 @@ class Canvas {
     stroke(segs, c, thickness);
   }
 
-  // Filled, antialiased (4x4 supersampled) triangle: arrow heads, legend markers.
+  /// Filled, antialiased (4x4 supersampled) triangle: arrow heads, legend markers.
   void fill_triangle(Point a, Point b, Point c, Color col) {
     const int x0 = static_cast<int>(std::floor(std::min({a.x, b.x, c.x})));
     const int x1 = static_cast<int>(std::ceil(std::max({a.x, b.x, c.x})));
@@ -343,11 +346,11 @@ class Canvas {
         blend_pixel(x, y, c, std::clamp(r + 0.5 - std::hypot(x + 0.5 - cx, y + 0.5 - cy), 0.0, 1.0));
   }
 
-  // Draws `s` (may contain '\n'; each line aligned on its own) with stb_easy_font, every font pixel becoming a
-  // scale x scale block. (x, y) is the anchor: `align` picks which end of the text it marks, `valign` whether it
-  // is the capitals' top, their middle or the baseline. Vertical text is turned 90 degrees counter-clockwise
-  // (reads bottom to top, like a y-axis label); `align` then runs along the text (left = its start, lowest on
-  // screen) and `valign` across it (top = the glyph tops, which face left).
+  /// Draws `s` (may contain '\n'; each line aligned on its own) with stb_easy_font, every font pixel becoming a
+  /// scale x scale block. (x, y) is the anchor: `align` picks which end of the text it marks, `valign` whether it
+  /// is the capitals' top, their middle or the baseline. Vertical text is turned 90 degrees counter-clockwise
+  /// (reads bottom to top, like a y-axis label); `align` then runs along the text (left = its start, lowest on
+  /// screen) and `valign` across it (top = the glyph tops, which face left).
   void text(int x, int y, const std::string& s, Color c, int scale = 2, Align align = Align::left,
             VAlign valign = VAlign::top, bool vertical = false) {
     scale = std::max(1, scale);
@@ -380,7 +383,7 @@ class Canvas {
     }
   }
 
-  // Grayscale image (0 = black, 255 = white), each source pixel drawn as a scale x scale block.
+  /// Grayscale image (0 = black, 255 = white), each source pixel drawn as a scale x scale block.
   void gray_image(int x, int y, const std::uint8_t* data, int w, int h, int scale = 1) {
     for (int r = 0; r < h; ++r)
       for (int col = 0; col < w; ++col) {
@@ -389,7 +392,7 @@ class Canvas {
       }
   }
 
-  // Writes the canvas as an 8-bit RGB PNG, atomically (temp file + rename). Throws IoError naming `path`.
+  /// Writes the canvas as an 8-bit RGB PNG, atomically (temp file + rename). Throws IoError naming `path`.
   void save_png(const std::string& path) const {
     std::vector<unsigned char> png;  // encoded in memory, then written by the one atomic byte writer
     const int encoded = stbi_write_png_to_func(
@@ -414,8 +417,8 @@ class Canvas {
     return (static_cast<std::size_t>(y) * static_cast<std::size_t>(w_) + static_cast<std::size_t>(x)) * 3;
   }
 
-  // Rasterises round-capped segments into one coverage map (max over segments) and blends it once, so
-  // overlapping pieces of the same stroke do not darken each other's antialiased edges.
+  /// Rasterises round-capped segments into one coverage map (max over segments) and blends it once, so
+  /// overlapping pieces of the same stroke do not darken each other's antialiased edges.
   void stroke(const std::vector<Segment>& segs, Color c, double thickness) {
     if (segs.empty()) return;
     const double r = std::max(thickness, 0.5) / 2;

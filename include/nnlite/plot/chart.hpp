@@ -13,7 +13,7 @@
 
 namespace nnlite::plot {
 
-// The smallest step of the form {1, 2, 5} x 10^k that puts at most `max_ticks` ticks in [lo, hi].
+/// The smallest step of the form {1, 2, 5} x 10^k that puts at most `max_ticks` ticks in [lo, hi].
 inline double nice_step(double lo, double hi, int max_ticks = 8) {
   if (!std::isfinite(lo) || !std::isfinite(hi))
     throw ArgumentError("nice_step: the axis range must be finite");
@@ -33,8 +33,8 @@ inline double nice_step(double lo, double hi, int max_ticks = 8) {
   }
 }
 
-// Tick values inside [lo, hi], multiples of nice_step(lo, hi, max_ticks). Values are snapped to the step's
-// decimals so 0.1 * 3 comes back as 0.3, not 0.30000000000000004.
+/// Tick values inside [lo, hi], multiples of nice_step(lo, hi, max_ticks). Values are snapped to the step's
+/// decimals so 0.1 * 3 comes back as 0.3, not 0.30000000000000004.
 inline std::vector<double> nice_ticks(double lo, double hi, int max_ticks = 8) {
   if (hi < lo) std::swap(lo, hi);
   const double step = nice_step(lo, hi, max_ticks);
@@ -46,7 +46,7 @@ inline std::vector<double> nice_ticks(double lo, double hi, int max_ticks = 8) {
   return ticks;
 }
 
-// Digits after the point needed to tell apart ticks `step` apart (0.05 -> 2, 0.1 -> 1, 5 -> 0).
+/// Digits after the point needed to tell apart ticks `step` apart (0.05 -> 2, 0.1 -> 1, 5 -> 0).
 inline int tick_decimals(double step) {
   if (!(step > 0) || !std::isfinite(step)) return 0;
   return std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
@@ -60,6 +60,7 @@ inline std::string format_tick(double v, double step) {
   return s;
 }
 
+/// One line of a chart: its points, label and colour.
 struct Series {
   std::string label;      // empty: not listed in the automatic legend
   std::vector<double> x;  // empty: 1, 2, ..., y.size() (epochs)
@@ -69,6 +70,7 @@ struct Series {
   double thickness = 2.0;
 };
 
+/// One legend row: a label and its colour.
 struct LegendEntry {
   std::string label;
   Color color;
@@ -77,9 +79,10 @@ struct LegendEntry {
 
 enum class LegendPos { best, upper_right, upper_left, lower_left, lower_right, none };
 
+/// A chart's title, axis labels, size and ranges.
 struct ChartOptions {
   std::string title, x_label, y_label;
-  // NaN: from the data, plus 5% margins like matplotlib.
+  /// NaN: from the data, plus 5% margins like matplotlib.
   double x_min = std::numeric_limits<double>::quiet_NaN(), x_max = std::numeric_limits<double>::quiet_NaN();
   double y_min = std::numeric_limits<double>::quiet_NaN(), y_max = std::numeric_limits<double>::quiet_NaN();
   bool integer_x = false;  // ticks on whole numbers only (epochs)
@@ -93,7 +96,7 @@ struct ChartOptions {
 namespace detail {
 constexpr int legend_sample_len = 34;  // length of the line sample in front of a legend label
 
-// Size of a boxed legend listing `entries` one per row.
+/// Size of a boxed legend listing `entries` one per row.
 inline Point legend_size(const std::vector<LegendEntry>& entries, int scale) {
   int w = 0;
   for (auto& e : entries) w = std::max(w, text_width(e.label, scale));
@@ -108,7 +111,7 @@ inline void legend_sample(Canvas& c, int x, int y_mid, const LegendEntry& e) {
 }
 }  // namespace detail
 
-// A framed legend box with its top-left corner at (x, y).
+/// A framed legend box with its top-left corner at (x, y).
 inline void draw_legend(Canvas& c, int x, int y, const std::vector<LegendEntry>& entries, int scale = 2) {
   if (entries.empty()) return;
   const Point size = detail::legend_size(entries, scale);
@@ -125,7 +128,7 @@ inline void draw_legend(Canvas& c, int x, int y, const std::vector<LegendEntry>&
   }
 }
 
-// Legend laid out in rows (wrapping as needed) centred in `area`; returns the height it used.
+/// Legend laid out in rows (wrapping as needed) centred in `area`; returns the height it used.
 inline int draw_legend_row(Canvas& c, Rect area, const std::vector<LegendEntry>& entries, int scale = 2,
                            bool draw = true) {
   if (entries.empty()) return 0;
@@ -152,7 +155,7 @@ inline int draw_legend_row(Canvas& c, Rect area, const std::vector<LegendEntry>&
   return used;
 }
 
-// Draws a complete line chart inside `area` of the canvas.
+/// Draws a complete line chart inside `area` of the canvas.
 inline void draw_line_chart(Canvas& c, Rect area, const std::vector<Series>& series,
                             const ChartOptions& opt = ChartOptions{}) {
   const int ts = std::max(1, opt.text_scale);
@@ -283,7 +286,7 @@ inline void draw_line_chart(Canvas& c, Rect area, const std::vector<Series>& ser
   draw_legend(c, corners[pick].x, corners[pick].y, entries, ts);
 }
 
-// A stand-alone line chart figure.
+/// A stand-alone line chart figure.
 inline Canvas render_line_chart(const std::vector<Series>& series, const ChartOptions& opt = ChartOptions{},
                                 int width = 800, int height = 560) {
   Canvas c(width, height);

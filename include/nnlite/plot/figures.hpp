@@ -15,13 +15,13 @@
 
 namespace nnlite {
 
-// One training run's per-epoch history, as Keras' History.history holds it. Any vector may be empty.
+/// One training run's per-epoch history, as Keras' History.history holds it. Any vector may be empty.
 struct HistorySeries {
   std::string label;  // e.g. "iteration 1"
   std::vector<double> loss, accuracy, val_loss, val_accuracy;
 };
 
-// One box of a model diagram: a row of Keras' model.summary().
+/// One box of a model diagram: a row of Keras' model.summary().
 struct LayerBox {
   std::string name;          // "conv2d"
   std::string type;          // "Conv2D"
@@ -36,7 +36,7 @@ inline std::string class_name(const std::vector<std::string>& names, long idx) {
   return std::to_string(idx);
 }
 
-// matplotlib's "Blues" colormap (9-class ColorBrewer anchors), t in [0, 1].
+/// matplotlib's "Blues" colormap (9-class ColorBrewer anchors), t in [0, 1].
 inline plot::Color blues(double t) {
   static constexpr plot::Color anchors[9] = {{247, 251, 255}, {222, 235, 247}, {198, 219, 239},
                                              {158, 202, 225}, {107, 174, 214}, {66, 146, 198},
@@ -46,7 +46,7 @@ inline plot::Color blues(double t) {
   return plot::mix(anchors[i], anchors[i + 1], t - i);
 }
 
-// Pastel fill and a darker border per layer kind, so conv / pool / dense blocks stand apart at a glance.
+/// Pastel fill and a darker border per layer kind, so conv / pool / dense blocks stand apart at a glance.
 inline void layer_colors(const std::string& type, plot::Color& fill, plot::Color& border) {
   const std::string t = to_lower(type);
   std::size_t k = 7;  // gray for anything unknown
@@ -64,8 +64,8 @@ inline void layer_colors(const std::string& type, plot::Color& fill, plot::Color
 
 }  // namespace plot::detail::fig
 
-// Two panels side by side — "Accuracy" and "Loss" per epoch — one colour per run, training solid, validation
-// dashed, and one shared legend underneath.
+/// Two panels side by side — "Accuracy" and "Loss" per epoch — one colour per run, training solid, validation
+/// dashed, and one shared legend underneath.
 inline plot::Canvas render_training_history(const std::vector<HistorySeries>& runs, const std::string& title = "",
                                             int width = 1400, int height = 620) {
   using namespace plot;
@@ -125,8 +125,8 @@ inline void plot_training_history(const std::string& path, const std::vector<His
   render_training_history(runs, title, width, height).save_png(path);
 }
 
-// Heat map of a confusion matrix (rows: true class, columns: predicted), white -> blue, with the count in each
-// cell, class names on both axes and a colour bar.
+/// Heat map of a confusion matrix (rows: true class, columns: predicted), white -> blue, with the count in each
+/// cell, class names on both axes and a colour bar.
 inline plot::Canvas render_confusion_matrix(const std::vector<std::vector<long>>& m,
                                             const std::vector<std::string>& class_names = {},
                                             const std::string& title = "Confusion matrix") {
@@ -211,7 +211,7 @@ inline plot::Canvas render_confusion_matrix(const std::vector<std::vector<long>>
   return c;
 }
 
-// Any other integer matrix (int, std::size_t, ...) is converted to long.
+/// Any other integer matrix (int, std::size_t, ...) is converted to long.
 template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, long>, int> = 0>
 plot::Canvas render_confusion_matrix(const std::vector<std::vector<T>>& m,
                                      const std::vector<std::string>& class_names = {},
@@ -234,9 +234,9 @@ void plot_confusion_matrix(const std::string& path, const std::vector<std::vecto
   render_confusion_matrix(m, class_names, title).save_png(path);
 }
 
-// A grid of grayscale images (`images` holds count * height * width bytes, image after image, 0 = black),
-// each scaled up and captioned with its predicted and true class; mistakes get a red frame and red caption,
-// correct predictions a green caption. `predicted` / `truth` may be empty (no captions).
+/// A grid of grayscale images (`images` holds count * height * width bytes, image after image, 0 = black),
+/// each scaled up and captioned with its predicted and true class; mistakes get a red frame and red caption,
+/// correct predictions a green caption. `predicted` / `truth` may be empty (no captions).
 inline plot::Canvas render_image_grid(const std::vector<std::uint8_t>& images, int height, int width,
                                       const std::vector<int>& predicted, const std::vector<int>& truth,
                                       const std::vector<std::string>& class_names = {}, int cols = 5,
@@ -303,8 +303,8 @@ inline void plot_image_grid(const std::string& path, const std::vector<std::uint
   render_image_grid(images, height, width, predicted, truth, class_names, cols, scale, title).save_png(path);
 }
 
-// The model as a vertical stack of boxes joined by arrows, one per layer: "name (Type)", its output shape and
-// parameter count, with the total underneath. Put an input box first if you want one (type "InputLayer").
+/// The model as a vertical stack of boxes joined by arrows, one per layer: "name (Type)", its output shape and
+/// parameter count, with the total underneath. Put an input box first if you want one (type "InputLayer").
 inline plot::Canvas render_model_diagram(const std::vector<LayerBox>& layers, const std::string& title = "") {
   using namespace plot;
   if (layers.empty()) throw ArgumentError("model diagram: no layers");
