@@ -654,3 +654,38 @@ TEST_CASE("keras_zip: zip bombs, lying sizes, NUL and duplicate names are refuse
   }
 }
 #endif
+
+TEST_CASE_TEMPLATE("keras_zip: save_weights('w.weights.h5') writes Keras 3's weights-only layout and reads it back", S,
+                   float, double) {
+  Sequential<S> m = keras_zip_test::every_layer_model<S>(3);
+  const std::string p = tmp_file(std::string("every_layer_") + (sizeof(S) == 4 ? "f" : "d") + ".weights.h5");
+  save_weights(m, p);
+  {
+    // Keras 3's layout (saving_lib.save_weights_only, Keras 3.4.1): layers/<name>/vars/<i>, no optimizer, and no
+    // legacy layer_names attribute.
+    const h5::File f = h5::File::open(p);
+    CHECK(f.has("layers"));
+    CHECK_FALSE(f.has("optimizer"));
+    CHECK_FALSE(f.has("model_weights"));
+    const h5::Group bn = f.group("layers/" + m.layer(3).name() + "/vars");
+    for (int i = 0; i < 4; ++i) CHECK(bn.has(std::to_string(i)));  // gamma, beta, moving_mean, moving_variance
+    CHECK_FALSE(bn.has("4"));
+  }
+  Sequential<S> fresh = keras_zip_test::every_layer_model<S>(99);  // same architecture, other initial weights
+  const Tensor<S> x = keras_zip_test::fixed_input<S>(6);
+  REQUIRE_FALSE(bitwise_equal(fresh.predict(x), m.predict(x)));
+  load_weights(fresh, p);
+  check_same_weights(m, fresh);
+  CHECK(bitwise_equal(fresh.predict(x), m.predict(x)));
+
+  // A model whose layers do not match: refused, naming the layer, and nothing of it changes.
+  Sequential<S> other(Shape{8, 8, 2});
+  other.add(Flatten<S>());
+  other.add(Dense<S>(3));
+  other.build();
+  const auto before = other.get_weights();
+  CHECK(contains(message_of<Error>([&] { load_weights(other, p); }), "dense"));
+  const auto after = other.get_weights();
+  REQUIRE(before.size() == after.size());
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(bitwise_equal(before[i], after[i]));
+}

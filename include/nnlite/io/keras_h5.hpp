@@ -416,11 +416,17 @@ template <class Scalar>
 void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options);
 template <class Scalar = float>
 Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& options = {});
+template <class Scalar>
+void save_keras3_weights(const Sequential<Scalar>& model, const std::string& path);
+template <class Scalar>
+void load_keras3_weights(Sequential<Scalar>& model, const std::string& path, const LoadOptions& options);
 
-/// Writes the model's weights alone, as Keras' model.save_weights("w.h5"): layer_names and the layer groups at the
-/// root. Atomic like save_model.
+/// Writes the model's weights alone, as Keras' model.save_weights: "w.weights.h5" in Keras 3's layout
+/// (layers/<name>/vars/<i>, as inside a .keras file), any other name in the legacy one (layer_names and the layer
+/// groups at the root). Atomic like save_model.
 template <class Scalar>
 void save_weights(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options = {}) {
+  if (has_extension(path, ".weights.h5")) return save_keras3_weights(model, path);
   std::optional<Sequential<Scalar>> copy;
   const Sequential<Scalar>* m = &model;
   if (!model.built()) {  // like Keras, an unbuilt model is built (its initial weights are what gets saved)
@@ -477,12 +483,14 @@ void save_model(const Sequential<Scalar>& model, const std::string& path, const 
   });
 }
 
-/// model.load_weights("w.h5") for a model built with the same architecture: accepts a weights file or a full model
-/// file, and matches layers by order (Keras' by-topology rule), checking every shape before anything is changed.
-/// options.isolate: read the file in a child process first, as for load_model.
+/// model.load_weights(path) for a model built with the same architecture. "w.weights.h5": Keras 3's weights-only
+/// layout, matched by layer name; any other name: a legacy weights file or a full model file, matched by order
+/// (Keras' by-topology rule). Every shape is checked before anything is changed. options.isolate: read the file in
+/// a child process first, as for load_model.
 template <class Scalar>
 void load_weights(Sequential<Scalar>& model, const std::string& path, const LoadOptions& options = {}) {
   if (!model.built()) model.build();
+  if (has_extension(path, ".weights.h5")) return load_keras3_weights(model, path, options);
   if (options.isolate) {  // the child loads into its own copy of the model
     LoadOptions inner = options;
     inner.isolate = false;

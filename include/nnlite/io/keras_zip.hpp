@@ -446,6 +446,36 @@ void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, co
   write_bytes_atomically(path, bytes.data(), bytes.size());
 }
 
+/// model.save_weights("w.weights.h5"): Keras 3's weights-only file, the model.weights.h5 of a .keras archive without
+/// the optimizer. A failure leaves any previous file untouched.
+template <class Scalar>
+void save_keras3_weights(const Sequential<Scalar>& model, const std::string& path) {
+  std::optional<Sequential<Scalar>> copy;
+  const Sequential<Scalar>* m = &model;
+  if (!model.built()) {  // like Keras, an unbuilt model is built (its initial weights are what gets saved)
+    copy.emplace(model);
+    copy->build();
+    m = &*copy;
+  }
+  keras_detail::check_saveable_names(*m);
+  keras_detail::check_parent_directory(path);
+  auto& mutable_model = const_cast<Sequential<Scalar>&>(*m);  // the image only reads the weights
+  const std::vector<char> image = keras_zip_detail::keras3_weights_image(
+      mutable_model, false, temp_path_for(path) + "#" + std::to_string(keras_zip_detail::next_image_id()));
+  write_bytes_atomically(path, image.data(), image.size());
+}
+
+/// model.load_weights("w.weights.h5"): Keras 3's weights-only file, every layer's weights by its name.
+template <class Scalar>
+void load_keras3_weights(Sequential<Scalar>& model, const std::string& path, const LoadOptions& options) {
+  if (options.isolate) {  // the child loads into its own copy of the model
+    LoadOptions inner = options;
+    inner.isolate = false;
+    detail::run_isolated(path, [&] { load_keras3_weights(model, path, inner); });
+  }
+  keras_zip_detail::load_v3_weights(model, h5::File::open(path), options);
+}
+
 /// keras.models.load_model("m.keras") (Keras 3 native format) for a Sequential model.
 template <class Scalar>
 Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& options) {
