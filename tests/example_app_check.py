@@ -178,6 +178,19 @@ def end_to_end(app, scratch, data):
     if json.load(open(os.path.join(out, "report.json")))["test_loss"] != r["test_loss"]:
         fail("select changed the test loss")
     print("ok  rerun and select reuse the finished iterations")
+    # --format keras: the same selected model as Keras 3's .keras file, which evaluate reads back to the same figures.
+    run([app, "select", "--out", out, "--data", data, "--threads", "1", "--quiet", "--format", "keras"])
+    rk = json.load(open(os.path.join(out, "report.json")))
+    if rk["model"]["file"] != "best_model.keras" or not os.path.exists(os.path.join(out, "best_model.keras")):
+        fail("select --format keras should write best_model.keras and name it in report.json: %r" % rk["model"])
+    with open(os.path.join(out, "best_model.keras"), "rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            fail("best_model.keras is not a zip archive")
+    ek = json.loads(run([app, "evaluate", os.path.join(out, "best_model.keras"), "--data", data, "--json",
+                         "--threads", "1"]).stdout)
+    if ek["test_accuracy"] != r["test_accuracy"] or abs(ek["test_loss"] - r["test_loss"]) > 1e-9:
+        fail("evaluate best_model.keras: %r, report.json accuracy %r loss %r" % (ek, r["test_accuracy"], r["test_loss"]))
+    print("ok  select --format keras writes best_model.keras; evaluate reads it to the report's figures")
 
 
 def resume(app, scratch, data):

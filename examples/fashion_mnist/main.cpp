@@ -1,5 +1,5 @@
 // fashion_mnist: the Fashion-MNIST study as a command-line app — train (resumable, or one iteration per job),
-// select the best iteration and report on the test set, or evaluate any Keras-layout .h5 model.
+// select the best iteration and report on the test set, or evaluate any Keras model (.h5 or .keras).
 #include <CLI/CLI.hpp>
 
 #include <cmath>
@@ -29,6 +29,10 @@ const CLI::Validator kPositive(
     "POSITIVE");
 
 void add_common_options(CLI::App* app, RunOptions& run) {
+  app->add_option("--format", run.model_format,
+                  "Format of best_model.*: h5 (Keras' HDF5 layout, the study's) or keras (Keras 3's native .keras)")
+      ->check(CLI::IsMember({"h5", "keras"}))
+      ->capture_default_str();
   app->add_option("--data", run.data_dir,
                   "Directory of the four Fashion-MNIST IDX files, plain or .gz (default: data/fashion in the source "
                   "tree when it holds them, else /usr/share/datasets/fashion-mnist)");
@@ -148,7 +152,7 @@ int main(int argc, char** argv) {
                "one with the lowest validation loss, and reports on the test set.\n"
                "  fashion_mnist [train] [options]       train (resumes from --out's checkpoints)\n"
                "  fashion_mnist select --out DIR        select, test and report over finished iterations\n"
-               "  fashion_mnist evaluate MODEL.h5       test loss and accuracy of a Keras-layout model",
+               "  fashion_mnist evaluate MODEL.h5|.keras test loss and accuracy of a Keras model",
                "fashion_mnist"};
   app.require_subcommand(0, 1);
   add_train_options(&app, config, run);
@@ -162,8 +166,8 @@ int main(int argc, char** argv) {
 
   std::string model_path;
   bool as_json = false;
-  CLI::App* eval_cmd = app.add_subcommand("evaluate", "Test loss and accuracy of a Keras-layout .h5 model");
-  eval_cmd->add_option("MODEL", model_path, "The model file (.h5)")->required()->check(CLI::ExistingFile);
+  CLI::App* eval_cmd = app.add_subcommand("evaluate", "Test loss and accuracy of a Keras model (.h5 or .keras)");
+  eval_cmd->add_option("MODEL", model_path, "The model file (.h5, .hdf5 or .keras)")->required()->check(CLI::ExistingFile);
   add_common_options(eval_cmd, run);
   eval_cmd->add_flag("--json", as_json, "Print the result as JSON");
   bool in_process = false;

@@ -69,7 +69,7 @@ json report_json(const StudyReport& r) {
   j["confusion_matrix"] = r.test.confusion;
   long long params = 0;
   for (const auto& l : r.layers) params += std::max(0LL, l.params);
-  j["model"] = {{"name", r.config.model}, {"params", params}, {"file", r.wrote_model_file ? json("best_model.h5") : json()}};
+  j["model"] = {{"name", r.config.model}, {"params", params}, {"file", r.wrote_model_file ? json(r.run.best_model_file()) : json()}};
   j["figures"] = r.figures;
   j["training_seconds"] = training_seconds(r);
   j["test_seconds"] = r.test.seconds;
@@ -141,7 +141,9 @@ std::string report_markdown(const StudyReport& r) {
      << "Test images with predicted and true class (mistakes framed in red):\n\n![test predictions](" << kPredictionsPng
      << ")\n\n## Model\n\n![model](" << kModelPng << ")\n\n```\n" << r.model_summary << "```\n\n";
   if (r.wrote_model_file)
-    md << "The selected model is `best_model.h5` (Keras HDF5 layout: `keras.models.load_model(\"best_model.h5\")`).\n";
+    md << "The selected model is `" << r.run.best_model_file() << "` ("
+       << (r.run.model_format == "keras" ? "Keras 3's native format" : "Keras HDF5 layout")
+       << ": `keras.models.load_model(\"" << r.run.best_model_file() << "\")`).\n";
   return md.str();
 }
 

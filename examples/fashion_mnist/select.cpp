@@ -1,5 +1,6 @@
 // Study steps 3 and 4, selection and test: the finished iteration with the lowest final validation loss wins,
-// is evaluated once on the 10,000 test images and saved as best_model.h5; then the report is written.
+// is evaluated once on the 10,000 test images and saved as best_model.h5 (or .keras, --format); then the report is
+// written.
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -157,7 +158,7 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
   report.model_summary = model.summary();
   pick_grid(data.sets.test, report.test, report);
   const WritingFiles writing;  // a stop signal now waits for the model and the report
-  nnlite::save_model(model, join(run.out_dir, "best_model.h5"));
+  nnlite::save_model(model, join(run.out_dir, run.best_model_file()));  // the format by the extension
   report.wrote_model_file = true;
   write_report(report);
   std::cout << "Test loss: " << fmt(report.test.loss) << "  Test accuracy: " << fmt(report.test.accuracy)

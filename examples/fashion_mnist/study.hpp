@@ -43,6 +43,9 @@ struct RunOptions {
   int stop_after_epochs = 0;  // testing aid: exit as if killed after this many epochs
   double lock_wait = 0;       // seconds to wait for an iteration's lock held by another process
   bool term_while_writing = false;  // testing aid: SIGTERM to itself between an epoch's checkpoint and its CSV
+  std::string model_format = "h5";  // best_model.<format>: "h5" (the study's, Keras' legacy HDF5) or "keras" (Keras 3)
+
+  std::string best_model_file() const { return "best_model." + model_format; }
 };
 
 // ---- stop.cpp --------------------------------------------------------------------------------------------------

@@ -363,7 +363,7 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
     const WritingFiles writing;
     nnlite::write_text_atomically(diverged_path(run.out_dir, iteration), iteration_metadata(rec, config, data).dump(2));
     std::cerr << "fashion_mnist: " << head << " diverged: " << e.what() << "\n  It is left out of the selection; "
-              << "best_model.h5 is not touched by it.\n";
+              << run.best_model_file() << " is not touched by it.\n";
   }
   return rec;
 }
