@@ -302,6 +302,33 @@ void write_optimizer_weights(h5::File& f, Sequential<Scalar>& model) {
   }
 }
 
+/// Keras builds an unbuilt model before saving it (its initial weights are what gets saved): the model itself when
+/// it is built, else a built copy held in `copy`.
+template <class Scalar>
+const Sequential<Scalar>& built_for_saving(const Sequential<Scalar>& model, std::optional<Sequential<Scalar>>& copy) {
+  if (model.built()) return model;
+  copy.emplace(model);
+  copy->build();
+  return *copy;
+}
+
+/// The end both optimizer-state readers (.h5 and .keras) share: the step count from `it` (one integer or float,
+/// >= 0), then every slot from `values` (read and checked already). False, with nothing changed, when it does not fit.
+template <class Scalar, class Slots>
+bool commit_optimizer_state(Optimizer<Scalar>& opt, const Slots& slots, std::vector<std::vector<Scalar>>& values,
+                            Index n, const h5::Dataset& it) {
+  std::uint64_t count = 1;
+  for (hsize_t d : it.dims()) count *= d;
+  if (count != 1 || (it.type_class() != H5T_INTEGER && it.type_class() != H5T_FLOAT)) return false;
+  std::int64_t iterations = 0;
+  it.read(&iterations, 1);
+  if (iterations < 0) return false;
+  for (std::size_t s = 0; s < slots.size(); ++s)
+    *slots[s].second = Eigen::Map<typename Optimizer<Scalar>::Vector>(values[s].data(), n);
+  opt.set_iterations(iterations);
+  return true;
+}
+
 /// Restores the optimizer's step count and state from /optimizer_weights when every piece is found under one of
 /// the names tf.keras 2.x (legacy and 2.11+) or Keras 3 give it; returns false and changes nothing otherwise.
 template <class Scalar>
@@ -364,17 +391,7 @@ bool read_optimizer_weights(const h5::File& f, Sequential<Scalar>& model, const 
       ds.read(values[s].data() + tw.offset, static_cast<std::uint64_t>(tw.shape.size()));
     }
   }
-  h5::Dataset it = g.dataset(*iter_name);
-  std::uint64_t count = 1;
-  for (hsize_t d : it.dims()) count *= d;
-  if (count != 1 || (it.type_class() != H5T_INTEGER && it.type_class() != H5T_FLOAT)) return false;
-  std::int64_t iterations = 0;
-  it.read(&iterations, 1);
-  if (iterations < 0) return false;
-  for (std::size_t s = 0; s < slots.size(); ++s)
-    *slots[s].second = Eigen::Map<typename Optimizer<Scalar>::Vector>(values[s].data(), n);
-  opt.set_iterations(iterations);
-  return true;
+  return commit_optimizer_state(opt, slots, values, n, g.dataset(*iter_name));
 }
 
 /// Builds the file in memory with fill(file), then writes its image to "<path>.tmp.<pid>" and renames it over
@@ -428,12 +445,7 @@ template <class Scalar>
 void save_weights(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options = {}) {
   if (has_extension(path, ".weights.h5")) return save_keras3_weights(model, path);
   std::optional<Sequential<Scalar>> copy;
-  const Sequential<Scalar>* m = &model;
-  if (!model.built()) {  // like Keras, an unbuilt model is built (its initial weights are what gets saved)
-    copy.emplace(model);
-    copy->build();
-    m = &*copy;
-  }
+  const Sequential<Scalar>* m = &keras_detail::built_for_saving(model, copy);
   keras_detail::check_saveable_names(*m);
   keras_detail::check_parent_directory(path);
   keras_detail::write_h5_atomically(path, false, [&](h5::File& f) {
@@ -453,12 +465,7 @@ void save_model(const Sequential<Scalar>& model, const std::string& path, const 
                         "': invalid filepath extension; use '.keras' for the native Keras format (recommended) or "
                         "'.h5' / '.hdf5' for the legacy HDF5 format");
   std::optional<Sequential<Scalar>> copy;
-  const Sequential<Scalar>* m = &model;
-  if (!model.built()) {
-    copy.emplace(model);
-    copy->build();
-    m = &*copy;
-  }
+  const Sequential<Scalar>* m = &keras_detail::built_for_saving(model, copy);
   keras_detail::check_saveable_names(*m);
   // optimizer() has no const overload; reading its config and state changes nothing.
   auto& mutable_model = const_cast<Sequential<Scalar>&>(*m);

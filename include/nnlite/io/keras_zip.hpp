@@ -211,17 +211,7 @@ bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
       ds.read(values[s].data() + trained[w].offset, static_cast<std::uint64_t>(trained[w].shape.size()));
     }
   }
-  h5::Dataset it = g.dataset("0");
-  std::uint64_t elements = 1;
-  for (hsize_t d : it.dims()) elements *= d;
-  if (elements != 1 || (it.type_class() != H5T_INTEGER && it.type_class() != H5T_FLOAT)) return false;
-  std::int64_t iterations = 0;
-  it.read(&iterations, 1);
-  if (iterations < 0) return false;
-  for (std::size_t s = 0; s < slots.size(); ++s)
-    *slots[s].second = Eigen::Map<typename Optimizer<Scalar>::Vector>(values[s].data(), n);
-  opt.set_iterations(iterations);
-  return true;
+  return keras_detail::commit_optimizer_state(opt, slots, values, n, g.dataset("0"));
 }
 
 // ---- writing -------------------------------------------------------------------------------------------------------
@@ -426,12 +416,7 @@ template <class Scalar>
 void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options) {
   using namespace keras_zip_detail;
   std::optional<Sequential<Scalar>> copy;
-  const Sequential<Scalar>* m = &model;
-  if (!model.built()) {  // like Keras, an unbuilt model is built (its initial weights are what gets saved)
-    copy.emplace(model);
-    copy->build();
-    m = &*copy;
-  }
+  const Sequential<Scalar>* m = &keras_detail::built_for_saving(model, copy);
   keras_detail::check_saveable_names(*m);
   keras_detail::check_parent_directory(path);
   auto& mutable_model = const_cast<Sequential<Scalar>&>(*m);  // optimizer() has no const overload; nothing changes
@@ -451,12 +436,7 @@ void save_keras_zip(const Sequential<Scalar>& model, const std::string& path, co
 template <class Scalar>
 void save_keras3_weights(const Sequential<Scalar>& model, const std::string& path) {
   std::optional<Sequential<Scalar>> copy;
-  const Sequential<Scalar>* m = &model;
-  if (!model.built()) {  // like Keras, an unbuilt model is built (its initial weights are what gets saved)
-    copy.emplace(model);
-    copy->build();
-    m = &*copy;
-  }
+  const Sequential<Scalar>* m = &keras_detail::built_for_saving(model, copy);
   keras_detail::check_saveable_names(*m);
   keras_detail::check_parent_directory(path);
   auto& mutable_model = const_cast<Sequential<Scalar>&>(*m);  // the image only reads the weights
