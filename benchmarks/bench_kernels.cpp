@@ -250,6 +250,70 @@ void BM_conv_bn_relu(benchmark::State& state, bool folded) {
   state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// Activation layers on conv1's output (batch x 26x26x32): GB/s of tensor traffic (forward reads in, writes out;
+// backward reads in, out, d_out and writes d_in), beside a copy of the same tensor (the memory-bandwidth bound).
+// gelu / swish / mish are compute-bound (erfc, exp, tanh per element); relu, LeakyReLU and PReLU should sit near copy.
+enum class ActPass { fwd, bwd };
+void BM_activation_layer(benchmark::State& state, const char* which, ActPass pass) {
+  const Index batch = state.range(0);
+  const nnlite::Shape shape{26, 26, 32};
+  std::unique_ptr<nnlite::Layer<float>> layer;
+  const std::string w = which;
+  if (w == "LeakyReLU")
+    layer = std::make_unique<nnlite::LeakyReLU<float>>();
+  else if (w == "PReLU")
+    layer = std::make_unique<nnlite::PReLU<float>>(std::vector<Index>{1, 2});
+  else if (w != "copy")
+    layer = std::make_unique<nnlite::ActivationOf<float>>(w);
+  std::vector<float> params, grads;
+  if (layer) {
+    layer->build(shape);
+    params.assign(static_cast<std::size_t>(layer->param_count()), 0.1f);
+    grads.resize(params.size());
+    layer->bind(params.empty() ? nullptr : params.data(), grads.empty() ? nullptr : grads.data());
+  }
+  Tensor<float> x(shape.with_batch(batch)), y(x.shape()), dy(x.shape()), dx;
+  fill(x, 4);
+  fill(dy, 5);
+  if (layer) layer->forward(x, y, nnlite::Mode::training);
+  for (auto _ : state) {
+    if (!layer)
+      y.flat() = x.flat();
+    else if (pass == ActPass::fwd)
+      layer->forward(x, y, nnlite::Mode::training);
+    else
+      layer->backward(x, y, dy, &dx);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double tensors = layer && pass == ActPass::bwd ? 4 : 2;
+  state.counters["GB/s"] = benchmark::Counter(double(x.size()) * 4 * tensors * double(state.iterations()) * 1e-9,
+                                              benchmark::Counter::kIsRate);
+}
+
+// Conv2D conv1 (28x28x1 -> 26x26x32) forward + backward with a fused activation: relu (fused into the kernel's output
+// pass, keeps nothing) against gelu (applied after, keeps the pre-activation for backward) and linear.
+void BM_conv_activation(benchmark::State& state, const char* activation) {
+  const Index batch = state.range(0);
+  nnlite::Conv2D<float> conv(32, {3, 3}, activation);
+  conv.build(nnlite::Shape{28, 28, 1});
+  std::vector<float> params(static_cast<std::size_t>(conv.param_count())), grads(params.size());
+  nnlite::Rng rng(7);
+  for (float& p : params) p = static_cast<float>(rng.uniform(-0.3, 0.3));
+  conv.bind(params.data(), grads.data());
+  Tensor<float> x(nnlite::Shape{batch, 28, 28, 1}), y, dy, dx;
+  fill(x, 6);
+  conv.forward(x, y, nnlite::Mode::training);
+  dy.resize(y.shape());
+  fill(dy, 8);
+  for (auto _ : state) {
+    conv.forward(x, y, nnlite::Mode::training);
+    conv.backward(x, y, dy, &dx);
+    benchmark::ClobberMemory();
+  }
+  state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 void batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond); }
 void small_batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Unit(benchmark::kMicrosecond); }
 
@@ -290,6 +354,17 @@ void register_all() {
       ->Apply(batches);
   benchmark::RegisterBenchmark("conv1_bn_relu/infer/separate", BM_conv_bn_relu, false)->Apply(batches);
   benchmark::RegisterBenchmark("conv1_bn_relu/infer/folded", BM_conv_bn_relu, true)->Apply(batches);
+  for (const char* a : {"copy", "relu", "LeakyReLU", "PReLU", "gelu", "swish", "mish", "tanh"})
+    for (ActPass pass : {ActPass::fwd, ActPass::bwd}) {
+      if (std::strcmp(a, "copy") == 0 && pass == ActPass::bwd) continue;
+      benchmark::RegisterBenchmark(
+          (std::string("activation_26x26x32/") + a + (pass == ActPass::fwd ? "/fwd" : "/bwd")).c_str(),
+          BM_activation_layer, a, pass)
+          ->Apply(small_batches);
+    }
+  for (const char* a : {"linear", "relu", "gelu"})
+    benchmark::RegisterBenchmark((std::string("conv1_improved/fwd+bwd/") + a).c_str(), BM_conv_activation, a)
+        ->Apply(small_batches);
 }
 
 }  // namespace

@@ -339,7 +339,7 @@ TEST_CASE("Conv2D: constructors and options") {
   CHECK_THROWS_AS(Conv2D<float>(0, {3, 3}), nnlite::ArgumentError);
   CHECK_THROWS_AS(Conv2D<float>(4, {0, 3}), nnlite::ArgumentError);
   CHECK_THROWS_AS(Conv2D<float>(4, {3, 3}, Activation::linear, Padding::valid, 0), nnlite::ArgumentError);
-  CHECK_THROWS_AS(Conv2D<float>(4, {3, 3}, "tanh"), nnlite::UnsupportedError);
+  CHECK_THROWS_AS(Conv2D<float>(4, {3, 3}, "sparsemax"), nnlite::UnsupportedError);
 
   auto copy = a.clone();
   CHECK(copy->class_name() == "Conv2D");

@@ -785,7 +785,7 @@ TEST_CASE("keras_h5: Keras config variants and unsupported options") {
   CHECK(contains(unsupported(with("dilation_rate", {2, 2}), "dilation_rate"), "'conv2d_1'"));
   unsupported(with("groups", 2), "groups");
   unsupported(with("data_format", "channels_first"), "channels_first");
-  unsupported(with("activation", "tanh"), "tanh");
+  unsupported(with("activation", "sparsemax"), "sparsemax");
   unsupported(with("padding", "causal"), "causal");
   unsupported(with("batch_input_shape", json::parse("[null, null, 8, 1]")), "unknown dimension");
   {

@@ -48,6 +48,8 @@ struct ConfigReader {
   std::string cls, name, source;
   ConfigLimits limits{};
   std::string kind = "layer";  // what the object is, for messages: "layer", "optimizer", "loss"
+  // The file was written by tf.keras 2 (its hard_sigmoid is clip(0.2 x + 0.5, 0, 1), Keras 3's relu6(x + 3) / 6).
+  bool tf_keras2 = false;
 
   std::string prefix() const { return source + ": " + kind + " '" + name + "' (" + cls + "): "; }
   [[noreturn]] void bad(const std::string& what) const { throw FormatError(prefix() + what); }
@@ -176,11 +178,18 @@ struct ConfigReader {
     } else {
       unsupported("activation " + dump_json(v));
     }
+    return activation_named(a);
+  }
+  // An activation by Keras name, in the file's generation's meaning.
+  Activation activation_named(const std::string& a) const {
+    Activation act;
     try {
-      return parse_activation(a);
+      act = parse_activation(a);
     } catch (const UnsupportedError& e) {
       throw UnsupportedError(prefix() + e.what());
     }
+    if (tf_keras2 && act == Activation(Activation::hard_sigmoid)) act = activations::hard_sigmoid(true);
+    return act;
   }
 
   void require_null(const char* key) const {

@@ -30,6 +30,10 @@ struct SaveOptions {
   std::string keras_version = "2.11.0";
 };
 
+// Which hard_sigmoid a file's "hard_sigmoid" means: tf.keras 2's clip(0.2 x + 0.5, 0, 1) or Keras 3's
+// relu6(x + 3) / 6. By default the file's keras_version decides (2.x: tf.keras 2; 3.x or none, as in .keras: Keras 3).
+enum class HardSigmoidForm { from_keras_version, keras3, tf_keras2 };
+
 struct LoadOptions {
   // Compile with training_config's optimizer and loss (Adam defaults and categorical_crossentropy without one).
   bool compile = true;
@@ -47,6 +51,7 @@ struct LoadOptions {
   // rethrown as the same type and message. Costs a fork and a second read; use it for .h5 files from sources you
   // do not trust (the file must not change between the two reads). POSIX only: UnsupportedError elsewhere.
   bool isolate = false;
+  HardSigmoidForm hard_sigmoid = HardSigmoidForm::from_keras_version;
 };
 
 namespace keras_detail {
@@ -92,6 +97,33 @@ inline const json* input_shape_key(const json& cfg) {
   for (const char* key : {"batch_input_shape", "batch_shape"})
     if (cfg.is_object() && cfg.contains(key) && !cfg[key].is_null()) return &cfg[key];
   return nullptr;
+}
+
+// "2.11.0" -> 2 (0 when there is no leading number).
+inline int keras_major_version(const std::string& v) {
+  int major = 0;
+  for (char ch : v) {
+    if (ch < '0' || ch > '9' || major > 1000) break;
+    major = major * 10 + (ch - '0');
+  }
+  return major;
+}
+
+// A file whose keras_version is 2.x means tf.keras 2's hard_sigmoid; refuse to write the other one under that name.
+template <class Scalar>
+void check_hard_sigmoid(const Layer<Scalar>& layer, const std::string& keras_version) {
+  const Activation* a = nullptr;
+  if (const auto* l = dynamic_cast<const ActivationLayer<Scalar>*>(&layer)) a = &l->activation();
+  if (const auto* l = dynamic_cast<const Dense<Scalar>*>(&layer)) a = &l->activation();
+  if (const auto* l = dynamic_cast<const Conv2D<Scalar>*>(&layer)) a = &l->activation();
+  if (!a || a->kind() != Activation::hard_sigmoid) return;
+  const bool file_tf2 = keras_major_version(keras_version) < 3;
+  if (a->flag() != file_tf2)
+    throw UnsupportedError(layer.class_name() + " layer '" + layer.name() + "': its hard_sigmoid is " +
+                           (a->flag() ? "tf.keras 2's clip(0.2 x + 0.5, 0, 1)" : "Keras 3's relu6(x + 3) / 6") +
+                           ", but a file of keras_version " + keras_version + " reads \"hard_sigmoid\" as " +
+                           (file_tf2 ? "tf.keras 2's" : "Keras 3's") + "; set SaveOptions::keras_version to " +
+                           (a->flag() ? "\"2.11.0\"" : "a 3.x version"));
 }
 
 // A layer's Keras entry: its config() with the model's dtype, minus "groups": 1 (the default everywhere, and an
@@ -172,6 +204,7 @@ nlohmann::json keras_model_config(const Sequential<Scalar>& model, const std::st
                       {"ragged", false},
                       {"name", input_name}}}});
   for (std::size_t i = 0; i < model.size(); ++i) {
+    keras_detail::check_hard_sigmoid(model.layer(i), keras_version);
     json entry = keras_detail::layer_entry(model.layer(i));
     if (i == 0) entry["config"]["batch_input_shape"] = batch_shape;
     layers.push_back(std::move(entry));
@@ -241,6 +274,12 @@ Sequential<Scalar> model_from_keras_config(const nlohmann::json& model_config, c
     throw FormatError(source + ": model_config gives no input shape (no InputLayer, batch_input_shape or "
                       "build_input_shape)");
 
+  // tf.keras 2 files (keras_version 2.x) mean the old hard_sigmoid.
+  bool tf_keras2 = o.hard_sigmoid == HardSigmoidForm::tf_keras2;
+  if (o.hard_sigmoid == HardSigmoidForm::from_keras_version && model_config.contains("keras_version") &&
+      model_config["keras_version"].is_string())
+    tf_keras2 = keras_detail::keras_major_version(model_config["keras_version"].get<std::string>()) < 3;
+
   Sequential<Scalar> model(name);
   model.set_input_shape(*input);
   Index total = 0;
@@ -250,6 +289,7 @@ Sequential<Scalar> model_from_keras_config(const nlohmann::json& model_config, c
     if (!c.contains("name") || !c["name"].is_string() || c["name"].get<std::string>().empty())
       throw FormatError(source + ": layer entry " + std::to_string(i) + " (" + lcls + ") has no name");
     ConfigReader lc{c, lcls, c["name"].get<std::string>(), source, {o.max_tensor_elements}};
+    lc.tf_keras2 = tf_keras2;
     if (lcls == "InputLayer") lc.bad("an InputLayer can only come first");
     std::unique_ptr<Layer<Scalar>> layer = layer_from_config<Scalar>(lc, model.output_shape());
     Layer<Scalar>* added_ptr = nullptr;

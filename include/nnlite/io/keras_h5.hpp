@@ -497,8 +497,11 @@ Sequential<Scalar> load_model(const std::string& path, const LoadOptions& option
     throw FormatError(source + " has no 'model_config' attribute, so it is not a Keras model file" +
                       std::string(keras_detail::has_list(f, "layer_names") ? " (it holds weights only: use load_weights)"
                                                                            : ""));
-  const json model_config =
+  json model_config =
       parse_json(f.read_string("model_config", options.max_attribute_bytes), source + " attribute 'model_config'");
+  // The writer's generation decides what "hard_sigmoid" means: the file's keras_version when the JSON has none.
+  if (model_config.is_object() && !model_config.contains("keras_version") && f.has_attribute("keras_version"))
+    model_config["keras_version"] = f.read_string("keras_version", options.max_attribute_bytes);
   Sequential<Scalar> model = model_from_keras_config<Scalar>(model_config, source, options);
   if (!f.has("model_weights")) throw FormatError(source + " has no group '/model_weights'");
   const std::vector<keras_detail::LoadedWeight> origin =

@@ -81,7 +81,7 @@ class Conv2D : public Layer<Scalar> {
   Size2 kernel_size() const { return kernel_size_; }
   Size2 strides() const { return strides_; }
   Padding padding() const { return padding_; }
-  Activation activation() const { return activation_.activation(); }
+  const Activation& activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
 
   // Every kernel gives the same result (to rounding); the choice is only about speed.
@@ -104,7 +104,7 @@ class Conv2D : public Layer<Scalar> {
     this->check_input(in);
     this->check_bound();
     out.resize(this->output_shape().with_batch(in.batch()));
-    const bool relu = activation() == Activation::relu;  // fused into the fast kernels' output pass
+    const bool relu = activation().kind() == Activation::relu;  // fused into the fast kernels' output pass
     const bool applied = conv2d_forward(kernel_, geometry(in.batch()), in.data(), this->weight(0), bias(), out.data(),
                                         cols_, relu);
     activation_.forward(out, filters_, applied);
@@ -147,7 +147,7 @@ class Conv2D : public Layer<Scalar> {
     c["data_format"] = "channels_last";
     c["dilation_rate"] = {1, 1};
     c["groups"] = 1;
-    c["activation"] = activation_name(activation());
+    c["activation"] = keras_activation_name(activation());
     c["use_bias"] = use_bias_;
     write_weight_config(c, "kernel", Initializer::glorot_uniform);
     write_weight_config(c, "bias", Initializer::zeros);

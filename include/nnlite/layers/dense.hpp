@@ -22,7 +22,7 @@ class Dense : public Layer<Scalar> {
   std::string class_name() const override { return "Dense"; }
   std::string name_stem() const override { return "dense"; }
   Index units() const { return units_; }
-  Activation activation() const { return activation_.activation(); }
+  const Activation& activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
 
   std::vector<ParamSpec> param_specs() const override {
@@ -69,7 +69,7 @@ class Dense : public Layer<Scalar> {
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();
     c["units"] = units_;
-    c["activation"] = activation_name(activation());
+    c["activation"] = keras_activation_name(activation());
     c["use_bias"] = use_bias_;
     write_weight_config(c, "kernel", Initializer::glorot_uniform);
     write_weight_config(c, "bias", Initializer::zeros);

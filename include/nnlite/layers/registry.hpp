@@ -44,6 +44,9 @@ Registry<LayerCreator<Scalar>>& layer_registry() {
     r.add("Activation", &ActivationOf<Scalar>::from_config);
     r.add("ReLU", &ReLU<Scalar>::from_config);
     r.add("Softmax", &Softmax<Scalar>::from_config);
+    r.add("LeakyReLU", &LeakyReLU<Scalar>::from_config);
+    r.add("ELU", &ELU<Scalar>::from_config);
+    r.add("PReLU", &PReLU<Scalar>::from_config);
     r.add("BatchNormalization", &BatchNormalization<Scalar>::from_config);
     r.add("AveragePooling2D", &AveragePooling2D<Scalar>::from_config, {"AvgPool2D"});
     r.add("GlobalAveragePooling2D", &GlobalAveragePooling2D<Scalar>::from_config, {"GlobalAvgPool2D"});
