@@ -314,6 +314,74 @@ void BM_conv_activation(benchmark::State& state, const char* activation) {
   state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// DepthwiseConv2D 3x3 'same' on 26x26x32 (depth_multiplier 1): 9 multiply-adds per output value, so memory-bound;
+// GFLOP/s beside GB/s of tensor traffic (forward reads x and writes y; backward reads x and d_out, writes d_in),
+// to compare with copy_26x26x32 (the machine's copy bandwidth at that size). Backward = d_kernel + d_bias + d_in.
+void BM_depthwise(benchmark::State& state, Pass pass, bool reference) {
+  const Index batch = state.range(0);
+  const Conv2DGeometry g =
+      nnlite::depthwise_geometry(batch, 26, 26, 32, {3, 3}, 1, {1, 1}, nnlite::Padding::same);
+  Tensor<float> x(nnlite::Shape{batch, 26, 26, 32}), k(nnlite::Shape{3, 3, 32, 1}), b(nnlite::Shape{32}),
+      y(nnlite::Shape{batch, g.out_h, g.out_w, 32}), dy(y.shape()), dx(x.shape()), dk(k.shape()), db(b.shape()), ws;
+  fill(x, 1);
+  fill(k, 2);
+  fill(b, 3);
+  fill(dy, 4);
+  for (auto _ : state) {
+    if (pass == Pass::forward) {
+      if (reference)
+        nnlite::conv2d_forward_reference(g, x.data(), k.data(), b.data(), y.data());
+      else
+        nnlite::depthwise_conv2d_forward(g, x.data(), k.data(), b.data(), y.data());
+    } else if (reference) {
+      nnlite::conv2d_backward_reference(g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data());
+    } else {
+      nnlite::depthwise_conv2d_backward(g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data(), ws);
+    }
+    benchmark::ClobberMemory();
+  }
+  const double macs = double(g.rows()) * 9.0 * double(g.out_c);
+  set_flops(state, 2.0 * macs * (pass == Pass::forward ? 1 : 2));
+  const double values = pass == Pass::forward ? double(x.size() + y.size()) : double(2 * x.size() + dy.size());
+  state.counters["GB/s"] =
+      benchmark::Counter(values * 4 * double(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
+}
+
+// SeparableConv2D(64, 3x3, 'same') on 26x26x32 through the layer (forward; backward = every gradient and d_in, 2x),
+// beside the same-shape sgemm of its pointwise step ((rows x 32) . (32 x 64)), which dominates its FLOPs.
+void BM_separable(benchmark::State& state, Pass pass, bool sgemm) {
+  const Index batch = state.range(0), rows = batch * 26 * 26;
+  const double flops = 2.0 * double(rows) * (9.0 * 32 + 32.0 * 64) * (pass == Pass::forward ? 1 : 2);
+  if (sgemm) {
+    Eigen::MatrixXf a = Eigen::MatrixXf::Random(rows, 32), w = Eigen::MatrixXf::Random(32, 64), c(rows, 64);
+    for (auto _ : state) {
+      c.noalias() = a * w;
+      benchmark::ClobberMemory();
+    }
+    set_flops(state, 2.0 * double(rows) * 32 * 64);  // one forward-shaped GEMM, whatever the pass
+    return;
+  }
+  nnlite::SeparableConv2D<float> layer(64, {3, 3}, nnlite::DepthwiseConv2DOptions{}.padding("same"));
+  layer.build(nnlite::Shape{26, 26, 32});
+  std::vector<float> params(std::size_t(layer.param_count())), grads(params.size());
+  nnlite::Rng rng(7);
+  for (float& v : params) v = static_cast<float>(rng.uniform() - 0.5);
+  layer.bind(params.data(), grads.data());
+  Tensor<float> x(nnlite::Shape{batch, 26, 26, 32}), y, dy, dx;
+  fill(x, 1);
+  layer.forward(x, y, nnlite::Mode::training);
+  dy.resize(y.shape());
+  fill(dy, 2);
+  for (auto _ : state) {
+    if (pass == Pass::forward)
+      layer.forward(x, y, nnlite::Mode::training);
+    else
+      layer.backward(x, y, dy, &dx);
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, flops);
+}
+
 void batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond); }
 void small_batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Unit(benchmark::kMicrosecond); }
 
@@ -350,6 +418,20 @@ void register_all() {
       benchmark::RegisterBenchmark((std::string(name) + "_26x26x32/" + (pass == Pass::forward ? "fwd" : "bwd")).c_str(),
                                    BM_pool_traffic, 26, 26, 32, kind, pass)
           ->Apply(batches);
+  for (Pass pass : {Pass::forward, Pass::backward}) {
+    const std::string p = pass == Pass::forward ? "fwd" : "bwd";
+    benchmark::RegisterBenchmark(("depthwise3x3_26x26x32/" + p + "/direct").c_str(), BM_depthwise, pass, false)
+        ->Apply(batches);
+    benchmark::RegisterBenchmark(("depthwise3x3_26x26x32/" + p + "/reference").c_str(), BM_depthwise, pass, true)
+        ->Apply(small_batches);
+  }
+  for (Pass pass : {Pass::forward, Pass::backward}) {
+    const std::string p = pass == Pass::forward ? "fwd" : "bwd";
+    benchmark::RegisterBenchmark(("separable3x3_26x26x32_64/" + p + "/layer").c_str(), BM_separable, pass, false)
+        ->Apply(batches);
+    benchmark::RegisterBenchmark(("separable3x3_26x26x32_64/" + p + "/sgemm").c_str(), BM_separable, pass, true)
+        ->Apply(batches);
+  }
   benchmark::RegisterBenchmark("copy_26x26x32", BM_pool_traffic, 26, 26, 32, PoolKind::copy, Pass::forward)
       ->Apply(batches);
   benchmark::RegisterBenchmark("conv1_bn_relu/infer/separate", BM_conv_bn_relu, false)->Apply(batches);

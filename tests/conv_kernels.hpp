@@ -43,8 +43,10 @@ struct ConvCase {
   Index filters;
   nnlite::Size2 strides;
   nnlite::Padding padding;
+  nnlite::Size2 dilation{1, 1};
+  Index groups = 1;
   Conv2DGeometry geometry() const {
-    return Conv2DGeometry::make(batch, h, w, c, kernel, filters, strides, padding);
+    return Conv2DGeometry::make(batch, h, w, c, kernel, filters, strides, padding, dilation, groups);
   }
 };
 
@@ -76,7 +78,7 @@ struct Results {
 template <class T>
 Results<T> run(const ConvCase& cc, Impl impl, RunOptions o = {}) {
   const Conv2DGeometry g = cc.geometry();
-  Tensor<T> x(Shape{cc.batch, cc.h, cc.w, cc.c}), k(Shape{cc.kernel.h, cc.kernel.w, cc.c, cc.filters}),
+  Tensor<T> x(Shape{cc.batch, cc.h, cc.w, cc.c}), k(Shape{cc.kernel.h, cc.kernel.w, cc.c / cc.groups, cc.filters}),
       b(Shape{cc.filters}), dy(Shape{cc.batch, g.out_h, g.out_w, cc.filters}), ws;
   fill_uniform(x.data(), x.size(), 1);
   fill_uniform(k.data(), k.size(), 2);

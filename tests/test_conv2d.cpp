@@ -7,6 +7,7 @@
 #include <cmath>
 #include <nnlite/model/check_gradients.hpp>
 #include <nnlite/layers/conv2d.hpp>
+#include <nnlite/layers/registry.hpp>
 #include <string>
 #include <vector>
 
@@ -396,4 +397,183 @@ TEST_CASE("Conv2D: shape errors name the layer and the shapes") {
   Tensor<float> wrong(Shape{2, 6, 5, 1}), y;
   CHECK_THROWS_WITH_AS(conv.forward(wrong, y, nnlite::Mode::inference), doctest::Contains("(2, 6, 5, 1)"),
                        nnlite::ShapeError);
+}
+
+// Dilation and groups: Keras' Conv2D(dilation_rate=..., groups=...). The im2col kernel (and the dispatch, which sends
+// such geometries to it whatever kernel the layer names) against the reference loops.
+TEST_CASE_TEMPLATE("Conv2D kernels agree with the reference: dilation and groups", T, float, double) {
+  using conv_test::Impl;
+  std::vector<ConvCase> cases = {
+      {2, 9, 8, 3, {3, 3}, 4, {1, 1}, Padding::valid, {2, 2}, 1},
+      {2, 9, 8, 3, {3, 3}, 4, {1, 1}, Padding::same, {2, 3}, 1},
+      {2, 7, 7, 2, {2, 2}, 3, {1, 1}, Padding::same, {3, 1}, 1},   // even kernel, odd padding at bottom
+      {2, 6, 5, 4, {3, 3}, 6, {1, 1}, Padding::valid, {1, 1}, 2},
+      {2, 6, 5, 4, {3, 2}, 4, {2, 2}, Padding::same, {1, 1}, 4},   // depthwise-like: one channel per group
+      {2, 5, 5, 6, {1, 1}, 6, {1, 1}, Padding::valid, {1, 1}, 3},  // 1x1 grouped: not the pointwise shortcut
+      {2, 8, 8, 4, {3, 3}, 8, {1, 1}, Padding::same, {2, 2}, 2},   // both
+      {1, 3, 3, 2, {3, 3}, 2, {1, 1}, Padding::same, {3, 3}, 2},   // every tap but the centre in the padding
+  };
+  for (const ConvCase& cc : cases) {
+    const Conv2DGeometry g = cc.geometry();
+    CAPTURE(g.dil_h);
+    CAPTURE(g.dil_w);
+    CAPTURE(g.groups);
+    CAPTURE(g.out_h);
+    CAPTURE(g.out_w);
+    REQUIRE(g.out_h >= 1);
+    const auto ref = conv_test::run<T>(cc, Impl::reference);
+    for (Impl impl : {Impl::im2col, Impl::im2col_chunked}) {
+      CAPTURE(conv_test::impl_name(impl));
+      conv_test::check_close(conv_test::run<T>(cc, impl), ref, tight<T>());
+      conv_test::check_close(conv_test::run<T>(cc, impl, {false, /*d_in=*/false, /*d_bias=*/false}), ref, tight<T>());
+    }
+    // Direct and eigen_tensor refuse such a geometry when called directly...
+    CHECK_THROWS_AS(conv_test::run<T>(cc, Impl::direct), nnlite::UnsupportedError);
+    CHECK_THROWS_AS(conv_test::run<T>(cc, Impl::eigen_tensor), nnlite::UnsupportedError);
+    // ...and the dispatch routes them to im2col.
+    for (Conv2DKernel kind : {Conv2DKernel::direct, Conv2DKernel::eigen_tensor, Conv2DKernel::im2col}) {
+      CAPTURE(nnlite::conv2d_kernel_name(kind));
+      Tensor<T> x(Shape{cc.batch, cc.h, cc.w, cc.c}), k(Shape{cc.kernel.h, cc.kernel.w, cc.c / cc.groups, cc.filters}),
+          b(Shape{cc.filters}), dy(Shape{cc.batch, g.out_h, g.out_w, cc.filters}), ws;
+      fill_uniform(x.data(), x.size(), 1);
+      fill_uniform(k.data(), k.size(), 2);
+      fill_uniform(b.data(), b.size(), 3);
+      fill_uniform(dy.data(), dy.size(), 4);
+      Tensor<T> y(dy.shape()), dx(x.shape()), dk(k.shape()), db(b.shape());
+      nnlite::conv2d_forward(kind, g, x.data(), k.data(), b.data(), y.data(), ws, false);
+      nnlite::conv2d_backward(kind, g, x.data(), k.data(), dy.data(), dx.data(), dk.data(), db.data(), ws);
+      CHECK(rel_diff(y.data(), ref.y.data(), y.size()) <= tight<T>());
+      CHECK(rel_diff(dx.data(), ref.dx.data(), dx.size()) <= tight<T>());
+      CHECK(rel_diff(dk.data(), ref.dk.data(), dk.size()) <= tight<T>());
+      CHECK(rel_diff(db.data(), ref.db.data(), db.size()) <= tight<T>());
+    }
+  }
+}
+
+TEST_CASE("Conv2D: known values with dilation_rate 2") {
+  // Input 5x5 = 1..25 (row-major), kernel 2x2 = [[1, 2], [3, 4]] dilated by 2: taps 2 cells apart, extent 3.
+  Tensor<double> x(Shape{1, 5, 5, 1});
+  for (Index i = 0; i < 25; ++i) x[i] = double(i + 1);
+  std::vector<double> params = {1, 2, 3, 4, 0.5}, grads(5);
+  for (Conv2DKernel kernel :
+       {Conv2DKernel::reference, Conv2DKernel::im2col, Conv2DKernel::direct, Conv2DKernel::eigen_tensor}) {
+    CAPTURE(nnlite::conv2d_kernel_name(kernel));
+    SUBCASE("valid") {
+      Conv2D<double> conv(1, {2, 2}, nnlite::Conv2DOptions{}.dilation_rate({2, 2}));
+      conv.set_kernel(kernel);
+      CHECK(conv.build(Shape{5, 5, 1}) == Shape{3, 3, 1});
+      conv.bind(params.data(), grads.data());
+      Tensor<double> y;
+      conv.forward(x, y, nnlite::Mode::inference);
+      // out(0, 0) = 1 x(0,0) + 2 x(0,2) + 3 x(2,0) + 4 x(2,2) = 1 + 6 + 33 + 52; out(1, 2) reads x(1,2), x(1,4),
+      // x(3,2), x(3,4) = 8, 10, 18, 20.
+      CHECK(y.at(0, 0, 0, 0) == doctest::Approx(92.5));
+      CHECK(y.at(0, 1, 2, 0) == doctest::Approx(8 + 20 + 54 + 80 + 0.5));
+      // d_out = 1: d_kernel[0][0] sums x over rows 0..2, cols 0..2 (the cells tap (0,0) visits) = 63;
+      // d_in(2, 2) is visited by all four taps (from outputs (2,2), (2,0), (0,2), (0,0)) = 1 + 2 + 3 + 4.
+      Tensor<double> dy(y.shape(), 1.0), dx;
+      conv.backward(x, y, dy, &dx);
+      CHECK(grads[0] == doctest::Approx(1 + 2 + 3 + 6 + 7 + 8 + 11 + 12 + 13));
+      CHECK(grads[4] == doctest::Approx(9));
+      CHECK(dx.at(0, 2, 2, 0) == doctest::Approx(10));
+      CHECK(dx.at(0, 0, 0, 0) == doctest::Approx(1));
+      CHECK(dx.at(0, 4, 4, 0) == doctest::Approx(4));
+    }
+    SUBCASE("same: padding from the dilated extent") {
+      Conv2D<double> conv(1, {2, 2}, nnlite::Conv2DOptions{}.dilation_rate(2).padding("same"));
+      conv.set_kernel(kernel);
+      CHECK(conv.build(Shape{5, 5, 1}) == Shape{5, 5, 1});
+      conv.bind(params.data(), grads.data());
+      Tensor<double> y;
+      conv.forward(x, y, nnlite::Mode::inference);
+      // Extent 3: one padded cell before, one after. out(0, 0) taps (-1,-1), (-1,1), (1,-1), (1,1): only x(1,1) = 7.
+      CHECK(y.at(0, 0, 0, 0) == doctest::Approx(4 * 7 + 0.5));
+      // out(4, 4) taps (3,3), (3,5), (5,3), (5,5): only x(3,3) = 19 under weight 1.
+      CHECK(y.at(0, 4, 4, 0) == doctest::Approx(19 + 0.5));
+    }
+  }
+}
+
+TEST_CASE("Conv2D: known values with groups") {
+  // 4 channels in 2 groups, 2 filters (one per group), kernel (1, 1, 2, 2) = [[1, 2], [3, 4]] in (c, o):
+  // out0 = 1 x0 + 3 x1 (group 0 reads channels 0, 1), out1 = 2 x2 + 4 x3 (group 1 reads channels 2, 3).
+  Tensor<double> x(Shape{1, 1, 1, 4});
+  for (Index i = 0; i < 4; ++i) x[i] = double(i + 1);
+  std::vector<double> params = {1, 2, 3, 4, 0, 0}, grads(6);
+  for (Conv2DKernel kernel : {Conv2DKernel::reference, Conv2DKernel::im2col}) {
+    CAPTURE(nnlite::conv2d_kernel_name(kernel));
+    Conv2D<double> conv(2, {1, 1}, nnlite::Conv2DOptions{}.groups(2));
+    conv.set_kernel(kernel);
+    CHECK(conv.build(Shape{1, 1, 4}) == Shape{1, 1, 2});
+    CHECK(conv.param_count() == 1 * 1 * 2 * 2 + 2);
+    conv.bind(params.data(), grads.data());
+    Tensor<double> y;
+    conv.forward(x, y, nnlite::Mode::inference);
+    CHECK(y[0] == doctest::Approx(1 * 1 + 3 * 2));
+    CHECK(y[1] == doctest::Approx(2 * 3 + 4 * 4));
+    Tensor<double> dy(y.shape()), dx;
+    dy[0] = 1;
+    dy[1] = 10;
+    conv.backward(x, y, dy, &dx);
+    // d_x0 = w(0,0) dy0, d_x1 = w(1,0) dy0, d_x2 = w(0,1) dy1, d_x3 = w(1,1) dy1; d_w(c, o) = x(group o's c) dy_o.
+    CHECK(dx[0] == doctest::Approx(1));
+    CHECK(dx[1] == doctest::Approx(3));
+    CHECK(dx[2] == doctest::Approx(20));
+    CHECK(dx[3] == doctest::Approx(40));
+    CHECK(grads[0] == doctest::Approx(1));   // w(0, 0): x0 dy0
+    CHECK(grads[1] == doctest::Approx(30));  // w(0, 1): x2 dy1
+    CHECK(grads[2] == doctest::Approx(2));   // w(1, 0): x1 dy0
+    CHECK(grads[3] == doctest::Approx(40));  // w(1, 1): x3 dy1
+  }
+}
+
+TEST_CASE("Conv2D: dilation_rate and groups in the config, and Keras' refusals") {
+  Conv2D<float> conv(6, {3, 3}, nnlite::Conv2DOptions{}.dilation_rate({2, 3}).groups(3).name("g"));
+  CHECK(conv.dilation_rate() == nnlite::Size2{2, 3});
+  CHECK(conv.groups() == 3);
+  const nlohmann::json c = conv.config();
+  CHECK(c["dilation_rate"] == nlohmann::json::array({2, 3}));
+  CHECK(c["groups"] == 3);
+  CHECK(conv.build(Shape{9, 9, 6}) == Shape{5, 3, 6});
+  CHECK(conv.param_specs()[0].shape == Shape{3, 3, 2, 6});
+  {
+    nnlite::ConfigReader r{c, "Conv2D", "g", "test"};
+    auto back = nnlite::layer_from_config<float>(r, Shape{9, 9, 6});
+    CHECK(back->config() == c);
+  }
+
+  using nnlite::Conv2DOptions;
+  // Keras: "`strides > 1` not supported in conjunction with `dilation_rate > 1`"; filters and channels divisible.
+  CHECK_THROWS_WITH_AS(Conv2D<float>(4, {3, 3}, Conv2DOptions{}.dilation_rate(2).strides(2)),
+                       doctest::Contains("dilation_rate"), nnlite::ArgumentError);
+  CHECK_THROWS_WITH_AS(Conv2D<float>(5, {3, 3}, Conv2DOptions{}.groups(2)), doctest::Contains("groups=2, filters=5"),
+                       nnlite::ArgumentError);
+  CHECK_THROWS_AS(Conv2D<float>(4, {3, 3}, Conv2DOptions{}.groups(0)), nnlite::ArgumentError);
+  CHECK_THROWS_AS(Conv2D<float>(4, {3, 3}, Conv2DOptions{}.dilation_rate({1, 0})), nnlite::ArgumentError);
+  Conv2D<float> grouped(4, {3, 3}, Conv2DOptions{}.groups(2).name("gc"));
+  CHECK_THROWS_WITH_AS(grouped.build(Shape{5, 5, 3}), doctest::Contains("'gc'"), nnlite::ShapeError);
+  CHECK_THROWS_WITH_AS(grouped.build(Shape{5, 5, 3}), doctest::Contains("groups=2"), nnlite::ShapeError);
+
+  auto refused = [](nlohmann::json cfg, const Shape& input) {
+    nnlite::ConfigReader r{cfg, "Conv2D", "bad", "test"};
+    try {
+      nnlite::layer_from_config<float>(r, input);
+    } catch (const nnlite::FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no FormatError");
+  };
+  nlohmann::json base = Conv2D<float>(4, {3, 3}).config();
+  base["name"] = "bad";
+  nlohmann::json strided = base;
+  strided["strides"] = {2, 2};
+  strided["dilation_rate"] = {2, 2};
+  CHECK(refused(strided, Shape{9, 9, 2}).find("'bad'") != std::string::npos);
+  CHECK(refused(strided, Shape{9, 9, 2}).find("dilation_rate > 1") != std::string::npos);
+  nlohmann::json bad_filters = base;
+  bad_filters["groups"] = 3;
+  CHECK(refused(bad_filters, Shape{9, 9, 3}).find("groups=3, filters=4") != std::string::npos);
+  nlohmann::json bad_channels = base;
+  bad_channels["groups"] = 2;
+  CHECK(refused(bad_channels, Shape{9, 9, 3}).find("input has 3 channels") != std::string::npos);
 }

@@ -19,6 +19,8 @@
 #include "layers/average_pooling2d.hpp"
 #include "layers/batch_normalization.hpp"
 #include "layers/conv2d.hpp"
+#include "layers/depthwise_conv2d.hpp"
+#include "layers/separable_conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/flatten.hpp"

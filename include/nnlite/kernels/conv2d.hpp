@@ -34,9 +34,13 @@ inline Conv2DKernel parse_conv2d_kernel(const std::string& name) {
                       "' (expected 'reference', 'im2col', 'direct' or 'eigen_tensor')");
 }
 
-/// Whether `kind` runs as the direct kernel for this geometry.
+/// Whether `kind` runs as the direct kernel for this geometry. Direct and eigen_tensor handle only plain geometries
+/// (no dilation, one group); anything else runs as im2col, which handles all.
 inline bool conv2d_uses_direct(Conv2DKernel kind, const Conv2DGeometry& g) {
-  return kind == Conv2DKernel::direct || (kind == Conv2DKernel::im2col && conv2d_direct_pays(g));
+  return g.is_plain() && (kind == Conv2DKernel::direct || (kind == Conv2DKernel::im2col && conv2d_direct_pays(g)));
+}
+inline Conv2DKernel conv2d_effective_kernel(Conv2DKernel kind, const Conv2DGeometry& g) {
+  return kind == Conv2DKernel::reference || g.is_plain() ? kind : Conv2DKernel::im2col;
 }
 
 /// out = conv(in, kernel) + bias (bias may be null), then relu when fuse_relu. Returns whether relu was applied
@@ -44,7 +48,7 @@ inline bool conv2d_uses_direct(Conv2DKernel kind, const Conv2DGeometry& g) {
 template <class Scalar>
 bool conv2d_forward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel,
                     const Scalar* bias, Scalar* out, Tensor<Scalar>& ws, bool fuse_relu) {
-  switch (kind) {
+  switch (conv2d_effective_kernel(kind, g)) {
     case Conv2DKernel::reference: conv2d_forward_reference(g, in, kernel, bias, out); return false;
     case Conv2DKernel::eigen_tensor: conv2d_forward_eigen_tensor(g, in, kernel, bias, out, ws, fuse_relu);
       return fuse_relu;
@@ -63,6 +67,7 @@ bool conv2d_forward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* in
 template <class Scalar>
 void conv2d_backward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel,
                      const Scalar* d_out, Scalar* d_in, Scalar* d_kernel, Scalar* d_bias, Tensor<Scalar>& ws) {
+  kind = conv2d_effective_kernel(kind, g);
   switch (kind) {
     case Conv2DKernel::reference: return conv2d_backward_reference(g, in, kernel, d_out, d_in, d_kernel, d_bias);
     case Conv2DKernel::eigen_tensor:

@@ -112,6 +112,7 @@ void direct_pixels_all_channels(const Conv2DGeometry& g, const Scalar* x, const 
 template <class Scalar>
 void conv2d_forward_direct(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* bias,
                            Scalar* out, bool fuse_relu = false) {
+  g.require_plain("direct");
   constexpr Index P = detail::direct_pixels;
   const detail::InteriorRange rows = detail::interior_range(g.out_h, g.in_h, g.k_h, g.stride_h, g.pad_top);
   const detail::InteriorRange cols = detail::interior_range(g.out_w, g.in_w, g.k_w, g.stride_w, g.pad_left);
@@ -249,6 +250,7 @@ void direct_dinput_sample(const Conv2DGeometry& g, const Scalar* kernel, const S
 template <class Scalar>
 void conv2d_backward_direct(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* d_out,
                             Scalar* d_in, Scalar* d_kernel, Scalar* d_bias, Tensor<Scalar>& ws) {
+  g.require_plain("direct");
   constexpr Index L = detail::simd_width<Scalar>;
   // The work estimate leaves d_in out: the split, and so the rounding of d_kernel, must not depend on it.
   const double macs = double(g.rows()) * double(g.patch()) * double(g.out_c);

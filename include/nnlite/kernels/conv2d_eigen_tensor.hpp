@@ -120,6 +120,7 @@ void for_each_patch_block(const PatchSpec& p, const Scalar* src, Index batch, Sc
 template <class Scalar>
 void conv2d_forward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* bias,
                                  Scalar* out, Tensor<Scalar>& ws, bool fuse_relu = false) {
+  g.require_plain("eigen_tensor");
   if (g.rows() == 0) return;
   const detail::ConstRowTensorMap<Scalar, 2> w(kernel, g.patch(), g.out_c);
   const Eigen::array<Eigen::IndexPair<Index>, 1> patch_dim{Eigen::IndexPair<Index>(1, 0)};
@@ -144,6 +145,7 @@ template <class Scalar>
 void conv2d_backward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel,
                                   const Scalar* d_out, Scalar* d_in, Scalar* d_kernel, Scalar* d_bias,
                                   Tensor<Scalar>& ws) {
+  g.require_plain("eigen_tensor");
   detail::RowTensorMap<Scalar, 2> dw(d_kernel, g.patch(), g.out_c);
   if (g.rows() == 0) {  // no output position: every gradient is zero
     dw.setZero();

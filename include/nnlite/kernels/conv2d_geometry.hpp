@@ -36,17 +36,25 @@ inline PaddedAxis padded_axis(Index in, Index k, Index stride, Padding padding) 
 
 /// Everything a conv kernel needs, batch included. Padding is implicit zeros: any window cell outside
 /// [0, in_h) x [0, in_w) reads as zero, so the kernels work for any pad_top/pad_left and output size.
+/// Dilation d spreads the k taps of an axis d cells apart (extent (k - 1) * d + 1); groups split the channels into
+/// `groups` independent convolutions: output channel o reads input channels [gi * in_c/groups, (gi+1) * in_c/groups)
+/// of group gi = o / (out_c/groups), and the HWIO kernel is (k_h, k_w, in_c/groups, out_c) as Keras stores it.
 struct Conv2DGeometry {
   Index batch = 0, in_h = 0, in_w = 0, in_c = 0;
   Index k_h = 0, k_w = 0, out_c = 0;
   Index stride_h = 1, stride_w = 1;
+  Index dil_h = 1, dil_w = 1;
+  Index groups = 1;
   Index pad_top = 0, pad_left = 0;
   Index out_h = 0, out_w = 0;
 
   /// The geometry Keras' Conv2D uses for an NHWC input and an HWIO kernel.
   static Conv2DGeometry make(Index batch, Index in_h, Index in_w, Index in_c, Size2 kernel, Index out_c,
-                             Size2 strides, Padding padding) {
+                             Size2 strides, Padding padding, Size2 dilation = {1, 1}, Index groups = 1) {
     Conv2DGeometry g;
+    g.dil_h = dilation.h;
+    g.dil_w = dilation.w;
+    g.groups = groups;
     g.batch = batch;
     g.in_h = in_h;
     g.in_w = in_w;
@@ -56,8 +64,8 @@ struct Conv2DGeometry {
     g.out_c = out_c;
     g.stride_h = strides.h;
     g.stride_w = strides.w;
-    const PaddedAxis ph = padded_axis(in_h, kernel.h, strides.h, padding);
-    const PaddedAxis pw = padded_axis(in_w, kernel.w, strides.w, padding);
+    const PaddedAxis ph = padded_axis(in_h, (kernel.h - 1) * dilation.h + 1, strides.h, padding);
+    const PaddedAxis pw = padded_axis(in_w, (kernel.w - 1) * dilation.w + 1, strides.w, padding);
     g.pad_top = ph.pad_before;
     g.pad_left = pw.pad_before;
     g.out_h = ph.out;
@@ -68,7 +76,9 @@ struct Conv2DGeometry {
   Index in_sample() const { return in_h * in_w * in_c; }     // input elements per sample
   Index out_sample() const { return out_h * out_w * out_c; }  // output elements per sample
   Index out_pixels() const { return out_h * out_w; }          // output positions per sample
-  Index patch() const { return k_h * k_w * in_c; }            // one receptive field, (kh, kw, c) order
+  Index group_in_c() const { return in_c / groups; }          // input channels one group reads
+  Index group_out_c() const { return out_c / groups; }        // output channels one group writes
+  Index patch() const { return k_h * k_w * group_in_c(); }    // one group's receptive field, (kh, kw, c) order
   Index kernel_size() const { return patch() * out_c; }       // HWIO kernel elements
   Index rows() const { return batch * out_h * out_w; }        // output positions in the batch
 
@@ -77,18 +87,26 @@ struct Conv2DGeometry {
   template <class F>
   void for_each_valid_tap(Index oh, Index ow, F&& f) const {
     for (Index kh = 0; kh < k_h; ++kh) {
-      const Index ih = oh * stride_h - pad_top + kh;
+      const Index ih = oh * stride_h - pad_top + kh * dil_h;
       if (ih < 0 || ih >= in_h) continue;
       for (Index kw = 0; kw < k_w; ++kw) {
-        const Index iw = ow * stride_w - pad_left + kw;
+        const Index iw = ow * stride_w - pad_left + kw * dil_w;
         if (iw >= 0 && iw < in_w) f(kh, kw, ih, iw);
       }
     }
   }
 
-  /// A 1x1, stride-1, unpadded conv is a plain matrix product over the input as it lies in memory.
+  /// No dilation and one group: the case every kernel handles (direct and eigen_tensor handle only this).
+  bool is_plain() const { return dil_h == 1 && dil_w == 1 && groups == 1; }
+  void require_plain(const char* kernel) const {
+    if (!is_plain())
+      throw UnsupportedError(std::string("the ") + kernel + " Conv2D kernel handles neither dilation_rate nor groups " +
+                             "(the im2col and reference kernels do)");
+  }
+
+  /// A 1x1, stride-1, unpadded, ungrouped conv is a plain matrix product over the input as it lies in memory.
   bool is_pointwise() const {
-    return k_h == 1 && k_w == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_left == 0 &&
+    return groups == 1 && k_h == 1 && k_w == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_left == 0 &&
            out_h == in_h && out_w == in_w;
   }
 };

@@ -32,8 +32,30 @@ Scalar* workspace(Tensor<Scalar>& ws, Index elements) {
 
 /// Patches of one sample: row (oh, ow) holds the receptive field in (kh, kw, c) order, zeros where it hangs over
 /// the padding. In NHWC the (kw, c) part of a kernel row is contiguous in the input, hence one copy per kernel row.
+/// With dilation or groups the patch of group `group` gathers its channel slice tap by tap instead.
 template <class Scalar>
-void im2col_sample(const Conv2DGeometry& g, const Scalar* in, Scalar* cols) {
+void im2col_sample(const Conv2DGeometry& g, const Scalar* in, Scalar* cols, Index group = 0) {
+  if (!g.is_plain()) {
+    const Index gic = g.group_in_c(), c0 = group * gic;
+    for (Index oh = 0; oh < g.out_h; ++oh) {
+      for (Index ow = 0; ow < g.out_w; ++ow) {
+        Scalar* dst = cols + (oh * g.out_w + ow) * g.patch();
+        for (Index kh = 0; kh < g.k_h; ++kh) {
+          const Index ih = oh * g.stride_h - g.pad_top + kh * g.dil_h;
+          for (Index kw = 0; kw < g.k_w; ++kw, dst += gic) {
+            const Index iw = ow * g.stride_w - g.pad_left + kw * g.dil_w;
+            if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) {
+              std::fill(dst, dst + gic, Scalar(0));
+            } else {
+              const Scalar* src = in + (ih * g.in_w + iw) * g.in_c + c0;
+              for (Index c = 0; c < gic; ++c) dst[c] = src[c];
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
   const Index row_len = g.k_w * g.in_c;
   for (Index oh = 0; oh < g.out_h; ++oh) {
     for (Index ow = 0; ow < g.out_w; ++ow) {
@@ -64,9 +86,29 @@ void im2col_sample(const Conv2DGeometry& g, const Scalar* in, Scalar* cols) {
 }
 
 /// The adjoint of im2col_sample: overwrites one sample's d_in with the sum of every patch entry that read each cell.
+/// With groups, group 0 overwrites the whole sample and each later group adds into its own channel slice, so the
+/// groups must come in order 0, 1, ...
 template <class Scalar>
-void col2im_sample(const Conv2DGeometry& g, const Scalar* cols, Scalar* d_in) {
-  std::fill(d_in, d_in + g.in_sample(), Scalar(0));
+void col2im_sample(const Conv2DGeometry& g, const Scalar* cols, Scalar* d_in, Index group = 0) {
+  if (group == 0) std::fill(d_in, d_in + g.in_sample(), Scalar(0));
+  if (!g.is_plain()) {
+    const Index gic = g.group_in_c(), c0 = group * gic;
+    for (Index oh = 0; oh < g.out_h; ++oh) {
+      for (Index ow = 0; ow < g.out_w; ++ow) {
+        const Scalar* src = cols + (oh * g.out_w + ow) * g.patch();
+        for (Index kh = 0; kh < g.k_h; ++kh) {
+          const Index ih = oh * g.stride_h - g.pad_top + kh * g.dil_h;
+          for (Index kw = 0; kw < g.k_w; ++kw, src += gic) {
+            const Index iw = ow * g.stride_w - g.pad_left + kw * g.dil_w;
+            if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) continue;
+            Scalar* d = d_in + (ih * g.in_w + iw) * g.in_c + c0;
+            for (Index c = 0; c < gic; ++c) d[c] += src[c];
+          }
+        }
+      }
+    }
+    return;
+  }
   const Index row_len = g.k_w * g.in_c;
   for (Index oh = 0; oh < g.out_h; ++oh) {
     for (Index ow = 0; ow < g.out_w; ++ow) {
@@ -148,6 +190,7 @@ void conv2d_forward_im2col(const Conv2DGeometry& g, const Scalar* in, const Scal
   ConstMatrixMap<Scalar> w(kernel, g.patch(), g.out_c);
   const double macs = double(g.rows()) * double(g.patch()) * double(g.out_c);
   const int threads = detail::conv_threads(g, macs);
+  const Index goc = g.group_out_c();
   if (g.is_pointwise()) {
     parallel_slices(g.batch, threads, [&](int, Index b0, Index b1) {
       const Index r0 = b0 * g.out_pixels(), rows = (b1 - b0) * g.out_pixels();
@@ -165,10 +208,12 @@ void conv2d_forward_im2col(const Conv2DGeometry& g, const Scalar* in, const Scal
     for (Index n0 = b0; n0 < b1; n0 += block) {
       const Index nb = std::min(block, b1 - n0);
       const Index rows = nb * g.out_pixels();
-      for (Index i = 0; i < nb; ++i)
-        im2col_sample(g, in + (n0 + i) * g.in_sample(), my + i * g.out_pixels() * g.patch());
       MatrixMap<Scalar> y(out + n0 * g.out_sample(), rows, g.out_c);
-      y.noalias() = ConstMatrixMap<Scalar>(my, rows, g.patch()) * w;
+      for (Index G = 0; G < g.groups; ++G) {  // one GEMM per group on its channel slice (one in all, usually)
+        for (Index i = 0; i < nb; ++i)
+          im2col_sample(g, in + (n0 + i) * g.in_sample(), my + i * g.out_pixels() * g.patch(), G);
+        y.middleCols(G * goc, goc).noalias() = ConstMatrixMap<Scalar>(my, rows, g.patch()) * w.middleCols(G * goc, goc);
+      }
       detail::bias_relu_rows(y.data(), rows, g.out_c, bias, fuse_relu);
     }
   });
@@ -195,6 +240,7 @@ void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Sca
   // The work estimate leaves d_in out: the split, and so the rounding of d_kernel, must not depend on it.
   const double macs = double(g.rows()) * double(g.patch()) * double(g.out_c);
   const int threads = detail::conv_threads(g, macs);
+  const Index goc = g.group_out_c();
   const bool pointwise = g.is_pointwise();
   const Index block = detail::im2col_block_samples<Scalar>(g, std::max<Index>(workspace_limit / threads, 1));
   const Index per_thread_cols = pointwise ? 0 : block * g.out_pixels() * g.patch();
@@ -222,21 +268,27 @@ void conv2d_backward_im2col(const Conv2DGeometry& g, const Scalar* in, const Sca
       const Index rows = nb * g.out_pixels();
       ConstMatrixMap<Scalar> dy(d_out + n0 * g.out_sample(), rows, g.out_c);
       MatrixMap<Scalar> patches(my, rows, g.patch());
-      if (want_dw) {
-        for (Index i = 0; i < nb; ++i)
-          im2col_sample(g, in + (n0 + i) * g.in_sample(), my + i * g.out_pixels() * g.patch());
-        if (n0 == b0) {
-          dwt.noalias() = patches.transpose() * dy;
-          if (want_db) VectorMap<Scalar>(my_db, g.out_c) = dy.colwise().sum().transpose();
-        } else {
-          dwt.noalias() += patches.transpose() * dy;
-          if (want_db) VectorMap<Scalar>(my_db, g.out_c) += dy.colwise().sum().transpose();
-        }
+      if (want_db) {
+        if (n0 == b0)
+          VectorMap<Scalar>(my_db, g.out_c) = dy.colwise().sum().transpose();
+        else
+          VectorMap<Scalar>(my_db, g.out_c) += dy.colwise().sum().transpose();
       }
-      if (d_in) {
-        patches.noalias() = dy * w.transpose();
-        for (Index i = 0; i < nb; ++i)
-          col2im_sample(g, my + i * g.out_pixels() * g.patch(), d_in + (n0 + i) * g.in_sample());
+      for (Index G = 0; G < g.groups; ++G) {  // per group: its channel slice, its kernel columns
+        const auto dyg = dy.middleCols(G * goc, goc);
+        if (want_dw) {
+          for (Index i = 0; i < nb; ++i)
+            im2col_sample(g, in + (n0 + i) * g.in_sample(), my + i * g.out_pixels() * g.patch(), G);
+          if (n0 == b0)
+            dwt.middleCols(G * goc, goc).noalias() = patches.transpose() * dyg;
+          else
+            dwt.middleCols(G * goc, goc).noalias() += patches.transpose() * dyg;
+        }
+        if (d_in) {
+          patches.noalias() = dyg * w.middleCols(G * goc, goc).transpose();
+          for (Index i = 0; i < nb; ++i)
+            col2im_sample(g, my + i * g.out_pixels() * g.patch(), d_in + (n0 + i) * g.in_sample(), G);
+        }
       }
     }
   });

@@ -31,6 +31,14 @@ class Conv2DOptions {
     use_bias_ = b;
     return *this;
   }
+  Conv2DOptions& dilation_rate(Size2 d) {
+    dilation_rate_ = d;
+    return *this;
+  }
+  Conv2DOptions& groups(Index g) {
+    groups_ = g;
+    return *this;
+  }
   Conv2DOptions& name(std::string n) {
     name_ = std::move(n);
     return *this;
@@ -40,6 +48,8 @@ class Conv2DOptions {
   Padding padding() const { return padding_; }
   Size2 strides() const { return strides_; }
   bool use_bias() const { return use_bias_; }
+  Size2 dilation_rate() const { return dilation_rate_; }
+  Index groups() const { return groups_; }
   const std::string& name() const { return name_; }
 
  private:
@@ -47,6 +57,8 @@ class Conv2DOptions {
   Padding padding_ = Padding::valid;
   Size2 strides_{1, 1};
   bool use_bias_ = true;
+  Size2 dilation_rate_{1, 1};
+  Index groups_ = 1;
   std::string name_;
 };
 
@@ -72,9 +84,23 @@ class Conv2D : public Layer<Scalar> {
   Conv2D(Index filters, Size2 kernel_size, const std::string& activation, Padding padding = Padding::valid,
          Size2 strides = {1, 1}, bool use_bias = true, std::string name = "")
       : Conv2D(filters, kernel_size, parse_activation(activation), padding, strides, use_bias, std::move(name)) {}
+  /// The options constructor is the one that takes dilation_rate and groups (Keras' rules: strides 1 when dilated,
+  /// filters divisible by groups; the input channels are checked at build()).
   Conv2D(Index filters, Size2 kernel_size, const Conv2DOptions& options)
       : Conv2D(filters, kernel_size, options.activation(), options.padding(), options.strides(), options.use_bias(),
-               options.name()) {}
+               options.name()) {
+    dilation_rate_ = options.dilation_rate();
+    groups_ = options.groups();
+    if (dilation_rate_.h < 1 || dilation_rate_.w < 1)
+      throw ArgumentError("Conv2D: dilation_rate must be >= 1, got " + dilation_rate_.str());
+    if (std::max(strides_.h, strides_.w) > 1 && std::max(dilation_rate_.h, dilation_rate_.w) > 1)
+      throw ArgumentError("Conv2D: `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
+                          "strides=" + strides_.str() + " and dilation_rate=" + dilation_rate_.str());
+    if (groups_ < 1) throw ArgumentError("Conv2D: groups must be >= 1, got " + std::to_string(groups_));
+    if (filters_ % groups_ != 0)
+      throw ArgumentError("Conv2D: the number of filters must be evenly divisible by the number of groups. Received: "
+                          "groups=" + std::to_string(groups_) + ", filters=" + std::to_string(filters_));
+  }
 
   std::string class_name() const override { return "Conv2D"; }
   std::string name_stem() const override { return "conv2d"; }
@@ -84,6 +110,8 @@ class Conv2D : public Layer<Scalar> {
   Padding padding() const { return padding_; }
   const Activation& activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
+  Size2 dilation_rate() const { return dilation_rate_; }
+  Index groups() const { return groups_; }
 
   /// Every kernel gives the same result (to rounding); the choice is only about speed.
   void set_kernel(Conv2DKernel k) { kernel_ = k; }
@@ -91,12 +119,13 @@ class Conv2D : public Layer<Scalar> {
 
   /// The kernels' view of this layer for a batch of `batch` samples (valid after build()).
   Conv2DGeometry geometry(Index batch) const {
-    return Conv2DGeometry::make(batch, in_h_, in_w_, in_c_, kernel_size_, filters_, strides_, padding_);
+    return Conv2DGeometry::make(batch, in_h_, in_w_, in_c_, kernel_size_, filters_, strides_, padding_, dilation_rate_,
+                                groups_);
   }
 
   std::vector<ParamSpec> param_specs() const override {
     std::vector<ParamSpec> specs{
-        {"kernel", Shape{kernel_size_.h, kernel_size_.w, in_c_, filters_}, Initializer::glorot_uniform}};
+        {"kernel", Shape{kernel_size_.h, kernel_size_.w, in_c_ / groups_, filters_}, Initializer::glorot_uniform}};
     if (use_bias_) specs.push_back({"bias", Shape{filters_}, Initializer::zeros});
     return specs;
   }
@@ -146,8 +175,8 @@ class Conv2D : public Layer<Scalar> {
     c["strides"] = {strides_.h, strides_.w};
     c["padding"] = padding_name(padding_);
     c["data_format"] = "channels_last";
-    c["dilation_rate"] = {1, 1};
-    c["groups"] = 1;
+    c["dilation_rate"] = {dilation_rate_.h, dilation_rate_.w};
+    c["groups"] = groups_;
     c["activation"] = keras_activation_name(activation());
     c["use_bias"] = use_bias_;
     write_weight_config(c, "kernel", Initializer::glorot_uniform);
@@ -163,14 +192,30 @@ class Conv2D : public Layer<Scalar> {
     const Size2 strides = c.pair("strides", cap, Size2(1, 1));
     const Padding padding = c.padding();
     c.check_channels_last();
-    if (c.pair("dilation_rate", cap, Size2(1, 1)) != Size2(1, 1))
-      c.unsupported("dilation_rate " + dump_json(c.at("dilation_rate")));
-    if (c.integer("groups", 1, cap, 1) != 1) c.unsupported("groups = " + dump_json(c.at("groups")));
+    const Size2 dilation = c.pair("dilation_rate", cap, Size2(1, 1));
+    const Index groups = c.integer("groups", 1, cap, 1);
+    if (std::max(strides.h, strides.w) > 1 && std::max(dilation.h, dilation.w) > 1)
+      c.bad("`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: strides=" + strides.str() +
+            " and dilation_rate=" + dilation.str());
+    if (filters % groups != 0)
+      c.bad("the number of filters must be evenly divisible by the number of groups. Received: groups=" +
+            std::to_string(groups) + ", filters=" + std::to_string(filters));
+    if (input.rank() == 3 && input[2] % groups != 0)
+      c.bad("the number of input channels must be evenly divisible by the number of groups. Received groups=" +
+            std::to_string(groups) + ", but the input has " + std::to_string(input[2]) + " channels");
     c.require_null("lora_rank");
     const Activation act = c.activation();
     const bool use_bias = c.boolean("use_bias", true);
-    if (input.rank() == 3) c.check_size({kernel.h, kernel.w, input[2], filters}, "the kernel");
-    return configured(std::make_unique<Conv2D>(filters, kernel, act, padding, strides, use_bias, c.name), c);
+    if (input.rank() == 3) c.check_size({kernel.h, kernel.w, input[2] / groups, filters}, "the kernel");
+    const Conv2DOptions options = Conv2DOptions{}
+                                      .activation(act)
+                                      .padding(padding)
+                                      .strides(strides)
+                                      .use_bias(use_bias)
+                                      .dilation_rate(dilation)
+                                      .groups(groups)
+                                      .name(c.name);
+    return configured(std::make_unique<Conv2D>(filters, kernel, options), c);
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override {
@@ -183,8 +228,12 @@ class Conv2D : public Layer<Scalar> {
   Shape compute_output_shape(const Shape& input_shape) override {
     if (input_shape.rank() != 3 || input_shape.size() < 1)
       this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
+    if (input_shape.rank() == 3 && input_shape[2] % groups_ != 0)
+      this->shape_error("the number of input channels must be evenly divisible by the number of groups. Received "
+                        "groups=" + std::to_string(groups_) + ", but the input has " + std::to_string(input_shape[2]) +
+                        " channels");
     const Conv2DGeometry g = Conv2DGeometry::make(1, input_shape[0], input_shape[1], input_shape[2], kernel_size_,
-                                                  filters_, strides_, padding_);
+                                                  filters_, strides_, padding_, dilation_rate_, groups_);
     const Shape out{g.out_h, g.out_w, filters_};
     if (g.out_h < 1 || g.out_w < 1)
       this->shape_error("input " + input_shape.str(true) + " is too small for kernel_size " + kernel_size_.str() +
@@ -200,6 +249,8 @@ class Conv2D : public Layer<Scalar> {
 
   Index filters_;
   Size2 kernel_size_, strides_;
+  Size2 dilation_rate_{1, 1};
+  Index groups_ = 1;
   Padding padding_;
   FusedActivation<Scalar> activation_;
   bool use_bias_;

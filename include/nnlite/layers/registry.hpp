@@ -12,6 +12,8 @@
 #include "average_pooling2d.hpp"
 #include "batch_normalization.hpp"
 #include "conv2d.hpp"
+#include "depthwise_conv2d.hpp"
+#include "separable_conv2d.hpp"
 #include "dense.hpp"
 #include "dropout.hpp"
 #include "flatten.hpp"
@@ -37,6 +39,8 @@ Registry<LayerCreator<Scalar>>& layer_registry() {
     Registry<LayerCreator<Scalar>> r("layer class");
     // One line per Keras class, with the aliases Keras accepts.
     r.add("Conv2D", &Conv2D<Scalar>::from_config, {"Convolution2D"});
+    r.add("DepthwiseConv2D", &DepthwiseConv2D<Scalar>::from_config);
+    r.add("SeparableConv2D", &SeparableConv2D<Scalar>::from_config, {"SeparableConvolution2D"});
     r.add("MaxPooling2D", &MaxPool2D<Scalar>::from_config, {"MaxPool2D"});
     r.add("Dense", &Dense<Scalar>::from_config);
     r.add("Dropout", &Dropout<Scalar>::from_config);
