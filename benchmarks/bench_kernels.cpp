@@ -319,8 +319,7 @@ void BM_conv_activation(benchmark::State& state, const char* activation) {
 // to compare with copy_26x26x32 (the machine's copy bandwidth at that size). Backward = d_kernel + d_bias + d_in.
 void BM_depthwise(benchmark::State& state, Pass pass, bool reference) {
   const Index batch = state.range(0);
-  const Conv2DGeometry g =
-      nnlite::depthwise_geometry(batch, 26, 26, 32, {3, 3}, 1, {1, 1}, nnlite::Padding::same);
+  const Conv2DGeometry g = nnlite::depthwise_geometry(batch, 26, 26, 32, {3, 3}, 1, {1, 1}, nnlite::Padding::same);
   Tensor<float> x(nnlite::Shape{batch, 26, 26, 32}), k(nnlite::Shape{3, 3, 32, 1}), b(nnlite::Shape{32}),
       y(nnlite::Shape{batch, g.out_h, g.out_w, 32}), dy(y.shape()), dx(x.shape()), dk(k.shape()), db(b.shape()), ws;
   fill(x, 1);
@@ -411,9 +410,9 @@ void register_all() {
                             std::pair{"infer_fwd", BnPass::infer_fwd}, std::pair{"copy", BnPass::copy}})
     benchmark::RegisterBenchmark((std::string("batchnorm_26x26x32/") + name).c_str(), BM_batchnorm, 26, 26, 32, pass)
         ->Apply(batches);
-  for (auto [name, kind] : {std::pair{"avgpool", PoolKind::average},
-                            std::pair{"global_avgpool", PoolKind::global_average},
-                            std::pair{"global_maxpool", PoolKind::global_max}})
+  for (auto [name, kind] :
+       {std::pair{"avgpool", PoolKind::average}, std::pair{"global_avgpool", PoolKind::global_average},
+        std::pair{"global_maxpool", PoolKind::global_max}})
     for (Pass pass : {Pass::forward, Pass::backward})
       benchmark::RegisterBenchmark((std::string(name) + "_26x26x32/" + (pass == Pass::forward ? "fwd" : "bwd")).c_str(),
                                    BM_pool_traffic, 26, 26, 32, kind, pass)

@@ -76,7 +76,8 @@ int main() {
     t.add(nnlite::Dense<double>(10, "relu"));
     m.build({8}); t.build({8});
     m.compile("adam", "categorical_crossentropy");
-    for (nnlite::Index i = 0; i < m.count_params(); ++i) m.params()[i] = 0.3 + 0.1 * std::sin(double(i));  // outputs > 0
+    for (nnlite::Index i = 0; i < m.count_params(); ++i)
+      m.params()[i] = 0.3 + 0.1 * std::sin(double(i));  // outputs > 0
     T x = random_tensor({4, 8}, 1.0, 1);  // made positive below, with positive weights: no all-zero relu row
     for (nnlite::Index i = 0; i < x.size(); ++i) x.data()[i] = std::abs(x.data()[i]);
     report("1. Dense(10, relu) + CCE", m, t, x, one_hot(4, 10, {4, 10}, 2), false);

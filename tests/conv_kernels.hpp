@@ -53,19 +53,24 @@ struct ConvCase {
 enum class Impl { reference, im2col, im2col_chunked, direct, eigen_tensor };
 inline const char* impl_name(Impl i) {
   switch (i) {
-    case Impl::reference: return "reference";
-    case Impl::im2col: return "im2col";
-    case Impl::im2col_chunked: return "im2col, one sample per GEMM";
-    case Impl::direct: return "direct";
-    case Impl::eigen_tensor: return "eigen_tensor";
+    case Impl::reference:
+      return "reference";
+    case Impl::im2col:
+      return "im2col";
+    case Impl::im2col_chunked:
+      return "im2col, one sample per GEMM";
+    case Impl::direct:
+      return "direct";
+    case Impl::eigen_tensor:
+      return "eigen_tensor";
   }
   return "?";
 }
 
 struct RunOptions {
-  bool relu = false;    // fused into the forward pass (the reference applies it after)
-  bool d_in = true;     // false: the kernel gets a null d_in
-  bool d_bias = true;   // false: a null d_bias
+  bool relu = false;   // fused into the forward pass (the reference applies it after)
+  bool d_in = true;    // false: the kernel gets a null d_in
+  bool d_bias = true;  // false: a null d_bias
 };
 
 template <class T>

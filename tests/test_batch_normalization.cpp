@@ -20,7 +20,6 @@ namespace {
 using test_support::contains;
 using test_support::message_of;
 
-
 }  // namespace
 
 TEST_CASE("BatchNormalization: training and inference values by hand (2-D input)") {

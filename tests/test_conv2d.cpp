@@ -406,7 +406,7 @@ TEST_CASE_TEMPLATE("Conv2D kernels agree with the reference: dilation and groups
   std::vector<ConvCase> cases = {
       {2, 9, 8, 3, {3, 3}, 4, {1, 1}, Padding::valid, {2, 2}, 1},
       {2, 9, 8, 3, {3, 3}, 4, {1, 1}, Padding::same, {2, 3}, 1},
-      {2, 7, 7, 2, {2, 2}, 3, {1, 1}, Padding::same, {3, 1}, 1},   // even kernel, odd padding at bottom
+      {2, 7, 7, 2, {2, 2}, 3, {1, 1}, Padding::same, {3, 1}, 1},  // even kernel, odd padding at bottom
       {2, 6, 5, 4, {3, 3}, 6, {1, 1}, Padding::valid, {1, 1}, 2},
       {2, 6, 5, 4, {3, 2}, 4, {2, 2}, Padding::same, {1, 1}, 4},   // depthwise-like: one channel per group
       {2, 5, 5, 6, {1, 1}, 6, {1, 1}, Padding::valid, {1, 1}, 3},  // 1x1 grouped: not the pointwise shortcut

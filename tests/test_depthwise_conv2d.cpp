@@ -28,10 +28,10 @@ TEST_CASE("DepthwiseConv2D: known values by hand") {
   }
   std::vector<double> params(16 + 4, 0.0), grads(params.size());
   for (Index tap = 0; tap < 4; ++tap) {
-    params[tap * 4 + 0] = 1;               // c0 m0
-    params[tap * 4 + 1] = tap == 0;        // c0 m1
-    params[tap * 4 + 2] = tap == 3;        // c1 m0
-    params[tap * 4 + 3] = 2;               // c1 m1
+    params[tap * 4 + 0] = 1;         // c0 m0
+    params[tap * 4 + 1] = tap == 0;  // c0 m1
+    params[tap * 4 + 2] = tap == 3;  // c1 m0
+    params[tap * 4 + 3] = 2;         // c1 m1
   }
   params[16] = 0.5;  // bias of channel c0 m0
   for (auto kernel : {nnlite::DepthwiseKernel::direct, nnlite::DepthwiseKernel::reference}) {
@@ -78,15 +78,15 @@ TEST_CASE_TEMPLATE("DepthwiseConv2D: the direct kernel agrees with the reference
     nnlite::Size2 dilation;
   };
   const std::vector<Case> cases = {
-      {3, 9, 8, 5, {3, 3}, 1, {1, 1}, Padding::valid, {1, 1}}, {3, 9, 8, 5, {3, 3}, 1, {1, 1}, Padding::same, {1, 1}},
-      {2, 7, 6, 3, {3, 2}, 2, {2, 2}, Padding::same, {1, 1}},  {2, 7, 6, 3, {2, 2}, 3, {1, 1}, Padding::same, {2, 3}},
-      {2, 9, 9, 4, {3, 3}, 2, {1, 1}, Padding::valid, {2, 2}}, {1, 2, 2, 1, {5, 5}, 2, {1, 1}, Padding::same, {1, 1}},
+      {3, 9, 8, 5, {3, 3}, 1, {1, 1}, Padding::valid, {1, 1}},  {3, 9, 8, 5, {3, 3}, 1, {1, 1}, Padding::same, {1, 1}},
+      {2, 7, 6, 3, {3, 2}, 2, {2, 2}, Padding::same, {1, 1}},   {2, 7, 6, 3, {2, 2}, 3, {1, 1}, Padding::same, {2, 3}},
+      {2, 9, 9, 4, {3, 3}, 2, {1, 1}, Padding::valid, {2, 2}},  {1, 2, 2, 1, {5, 5}, 2, {1, 1}, Padding::same, {1, 1}},
       {5, 6, 6, 32, {3, 3}, 1, {1, 1}, Padding::valid, {1, 1}},
   };
   const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
   for (const Case& cc : cases) {
-    const nnlite::Conv2DGeometry g = nnlite::depthwise_geometry(cc.batch, cc.h, cc.w, cc.c, cc.kernel, cc.dm,
-                                                                cc.strides, cc.padding, cc.dilation);
+    const nnlite::Conv2DGeometry g =
+        nnlite::depthwise_geometry(cc.batch, cc.h, cc.w, cc.c, cc.kernel, cc.dm, cc.strides, cc.padding, cc.dilation);
     CAPTURE(cc.c);
     CAPTURE(cc.dm);
     CAPTURE(g.dil_h);
@@ -116,7 +116,8 @@ TEST_CASE_TEMPLATE("DepthwiseConv2D: the direct kernel agrees with the reference
 }
 
 TEST_CASE("DepthwiseConv2D: Keras config and refusals") {
-  DepthwiseConv2D<float> dw({3, 3}, DepthwiseConv2DOptions{}.depth_multiplier(2).padding("same").activation("relu").name("dw"));
+  DepthwiseConv2D<float> dw({3, 3},
+                            DepthwiseConv2DOptions{}.depth_multiplier(2).padding("same").activation("relu").name("dw"));
   const nlohmann::json c = dw.config();
   CHECK(c["name"] == "dw");
   CHECK(c["kernel_size"] == nlohmann::json::array({3, 3}));

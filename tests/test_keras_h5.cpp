@@ -40,7 +40,6 @@ std::string test_dir() {
 }
 std::string tmp_file(const std::string& name) { return test_dir() + "/" + name; }
 
-
 template <class S>
 bool bitwise_equal(const Tensor<S>& a, const Tensor<S>& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(S) * static_cast<std::size_t>(a.size())) == 0;

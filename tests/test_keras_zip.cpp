@@ -101,7 +101,8 @@ double test_accuracy(Sequential<float>& model, const std::string& dir) {
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
-const std::string kFixture = test_support::keras_fixtures_dir(NNLITE_SHARED_DIR) + "/hgmldl_keras3.4.1_best-cnn-model.keras";
+const std::string kFixture =
+    test_support::keras_fixtures_dir(NNLITE_SHARED_DIR) + "/hgmldl_keras3.4.1_best-cnn-model.keras";
 
 }  // namespace
 

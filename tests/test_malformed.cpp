@@ -274,10 +274,10 @@ TEST_CASE("malformed Keras .h5 files") {
                              c["config"]["layers"][1]["config"]["strides"] = json::array({1000000000000LL, 1});
                            }),
                            {"'strides' must be a positive integer or a pair"});
-  expect_load<UnsupportedError>("unknown activation", with_config("activation", [](J c) {
-                                  c["config"]["layers"][1]["config"]["activation"] = "sparsemax";
-                                }),
-                                {"activation 'sparsemax'", "supported: "});
+  expect_load<UnsupportedError>(
+      "unknown activation",
+      with_config("activation", [](J c) { c["config"]["layers"][1]["config"]["activation"] = "sparsemax"; }),
+      {"activation 'sparsemax'", "supported: "});
   expect_load<UnsupportedError>("unknown layer class", with_config("class", [](J c) {
                                   c["config"]["layers"][2]["class_name"] = "Lambda";
                                 }),
@@ -649,7 +649,8 @@ TEST_CASE("a process killed with SIGKILL while writing checkpoints leaves a load
     json metadata;
     REQUIRE_NOTHROW(metadata = load_checkpoint(path, loaded));
     CHECK(metadata["i"].get<int>() >= -1);
-    CHECK(std::memcmp(loaded.params(), model.params(), sizeof(float) * static_cast<std::size_t>(model.count_params())) == 0);
+    CHECK(std::memcmp(loaded.params(), model.params(),
+                      sizeof(float) * static_cast<std::size_t>(model.count_params())) == 0);
     // The killed writer's temporary file may remain: it is never read, and the next save from a process with the
     // same pid replaces it. Remove it so rounds do not accumulate them.
     std::error_code ignored;

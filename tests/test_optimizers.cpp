@@ -178,8 +178,7 @@ std::vector<Case> cases() {
        0.01},
       {"AdamW", maker<AdamW<double>>(0.02, 0.004, 0.9, 0.999, 1e-7, false), adam_rule(0.02, 0.9, 0.999, 1e-7, false),
        0.02},
-      {"RMSprop", maker<RMSprop<double>>(0.01, 0.9, 0.0, 1e-7, false), rmsprop_rule(0.01, 0.9, 0.0, 1e-7, false),
-       0.01},
+      {"RMSprop", maker<RMSprop<double>>(0.01, 0.9, 0.0, 1e-7, false), rmsprop_rule(0.01, 0.9, 0.0, 1e-7, false), 0.01},
       {"RMSprop momentum centered", maker<RMSprop<double>>(0.01, 0.8, 0.5, 1e-6, true),
        rmsprop_rule(0.01, 0.8, 0.5, 1e-6, true), 0.01},
       {"RMSprop momentum", maker<RMSprop<double>>(0.005, 0.95, 0.9, 1e-7, false),
@@ -254,8 +253,7 @@ TEST_CASE("Keras 3 defaults of the new optimizers") {
   CHECK(ada.learning_rate() == 1e-3);
   CHECK(ada.initial_accumulator_value() == 0.1);
   CHECK(ada.epsilon() == 1e-7);
-  for (const nnlite::Optimizer<float>* o :
-       std::initializer_list<const nnlite::Optimizer<float>*>{&rms, &ada}) {
+  for (const nnlite::Optimizer<float>* o : std::initializer_list<const nnlite::Optimizer<float>*>{&rms, &ada}) {
     CHECK_FALSE(o->weight_decay());
     CHECK_FALSE(o->clipnorm());
     CHECK_FALSE(o->clipvalue());
@@ -349,11 +347,21 @@ TEST_CASE("configs round-trip through the registry under Keras class names and l
   // A Keras 3 config with every base key, and a tf.keras 2 one with `lr` and `decay` 0.
   const nlohmann::json k3 = {{"class_name", "RMSprop"},
                              {"config",
-                              {{"name", "rmsprop"}, {"learning_rate", 0.01}, {"weight_decay", nullptr},
-                               {"clipnorm", nullptr}, {"global_clipnorm", 2.0}, {"clipvalue", nullptr},
-                               {"use_ema", false}, {"ema_momentum", 0.99}, {"ema_overwrite_frequency", nullptr},
-                               {"loss_scale_factor", nullptr}, {"gradient_accumulation_steps", nullptr},
-                               {"rho", 0.8}, {"momentum", 0.1}, {"epsilon", 1e-7}, {"centered", false}}}};
+                              {{"name", "rmsprop"},
+                               {"learning_rate", 0.01},
+                               {"weight_decay", nullptr},
+                               {"clipnorm", nullptr},
+                               {"global_clipnorm", 2.0},
+                               {"clipvalue", nullptr},
+                               {"use_ema", false},
+                               {"ema_momentum", 0.99},
+                               {"ema_overwrite_frequency", nullptr},
+                               {"loss_scale_factor", nullptr},
+                               {"gradient_accumulation_steps", nullptr},
+                               {"rho", 0.8},
+                               {"momentum", 0.1},
+                               {"epsilon", 1e-7},
+                               {"centered", false}}}};
   const auto r = nnlite::make_optimizer<float>(k3);
   CHECK(r->learning_rate() == doctest::Approx(0.01));
   CHECK(r->global_clipnorm() == 2.0);
@@ -403,11 +411,11 @@ TEST_CASE("bad optimizer arguments are refused with the option named") {
                    nnlite::make_optimizer<float>({{"class_name", "Adam"}, {"config", {{"clipnorm", 0.0}}}});
                  }),
                  "clipnorm"));
-  CHECK(contains(message_of<FormatError>([] {
-                   nnlite::make_optimizer<float>(
-                       {{"class_name", "SGD"}, {"config", {{"clipnorm", 1.0}, {"clipvalue", 1.0}}}});
-                 }),
-                 "only one of"));
+  CHECK(contains(
+      message_of<FormatError>([] {
+        nnlite::make_optimizer<float>({{"class_name", "SGD"}, {"config", {{"clipnorm", 1.0}, {"clipvalue", 1.0}}}});
+      }),
+      "only one of"));
   CHECK(contains(message_of<FormatError>([] {
                    nnlite::make_optimizer<float>({{"class_name", "AdamW"}, {"config", {{"weight_decay", nullptr}}}});
                  }),

@@ -148,12 +148,13 @@ int evaluate(const std::string& model_path, const RunOptions& run, bool as_json,
 int main(int argc, char** argv) {
   Config config;
   RunOptions run;
-  CLI::App app{"Fashion-MNIST study with nnlite: trains the study model on several random 80/20 splits, keeps the "
-               "one with the lowest validation loss, and reports on the test set.\n"
-               "  fashion_mnist [train] [options]       train (resumes from --out's checkpoints)\n"
-               "  fashion_mnist select --out DIR        select, test and report over finished iterations\n"
-               "  fashion_mnist evaluate MODEL.h5|.keras test loss and accuracy of a Keras model",
-               "fashion_mnist"};
+  CLI::App app{
+      "Fashion-MNIST study with nnlite: trains the study model on several random 80/20 splits, keeps the "
+      "one with the lowest validation loss, and reports on the test set.\n"
+      "  fashion_mnist [train] [options]       train (resumes from --out's checkpoints)\n"
+      "  fashion_mnist select --out DIR        select, test and report over finished iterations\n"
+      "  fashion_mnist evaluate MODEL.h5|.keras test loss and accuracy of a Keras model",
+      "fashion_mnist"};
   app.require_subcommand(0, 1);
   add_train_options(&app, config, run);
   CLI::App* train_cmd = app.add_subcommand("train", "Train the study (the default when no command is given)");
@@ -167,7 +168,9 @@ int main(int argc, char** argv) {
   std::string model_path;
   bool as_json = false;
   CLI::App* eval_cmd = app.add_subcommand("evaluate", "Test loss and accuracy of a Keras model (.h5 or .keras)");
-  eval_cmd->add_option("MODEL", model_path, "The model file (.h5, .hdf5 or .keras)")->required()->check(CLI::ExistingFile);
+  eval_cmd->add_option("MODEL", model_path, "The model file (.h5, .hdf5 or .keras)")
+      ->required()
+      ->check(CLI::ExistingFile);
   add_common_options(eval_cmd, run);
   eval_cmd->add_flag("--json", as_json, "Print the result as JSON");
   bool in_process = false;

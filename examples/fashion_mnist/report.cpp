@@ -69,7 +69,9 @@ json report_json(const StudyReport& r) {
   j["confusion_matrix"] = r.test.confusion;
   long long params = 0;
   for (const auto& l : r.layers) params += std::max(0LL, l.params);
-  j["model"] = {{"name", r.config.model}, {"params", params}, {"file", r.wrote_model_file ? json(r.run.best_model_file()) : json()}};
+  j["model"] = {{"name", r.config.model},
+                {"params", params},
+                {"file", r.wrote_model_file ? json(r.run.best_model_file()) : json()}};
   j["figures"] = r.figures;
   j["training_seconds"] = training_seconds(r);
   j["test_seconds"] = r.test.seconds;

@@ -14,7 +14,9 @@
 
 namespace {
 
-void write_file(const std::string& path, const std::string& bytes) { nnlite::write_bytes(path, bytes.data(), bytes.size()); }
+void write_file(const std::string& path, const std::string& bytes) {
+  nnlite::write_bytes(path, bytes.data(), bytes.size());
+}
 
 std::string idx(const std::vector<std::uint32_t>& dims) {
   std::string b{'\0', '\0', '\x08', static_cast<char>(dims.size())};

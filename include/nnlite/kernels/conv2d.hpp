@@ -15,7 +15,8 @@ namespace nnlite {
 
 /// The reference loops (for checking), im2col + GEMM (the fast default; it hands a layer to the direct kernel where
 /// conv2d_direct_pays(): tiny patches such as a first layer's 3x3 on one channel), the direct kernel always, or Eigen
-/// Tensor's extract_image_patches + contraction (single-threaded, for comparison). All give the same result to rounding.
+/// Tensor's extract_image_patches + contraction (single-threaded, for comparison). All give the same result to
+/// rounding.
 enum class Conv2DKernel { reference, im2col, direct, eigen_tensor };
 
 inline std::string conv2d_kernel_name(Conv2DKernel k) {
@@ -50,7 +51,8 @@ bool conv2d_forward(Conv2DKernel kind, const Conv2DGeometry& g, const Scalar* in
                     const Scalar* bias, Scalar* out, Tensor<Scalar>& ws, bool fuse_relu) {
   switch (conv2d_effective_kernel(kind, g)) {
     case Conv2DKernel::reference: conv2d_forward_reference(g, in, kernel, bias, out); return false;
-    case Conv2DKernel::eigen_tensor: conv2d_forward_eigen_tensor(g, in, kernel, bias, out, ws, fuse_relu);
+    case Conv2DKernel::eigen_tensor:
+      conv2d_forward_eigen_tensor(g, in, kernel, bias, out, ws, fuse_relu);
       return fuse_relu;
     case Conv2DKernel::direct:
     case Conv2DKernel::im2col:

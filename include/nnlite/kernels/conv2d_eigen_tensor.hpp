@@ -80,8 +80,19 @@ inline PatchSpec input_patches(const Conv2DGeometry& g) {
   return {g.in_h, g.in_w, g.in_c, g.k_h, g.k_w, g.stride_h, g.stride_w, 1, 1, g.pad_top, g.pad_left, g.out_h, g.out_w};
 }
 inline PatchSpec d_out_patches(const Conv2DGeometry& g) {
-  return {g.out_h,    g.out_w,    g.out_c,          g.k_h,           g.k_w, 1,      1,
-          g.stride_h, g.stride_w, g.k_h - 1 - g.pad_top, g.k_w - 1 - g.pad_left, g.in_h, g.in_w};
+  return {g.out_h,
+          g.out_w,
+          g.out_c,
+          g.k_h,
+          g.k_w,
+          1,
+          1,
+          g.stride_h,
+          g.stride_w,
+          g.k_h - 1 - g.pad_top,
+          g.k_w - 1 - g.pad_left,
+          g.in_h,
+          g.in_w};
 }
 
 /// Samples per block so that one block's patch matrix stays near 256 KiB: it is written and then read by the
@@ -125,7 +136,8 @@ void conv2d_forward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, cons
   const detail::ConstRowTensorMap<Scalar, 2> w(kernel, g.patch(), g.out_c);
   const Eigen::array<Eigen::IndexPair<Index>, 1> patch_dim{Eigen::IndexPair<Index>(1, 0)};
   const detail::PatchSpec p = detail::input_patches(g);
-  if (ws.size() < detail::patch_workspace<Scalar>(p, g.batch)) ws.resize(Shape{detail::patch_workspace<Scalar>(p, g.batch)});
+  if (ws.size() < detail::patch_workspace<Scalar>(p, g.batch))
+    ws.resize(Shape{detail::patch_workspace<Scalar>(p, g.batch)});
   detail::for_each_patch_block(p, in, g.batch, ws.data(), [&](Index n0, Index nb, const auto& cols) {
     detail::RowTensorMap<Scalar, 2>(out + n0 * g.out_sample(), nb * g.out_pixels(), g.out_c) =
         cols.contract(w, patch_dim);
@@ -142,9 +154,8 @@ void conv2d_forward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, cons
 /// (n, oh, ow) (may be null), and, when d_in is not null, the transposed convolution: d_out's patches (d_out_patches)
 /// times the kernel flipped in (kh, kw) with its in/out channels swapped. `ws` as in the forward pass.
 template <class Scalar>
-void conv2d_backward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel,
-                                  const Scalar* d_out, Scalar* d_in, Scalar* d_kernel, Scalar* d_bias,
-                                  Tensor<Scalar>& ws) {
+void conv2d_backward_eigen_tensor(const Conv2DGeometry& g, const Scalar* in, const Scalar* kernel, const Scalar* d_out,
+                                  Scalar* d_in, Scalar* d_kernel, Scalar* d_bias, Tensor<Scalar>& ws) {
   g.require_plain("eigen_tensor");
   detail::RowTensorMap<Scalar, 2> dw(d_kernel, g.patch(), g.out_c);
   if (g.rows() == 0) {  // no output position: every gradient is zero

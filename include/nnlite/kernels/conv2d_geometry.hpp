@@ -49,8 +49,8 @@ struct Conv2DGeometry {
   Index out_h = 0, out_w = 0;
 
   /// The geometry Keras' Conv2D uses for an NHWC input and an HWIO kernel.
-  static Conv2DGeometry make(Index batch, Index in_h, Index in_w, Index in_c, Size2 kernel, Index out_c,
-                             Size2 strides, Padding padding, Size2 dilation = {1, 1}, Index groups = 1) {
+  static Conv2DGeometry make(Index batch, Index in_h, Index in_w, Index in_c, Size2 kernel, Index out_c, Size2 strides,
+                             Padding padding, Size2 dilation = {1, 1}, Index groups = 1) {
     Conv2DGeometry g;
     g.dil_h = dilation.h;
     g.dil_w = dilation.w;

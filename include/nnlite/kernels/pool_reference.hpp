@@ -95,7 +95,8 @@ void maxpool2d_forward_impl(const Pool2DGeometry& g, const Scalar* in, Scalar* o
 /// out[n, oh, ow, c] = max over the window. argmax, when not null (out_size() entries), receives the flat index of
 /// the winning cell in the whole input tensor, for maxpool2d_backward_argmax.
 /// 2x2 windows at stride 2 without padding (the study's pools) take the vectorised path in pool_fast.hpp, which
-/// picks the same winners (it carries window offsets in float lanes, hence the bound on (in_w + 1) * channels); maxpool2d_forward_generic always runs the general loop.
+/// picks the same winners (it carries window offsets in float lanes, hence the bound on (in_w + 1) * channels);
+/// maxpool2d_forward_generic always runs the general loop.
 template <class Scalar>
 void maxpool2d_forward_generic(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax = nullptr) {
   if (argmax)

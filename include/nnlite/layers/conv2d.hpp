@@ -94,12 +94,16 @@ class Conv2D : public Layer<Scalar> {
     if (dilation_rate_.h < 1 || dilation_rate_.w < 1)
       throw ArgumentError("Conv2D: dilation_rate must be >= 1, got " + dilation_rate_.str());
     if (std::max(strides_.h, strides_.w) > 1 && std::max(dilation_rate_.h, dilation_rate_.w) > 1)
-      throw ArgumentError("Conv2D: `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                          "strides=" + strides_.str() + " and dilation_rate=" + dilation_rate_.str());
+      throw ArgumentError(
+          "Conv2D: `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
+          "strides=" +
+          strides_.str() + " and dilation_rate=" + dilation_rate_.str());
     if (groups_ < 1) throw ArgumentError("Conv2D: groups must be >= 1, got " + std::to_string(groups_));
     if (filters_ % groups_ != 0)
-      throw ArgumentError("Conv2D: the number of filters must be evenly divisible by the number of groups. Received: "
-                          "groups=" + std::to_string(groups_) + ", filters=" + std::to_string(filters_));
+      throw ArgumentError(
+          "Conv2D: the number of filters must be evenly divisible by the number of groups. Received: "
+          "groups=" +
+          std::to_string(groups_) + ", filters=" + std::to_string(filters_));
   }
 
   std::string class_name() const override { return "Conv2D"; }
@@ -229,9 +233,10 @@ class Conv2D : public Layer<Scalar> {
     if (input_shape.rank() != 3 || input_shape.size() < 1)
       this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
     if (input_shape.rank() == 3 && input_shape[2] % groups_ != 0)
-      this->shape_error("the number of input channels must be evenly divisible by the number of groups. Received "
-                        "groups=" + std::to_string(groups_) + ", but the input has " + std::to_string(input_shape[2]) +
-                        " channels");
+      this->shape_error(
+          "the number of input channels must be evenly divisible by the number of groups. Received "
+          "groups=" +
+          std::to_string(groups_) + ", but the input has " + std::to_string(input_shape[2]) + " channels");
     const Conv2DGeometry g = Conv2DGeometry::make(1, input_shape[0], input_shape[1], input_shape[2], kernel_size_,
                                                   filters_, strides_, padding_, dilation_rate_, groups_);
     const Shape out{g.out_h, g.out_w, filters_};

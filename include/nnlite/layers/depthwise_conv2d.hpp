@@ -72,16 +72,21 @@ inline void check_depthwise_options(const std::string& layer, Size2 kernel, cons
   if (o.dilation_rate().h < 1 || o.dilation_rate().w < 1)
     throw ArgumentError(layer + ": dilation_rate must be >= 1, got " + o.dilation_rate().str());
   if (o.depth_multiplier() < 1)
-    throw ArgumentError(layer + ": Invalid value for argument `depth_multiplier`. Expected a strictly positive value. "
-                        "Received depth_multiplier=" + std::to_string(o.depth_multiplier()));
+    throw ArgumentError(layer +
+                        ": Invalid value for argument `depth_multiplier`. Expected a strictly positive value. "
+                        "Received depth_multiplier=" +
+                        std::to_string(o.depth_multiplier()));
   if (std::max(o.strides().h, o.strides().w) > 1 && std::max(o.dilation_rate().h, o.dilation_rate().w) > 1)
-    throw ArgumentError(layer + ": `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                        "strides=" + o.strides().str() + " and dilation_rate=" + o.dilation_rate().str());
+    throw ArgumentError(layer +
+                        ": `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
+                        "strides=" +
+                        o.strides().str() + " and dilation_rate=" + o.dilation_rate().str());
 }
 
 /// The depthwise kernels a layer can run: the direct fast one (default) or the reference loops (for checking).
 enum class DepthwiseKernel { direct, reference };
 
+/// Keras' DepthwiseConv2D: one k_h x k_w filter per input channel (depth_multiplier of them), NHWC.
 template <class Scalar>
 class DepthwiseConv2D : public Layer<Scalar> {
  public:
@@ -142,8 +147,7 @@ class DepthwiseConv2D : public Layer<Scalar> {
   Activation output_activation() const override { return activation_.output_activation(); }
   const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
-  void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
-                            Tensor<Scalar>* d_in) override {
+  void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits, Tensor<Scalar>* d_in) override {
     this->check_input(in);
     this->check_bound();
     const Conv2DGeometry g = geometry(in.batch());

@@ -8,6 +8,7 @@
 
 namespace nnlite {
 
+/// Keras' SeparableConv2D: a depthwise conv (depth_multiplier) then a pointwise 1x1 conv, then the activation.
 template <class Scalar>
 class SeparableConv2D : public Layer<Scalar> {
  public:
@@ -44,10 +45,9 @@ class SeparableConv2D : public Layer<Scalar> {
 
   std::vector<ParamSpec> param_specs() const override {
     const Index mid = in_c_ * depth_multiplier_;
-    std::vector<ParamSpec> specs{
-        {"depthwise_kernel", Shape{kernel_size_.h, kernel_size_.w, in_c_, depth_multiplier_},
-         Initializer::glorot_uniform},
-        {"pointwise_kernel", Shape{1, 1, mid, filters_}, Initializer::glorot_uniform}};
+    std::vector<ParamSpec> specs{{"depthwise_kernel", Shape{kernel_size_.h, kernel_size_.w, in_c_, depth_multiplier_},
+                                  Initializer::glorot_uniform},
+                                 {"pointwise_kernel", Shape{1, 1, mid, filters_}, Initializer::glorot_uniform}};
     if (use_bias_) specs.push_back({"bias", Shape{filters_}, Initializer::zeros});
     return specs;
   }
@@ -75,8 +75,7 @@ class SeparableConv2D : public Layer<Scalar> {
   const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
   /// The depthwise output is recomputed from `in` (not kept from forward), so nothing stale can be read.
-  void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
-                            Tensor<Scalar>* d_in) override {
+  void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits, Tensor<Scalar>* d_in) override {
     this->check_input(in);
     this->check_bound();
     const Conv2DGeometry g = geometry(in.batch());
@@ -99,8 +98,8 @@ class SeparableConv2D : public Layer<Scalar> {
       conv2d_backward_reference<Scalar>(g, in.data(), this->weight(0), d_mid_.data(), dx, this->weight_grad(0),
                                         nullptr);
     else
-      depthwise_conv2d_backward<Scalar>(g, in.data(), this->weight(0), d_mid_.data(), dx, this->weight_grad(0),
-                                        nullptr, ws_);
+      depthwise_conv2d_backward<Scalar>(g, in.data(), this->weight(0), d_mid_.data(), dx, this->weight_grad(0), nullptr,
+                                        ws_);
   }
 
   nlohmann::json config() const override {
@@ -176,7 +175,9 @@ class SeparableConv2D : public Layer<Scalar> {
   }
 
  private:
-  ConstMatrixMap<Scalar> pointwise() const { return ConstMatrixMap<Scalar>(this->weight(1), in_c_ * depth_multiplier_, filters_); }
+  ConstMatrixMap<Scalar> pointwise() const {
+    return ConstMatrixMap<Scalar>(this->weight(1), in_c_ * depth_multiplier_, filters_);
+  }
 
   /// mid_ = depthwise(in) without bias (Keras' SeparableConv2D has one bias, after the pointwise step).
   void depthwise(const Conv2DGeometry& g, const Tensor<Scalar>& in) {

@@ -57,7 +57,8 @@ class Loss {
  public:
   virtual ~Loss() = default;
 
-  /// Keras' function name ("categorical_crossentropy", what training_config stores) and class ("CategoricalCrossentropy").
+  /// Keras' function name ("categorical_crossentropy", what training_config stores) and class
+  /// ("CategoricalCrossentropy").
   virtual std::string name() const = 0;
   virtual std::string class_name() const = 0;
   /// Keras' get_config().
@@ -243,7 +244,6 @@ class CategoricalCrossentropy : public SmoothedCrossentropy<Scalar> {
   using SmoothedCrossentropy<Scalar>::from_logits_;
   using SmoothedCrossentropy<Scalar>::label_smoothing_;
 };
-
 
 /// Keras' sparse_categorical_crossentropy / SparseCategoricalCrossentropy(from_logits): integer class labels, one per
 /// position (shape (batch,) for a (batch, classes) output; a trailing axis of size 1 is accepted and squeezed, as Keras

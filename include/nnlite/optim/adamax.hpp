@@ -18,9 +18,8 @@ class Adamax : public Optimizer<Scalar> {
   explicit Adamax(double learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
       : Optimizer<Scalar>(learning_rate), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
     if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
-      throw ArgumentError("Adamax: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " +
-                          std::to_string(beta_1) + ", beta_2 " + std::to_string(beta_2) + ", epsilon " +
-                          std::to_string(epsilon) + ")");
+      throw ArgumentError("Adamax: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " + std::to_string(beta_1) +
+                          ", beta_2 " + std::to_string(beta_2) + ", epsilon " + std::to_string(epsilon) + ")");
   }
 
   std::string class_name() const override { return "Adamax"; }

@@ -157,8 +157,8 @@ class Optimizer {
       const int others = int(bool(clipnorm_) && &slot != &clipnorm_) + int(bool(clipvalue_) && &slot != &clipvalue_) +
                          int(bool(global_clipnorm_) && &slot != &global_clipnorm_);
       if (others > 0)
-        throw ArgumentError(class_name() + ": only one of clipnorm, clipvalue and global_clipnorm can be set (" +
-                            key + " given with another)");
+        throw ArgumentError(class_name() + ": only one of clipnorm, clipvalue and global_clipnorm can be set (" + key +
+                            " given with another)");
     }
     slot = c;
     return *this;
