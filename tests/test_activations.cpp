@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
+
 #ifdef NNLITE_WITH_IO
 #include <sys/stat.h>
 
@@ -37,20 +39,8 @@ S df(const Activation& a, S x) {
   return dx;
 }
 
-template <class E, class F>
-std::string message_of(F&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using test_support::contains;
+using test_support::message_of;
 
 std::vector<std::string> elementwise_names() {
   std::vector<std::string> out;

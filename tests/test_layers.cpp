@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
+
 #ifdef NNLITE_WITH_IO
 #include <nnlite/io/keras_h5.hpp>
 #endif
@@ -187,7 +189,7 @@ Tensor<S> spread_input(const Shape& shape, Index batch, std::uint64_t seed) {
   return x;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using test_support::contains;
 
 template <class S>
 void run_checklist(const Entry& e) {
