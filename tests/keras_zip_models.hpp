@@ -8,7 +8,7 @@
 
 namespace keras_zip_test {
 
-// (8, 8, 2) -> 3 classes through all 17 registered classes (Conv2D and Dense twice, so optimizer slots interleave
+// (8, 8, 2) -> 3 classes through all 22 registered classes (Conv2D and Dense twice, so optimizer slots interleave
 // over several weights).
 template <class S>
 nnlite::Sequential<S> every_layer_model(std::uint64_t seed = 3) {
@@ -20,6 +20,10 @@ nnlite::Sequential<S> every_layer_model(std::uint64_t seed = 3) {
   m.add(Conv2D<S>(4, {3, 3}, Activation::relu));  // (7, 9, 4)
   m.add(BatchNormalization<S>());
   m.add(ReLU<S>());
+  m.add(DepthwiseConv2D<S>({3, 3}, DepthwiseConv2DOptions{}.padding("same")));     // (7, 9, 4)
+  m.add(SeparableConv2D<S>(4, {3, 3}, DepthwiseConv2DOptions{}.padding("same")));  // (7, 9, 4)
+  m.add(LeakyReLU<S>(0.1));
+  m.add(ELU<S>());
   m.add(SpatialDropout2D<S>(0.2));
   m.add(MaxPool2D<S>({2, 2}));  // (3, 4, 4)
   m.add(GaussianNoise<S>(0.1));
@@ -28,6 +32,7 @@ nnlite::Sequential<S> every_layer_model(std::uint64_t seed = 3) {
   m.add(GlobalAveragePooling2D<S>(true));                               // (1, 1, 3)
   m.add(GlobalMaxPooling2D<S>());                                       // (3)
   m.add(Dense<S>(6, Activation::relu));
+  m.add(PReLU<S>());
   m.add(Dropout<S>(0.3));
   m.add(Reshape<S>({2, 3}));
   m.add(Flatten<S>());

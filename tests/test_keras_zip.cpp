@@ -387,7 +387,9 @@ TEST_CASE("keras_zip: the written archive has Keras 3.4.1's members, config and 
   // optimizer/vars: iterations, learning_rate, then momentum and velocity per trainable weight in model order.
   const h5::Group ov = f.group("optimizer/vars");
   const auto trained = m.trainable_weights();
-  REQUIRE(trained.size() == 10);  // 2 conv2d, batch_normalization gamma and beta, 2 + 2 dense... (kernel, bias)
+  // conv2d 2, batch_normalization gamma and beta, depthwise_conv2d 2, separable_conv2d 3, conv2d_1 2, dense 2,
+  // p_re_lu 1, dense_1 2 (kernel, bias, ...).
+  REQUIRE(trained.size() == 16);
   CHECK(ov.has(std::to_string(2 + 2 * trained.size() - 1)));
   CHECK(!ov.has(std::to_string(2 + 2 * trained.size())));
   std::int64_t it = -1;
