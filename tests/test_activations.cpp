@@ -20,6 +20,8 @@
 #include <nnlite/io/keras_h5.hpp>
 #endif
 
+namespace test_activations {
+
 using namespace nnlite;
 
 namespace {
@@ -421,8 +423,7 @@ TEST_CASE("activations: hard_sigmoid follows the file's Keras generation") {
   CHECK(at_one(model_from_keras_config<double>(model_config("3.4.1"), "mc", tf2)) == Approx(0.7));
 
   // .h5: written under the version whose hard_sigmoid it is, refused under the other
-  const std::string dir = std::string(NNLITE_BINARY_DIR) + "/test_activations";
-  ::mkdir(dir.c_str(), 0755);
+  const std::string dir = test_support::scratch_dir("activations");
   Sequential<double> k3(Shape{1}, "k3");
   k3.add(ActivationOf<double>("hard_sigmoid"));
   k3.add(Dense<double>(2, "hard_sigmoid"));
@@ -456,3 +457,5 @@ TEST_CASE("activations: hard_sigmoid follows the file's Keras generation") {
   }
 }
 #endif
+
+}  // namespace test_activations

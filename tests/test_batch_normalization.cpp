@@ -13,6 +13,15 @@
 
 #include "test_support.hpp"
 
+#ifdef NNLITE_WITH_IO
+#include <sys/stat.h>
+
+#include <nnlite/io/idx.hpp>
+#include <nnlite/io/keras_h5.hpp>
+#endif
+
+namespace test_batch_normalization {
+
 using namespace nnlite;
 
 namespace {
@@ -211,10 +220,6 @@ TEST_CASE("fold_batch_normalization: same predictions, BN merged into Conv2D (wi
 }
 
 #ifdef NNLITE_WITH_IO
-#include <sys/stat.h>
-
-#include <nnlite/io/idx.hpp>
-#include <nnlite/io/keras_h5.hpp>
 
 // Conv-BN-ReLU-Pool x2, Dense softmax on 3,000 Fashion-MNIST training images for 3 epochs; tested on 1,000 images
 // of the test set. Bar: 75% (measured 0.825; chance is 10%). momentum 0.9, not Keras' 0.99: in only 282 steps the
@@ -268,7 +273,7 @@ TEST_CASE("a BatchNormalization CNN learns Fashion-MNIST and its .h5 reloads to 
   CHECK(bn[2].data[0] != 0.0f);
   CHECK(bn[3].data[0] != 1.0f);
 
-  const std::string out = std::string(NNLITE_BINARY_DIR) + "/bn_cnn.h5";
+  const std::string out = test_support::scratch_dir("batch_normalization") + "/bn_cnn.h5";
   model.save(out);
   Sequential<float> loaded = load_model<float>(out);
   CHECK(loaded.count_params() == model.count_params());
@@ -291,3 +296,5 @@ TEST_CASE("a BatchNormalization CNN learns Fashion-MNIST and its .h5 reloads to 
   CHECK(same_class >= 998);
 }
 #endif
+
+}  // namespace test_batch_normalization

@@ -5,6 +5,8 @@
 
 #include <nnlite/nnlite.hpp>
 
+namespace test_callbacks {
+
 using nnlite::Shape;
 
 namespace {
@@ -81,3 +83,5 @@ TEST_CASE("EarlyStopping: Keras 3's patience, min_delta, mode, baseline, start_f
   bad.mode = "up";
   CHECK_THROWS_WITH_AS(nnlite::EarlyStopping<float>{bad}, doctest::Contains("mode"), nnlite::ArgumentError);
 }
+
+}  // namespace test_callbacks

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+namespace test_check_gradients {
+
 using nnlite::Activation;
 using nnlite::Dense;
 using nnlite::Index;
@@ -208,3 +210,5 @@ TEST_CASE("check_gradients: Dropout in training mode repeats its mask because th
   fresh.build(Shape{4, 3});
   CHECK(nnlite::check_gradients(fresh, x, Mode::inference).ok());
 }
+
+}  // namespace test_check_gradients

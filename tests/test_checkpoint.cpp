@@ -12,6 +12,8 @@
 
 #include "test_support.hpp"
 
+namespace test_checkpoint {
+
 namespace {
 
 using nnlite::Index;
@@ -237,3 +239,5 @@ TEST_CASE("a checkpoint of another architecture is a ShapeError; other optimizer
   CHECK_THROWS_WITH_AS(nnlite::load_checkpoint(path.string(), wide), doctest::Contains("32-bit values"),
                        nnlite::FormatError);
 }
+
+}  // namespace test_checkpoint

@@ -13,6 +13,8 @@
 
 #include "conv_kernels.hpp"
 
+namespace test_conv2d {
+
 using nnlite::Activation;
 using nnlite::Conv2D;
 using nnlite::Conv2DGeometry;
@@ -577,3 +579,5 @@ TEST_CASE("Conv2D: dilation_rate and groups in the config, and Keras' refusals")
   bad_channels["groups"] = 2;
   CHECK(refused(bad_channels, Shape{9, 9, 3}).find("input has 3 channels") != std::string::npos);
 }
+
+}  // namespace test_conv2d

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+namespace test_data_parallel {
+
 using nnlite::Index;
 using nnlite::Shape;
 using nnlite::Tensor;
@@ -405,3 +407,5 @@ TEST_CASE("data-parallel fit: rank 0's weights at the start, stop_training from 
   CHECK(nan_group.aborted.empty());
   nnlite::set_num_threads(0);
 }
+
+}  // namespace test_data_parallel

@@ -14,6 +14,8 @@
 #include <nnlite/io/idx.hpp>
 #endif
 
+namespace test_dataset {
+
 using nnlite::Index;
 
 namespace {
@@ -186,3 +188,5 @@ TEST_CASE("Fashion-MNIST from Debian's package: a split and a converted batch") 
   CHECK(x.flat().maxCoeff() == 1.0f);
 }
 #endif
+
+}  // namespace test_dataset

@@ -2,6 +2,8 @@
 
 #include <nnlite/layers/dense.hpp>
 
+namespace test_dense {
+
 TEST_CASE("Dense: known values by hand") {
   nnlite::Dense<double> dense(2, nnlite::Activation::linear);
   dense.build(nnlite::Shape{3});
@@ -13,3 +15,5 @@ TEST_CASE("Dense: known values by hand") {
   CHECK(y.at(0, 0) == doctest::Approx(1 - 3 + 10 + 0.5));
   CHECK(y.at(0, 1) == doctest::Approx(2 - 4 + 12 - 0.5));
 }
+
+}  // namespace test_dense

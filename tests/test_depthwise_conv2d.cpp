@@ -9,6 +9,8 @@
 
 #include "conv_kernels.hpp"
 
+namespace test_depthwise_conv2d {
+
 using nnlite::DepthwiseConv2D;
 using nnlite::DepthwiseConv2DOptions;
 using nnlite::Index;
@@ -159,3 +161,5 @@ TEST_CASE("DepthwiseConv2D: Keras config and refusals") {
   DepthwiseConv2D<float> small({3, 3}, DepthwiseConv2DOptions{}.name("s"));
   CHECK_THROWS_WITH_AS(small.build(Shape{2, 2, 1}), doctest::Contains("'s'"), nnlite::ShapeError);
 }
+
+}  // namespace test_depthwise_conv2d

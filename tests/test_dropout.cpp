@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nnlite/layers/dropout.hpp>
 
+namespace test_dropout {
+
 TEST_CASE("Dropout: keep rate within 1% of 1 - rate over 1e6 units, kept units scaled by 1/(1 - rate)") {
   for (double rate : {0.2, 0.25, 0.5}) {
     nnlite::Dropout<float> drop(rate);
@@ -91,3 +93,5 @@ TEST_CASE("Dropout: backward after an inference pass is the identity, even after
   drop.backward(x, y, dy, &dx);
   for (double v : dx) CHECK(v == 2.0);
 }
+
+}  // namespace test_dropout

@@ -22,6 +22,8 @@
 
 #include "test_support.hpp"
 
+namespace test_idx {
+
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
 
@@ -416,5 +418,7 @@ TEST_CASE("Fashion-MNIST from Debian's package: read_idx on one file") {
   CHECK(labels.dims == std::vector<std::int64_t>{10000});
   CHECK(labels.data.size() == 10000u);
 }
+
+}  // namespace test_idx
 
 #endif  // NNLITE_WITH_IO

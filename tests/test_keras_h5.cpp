@@ -25,6 +25,8 @@
 
 #include "test_support.hpp"
 
+namespace test_keras_h5 {
+
 using namespace nnlite;
 using nlohmann::json;
 
@@ -33,30 +35,12 @@ namespace {
 using test_support::contains;
 using test_support::message_of;
 
-std::string test_dir() {
-  const std::string dir = std::string(NNLITE_BINARY_DIR) + "/keras_h5_test";
-  ::mkdir(dir.c_str(), 0755);
-  return dir;
-}
-std::string tmp_file(const std::string& name) { return test_dir() + "/" + name; }
+using test_support::bitwise_equal;
+using test_support::exists;
+using test_support::read_bytes;
+using test_support::write_bytes;
 
-template <class S>
-bool bitwise_equal(const Tensor<S>& a, const Tensor<S>& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(S) * static_cast<std::size_t>(a.size())) == 0;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
+std::string tmp_file(const std::string& name) { return test_support::scratch_dir("keras_h5") + "/" + name; }
 
 // One-hot labels for a batch, the class of sample i being i % classes.
 template <class S>
@@ -498,7 +482,7 @@ TEST_CASE("keras_h5: long layer lists are split like Keras, and a huge model_con
 }
 
 TEST_CASE("keras_h5: real Keras files load and reach their published accuracy") {
-  const std::string dir = test_support::keras_fixtures_dir(NNLITE_SHARED_DIR);
+  const std::string dir = test_support::keras_fixtures_dir();
   const std::string data_dir = "/usr/share/datasets/fashion-mnist";
   if (!exists(dir)) {
     MESSAGE("SKIPPED: no Keras fixtures at " << dir);
@@ -859,5 +843,7 @@ TEST_CASE("keras_h5: a save that fails leaves the previous file untouched") {
   CHECK(contains(msg, "does not exist"));
   CHECK_FALSE(exists(nowhere));
 }
+
+}  // namespace test_keras_h5
 
 #endif  // NNLITE_WITH_IO

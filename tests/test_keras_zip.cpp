@@ -24,6 +24,8 @@
 #include "keras_zip_models.hpp"
 #include "test_support.hpp"
 
+namespace test_keras_zip {
+
 using namespace nnlite;
 
 namespace {
@@ -31,15 +33,12 @@ namespace {
 using test_support::contains;
 using test_support::message_of;
 
-std::string tmp_file(const std::string& name) {
-  const std::string dir = std::string(NNLITE_BINARY_DIR) + "/keras_zip_test";
-  ::mkdir(dir.c_str(), 0755);
-  return dir + "/" + name;
-}
-bool exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
+using test_support::bitwise_equal;
+using test_support::exists;
+using test_support::read_bytes;
+using test_support::write_bytes;
+
+std::string tmp_file(const std::string& name) { return test_support::scratch_dir("keras_zip") + "/" + name; }
 
 // A zip written by libzip with the given members (name, bytes), stored or deflated.
 void write_zip(const std::string& path, const std::vector<std::pair<std::string, std::string>>& members,
@@ -57,14 +56,6 @@ void write_zip(const std::string& path, const std::vector<std::pair<std::string,
   }
   REQUIRE(zip_close(z) == 0);
 }
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
 struct TestSet {
   std::vector<std::uint8_t> images, labels;
   Index n = 0;
@@ -102,7 +93,7 @@ double test_accuracy(Sequential<float>& model, const std::string& dir) {
 }
 
 const std::string kFixture =
-    test_support::keras_fixtures_dir(NNLITE_SHARED_DIR) + "/hgmldl_keras3.4.1_best-cnn-model.keras";
+    test_support::keras_fixtures_dir() + "/hgmldl_keras3.4.1_best-cnn-model.keras";
 
 }  // namespace
 
@@ -209,10 +200,6 @@ TEST_CASE("keras_zip: malformed archives are FormatErrors naming what is wrong")
 
 namespace {
 
-template <class S>
-bool bitwise_equal(const Tensor<S>& a, const Tensor<S>& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(S) * static_cast<std::size_t>(a.size())) == 0;
-}
 template <class S>
 void check_same_weights(Sequential<S>& a, Sequential<S>& b) {
   const auto wa = a.get_weights(), wb = b.get_weights();
@@ -656,7 +643,6 @@ TEST_CASE("keras_zip: zip bombs, lying sizes, NUL and duplicate names are refuse
     CHECK(contains(msg, "two zip members with the same name"));
   }
 }
-#endif
 
 TEST_CASE_TEMPLATE("keras_zip: save_weights('w.weights.h5') writes Keras 3's weights-only layout and reads it back", S,
                    float, double) {
@@ -692,3 +678,7 @@ TEST_CASE_TEMPLATE("keras_zip: save_weights('w.weights.h5') writes Keras 3's wei
   REQUIRE(before.size() == after.size());
   for (std::size_t i = 0; i < before.size(); ++i) CHECK(bitwise_equal(before[i], after[i]));
 }
+
+}  // namespace test_keras_zip
+
+#endif  // NNLITE_WITH_IO

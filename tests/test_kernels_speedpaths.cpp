@@ -14,6 +14,8 @@
 
 #include "conv_kernels.hpp"
 
+namespace test_kernels_speedpaths {
+
 using nnlite::Conv2DGeometry;
 using nnlite::Index;
 using nnlite::Padding;
@@ -162,3 +164,5 @@ TEST_CASE("parallel: the default thread count honours OMP_NUM_THREADS") {
     unsetenv("OMP_NUM_THREADS");
   nnlite::set_num_threads(0);
 }
+
+}  // namespace test_kernels_speedpaths

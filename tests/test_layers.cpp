@@ -26,6 +26,8 @@
 #include <nnlite/io/keras_h5.hpp>
 #endif
 
+namespace test_layers {
+
 using namespace nnlite;
 
 namespace {
@@ -245,8 +247,7 @@ void run_checklist(const Entry& e) {
         for (Index j = 0; j < w.shape.size(); ++j)
           w.data[j] = static_cast<S>(w.name == "moving_variance" ? rng.uniform(0.5, 1.5) : rng.uniform(-1.0, 1.0));
       }
-    const std::string dir = std::string(NNLITE_BINARY_DIR) + "/test_layers";
-    ::mkdir(dir.c_str(), 0755);
+    const std::string dir = test_support::scratch_dir("layers");
     std::string file = e.label;
     for (char& ch : file)
       if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
@@ -328,3 +329,5 @@ TEST_CASE("layer roster: every registered Keras class is in the roster") {
     CHECK(std::find(covered.begin(), covered.end(), cls) != covered.end());
   }
 }
+
+}  // namespace test_layers

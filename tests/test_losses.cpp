@@ -7,6 +7,8 @@
 #include <limits>
 #include <nnlite/nnlite.hpp>
 
+namespace test_losses {
+
 using nnlite::Activation;
 using nnlite::Index;
 using nnlite::Sequential;
@@ -373,3 +375,5 @@ TEST_CASE("confusion matrix and per-class precision/recall/F1") {
   CHECK(r[1].f1 == doctest::Approx(0.8));
   CHECK(r[2].support == 2);
 }
+
+}  // namespace test_losses

@@ -9,6 +9,8 @@
 #include <limits>
 #include <nnlite/nnlite.hpp>
 
+namespace test_losses_breadth {
+
 using nnlite::Index;
 using nnlite::Sequential;
 using nnlite::Shape;
@@ -445,3 +447,5 @@ TEST_CASE("class_weight and sample_weight in fit and evaluate, with Keras' rules
     CHECK_THROWS_WITH_AS(c.fit(weighted, nullptr, o), doctest::Contains("class_weight"), nnlite::ArgumentError);
   }
 }
+
+}  // namespace test_losses_breadth

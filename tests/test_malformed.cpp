@@ -34,6 +34,8 @@
 
 #include "test_support.hpp"
 
+namespace test_malformed {
+
 using namespace nnlite;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -657,5 +659,8 @@ TEST_CASE("a process killed with SIGKILL while writing checkpoints leaves a load
     fs::remove(path + ".tmp." + std::to_string(child), ignored);
   }
 }
+
+
+}  // namespace test_malformed
 
 #endif  // NNLITE_WITH_IO

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+namespace test_maxpool2d {
+
 using nnlite::Index;
 using nnlite::MaxPool2D;
 using nnlite::Mode;
@@ -247,3 +249,5 @@ TEST_CASE("MaxPool2D: shape errors name the layer and the shapes") {
   CHECK_THROWS_WITH_AS(pool.forward(wrong, y, Mode::inference), doctest::Contains("(1, 4, 4, 2)"),
                        nnlite::ShapeError);
 }
+
+}  // namespace test_maxpool2d

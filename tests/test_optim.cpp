@@ -8,6 +8,8 @@
 #include <nnlite/model/sequential.hpp>
 #include <vector>
 
+namespace test_optim {
+
 TEST_CASE("Adam: N steps equal Keras' formula with the step-count bias correction") {
   const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-7;
   nnlite::Adam<double> adam(lr, b1, b2, eps);
@@ -81,3 +83,5 @@ TEST_CASE("Optimizers reject bad hyperparameters") {
   CHECK_THROWS_AS(nnlite::Adam<float>(1e-3, 1.0), nnlite::ArgumentError);
   CHECK_THROWS_AS(nnlite::SGD<float>(0.1, 1.5), nnlite::ArgumentError);
 }
+
+}  // namespace test_optim

@@ -14,9 +14,12 @@
 #include <vector>
 
 #include "test_support.hpp"
+
 #if NNLITE_WITH_IO
 #include <nnlite/io/checkpoint.hpp>
 #endif
+
+namespace test_optimizers {
 
 namespace {
 
@@ -557,3 +560,5 @@ TEST_CASE("a small model learns with each new optimizer") {
     CHECK(h["loss"].back() < 0.5 * h["loss"].front());
   }
 }
+
+}  // namespace test_optimizers

@@ -18,6 +18,8 @@
 
 #include "test_support.hpp"
 
+namespace test_plot {
+
 namespace fs = std::filesystem;
 using namespace nnlite::plot;
 
@@ -438,5 +440,8 @@ TEST_CASE("plot: save_png errors name the path and leave no temporary file") {
   CHECK(read_png_header(ok).width == 40);
   CHECK(read_png_header(ok).height == 30);
 }
+
+
+}  // namespace test_plot
 
 #endif  // NNLITE_HAVE_PLOT

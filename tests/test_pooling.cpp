@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+namespace test_pooling {
+
 using namespace nnlite;
 
 namespace {
@@ -468,3 +470,5 @@ TEST_CASE("Keras configs of the new layers load in the tf.keras 2 and the Keras 
     for (std::size_t i = 0; i < m.size(); ++i) CHECK(again.layer(i).config() == m.layer(i).config());
   }
 }
+
+}  // namespace test_pooling

@@ -10,6 +10,8 @@
 
 #include "conv_kernels.hpp"
 
+namespace test_separable_conv2d {
+
 using nnlite::DepthwiseConv2DOptions;
 using nnlite::Index;
 using nnlite::SeparableConv2D;
@@ -108,3 +110,5 @@ TEST_CASE("SeparableConv2D: Keras config and refusals") {
   CHECK_THROWS_WITH_AS(nnlite::layer_from_config<float>(r, Shape{8, 8, 3}), doctest::Contains("depth_multiplier"),
                        nnlite::FormatError);
 }
+
+}  // namespace test_separable_conv2d

@@ -6,6 +6,8 @@
 
 #include "../examples/fashion_mnist/study_models.hpp"
 
+namespace test_sequential {
+
 using nnlite::Index;
 using nnlite::Shape;
 using nnlite::Tensor;
@@ -230,3 +232,5 @@ TEST_CASE("a NaN loss stops training with an error naming epoch and batch, befor
   CHECK_THROWS_WITH_AS(model.fit(x, y, opt), doctest::Contains("epoch 1, batch 2"), nnlite::NumericError);
   for (Index i = 0; i < model.count_params(); ++i) REQUIRE(std::isfinite(model.params()[i]));
 }
+
+}  // namespace test_sequential

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -59,11 +60,32 @@ inline void write_bytes(const std::filesystem::path& p, const std::string& bytes
   REQUIRE(out.good());
 }
 
-// shared/fixtures/keras (read where it lives, never copied): NNLITE_SHARED_DIR from the environment, else the one
-// compiled in (tests/CMakeLists.txt defines it for test files that name it). Tests skip when it is absent.
-inline std::string keras_fixtures_dir(const char* compiled_in) {
+// shared/fixtures/keras (read where it lives, never copied): NNLITE_SHARED_DIR from the environment (ctest sets it,
+// tests/CMakeLists.txt), else ../shared beside the working directory's checkout. Tests skip when it is absent.
+// Paths come from the environment, not from the compiler's command line, so every test TU compiles to the same ccache
+// key from any clone (a fresh clone elsewhere reuses the cache; see .ci/run).
+inline std::string keras_fixtures_dir() {
   const char* env = std::getenv("NNLITE_SHARED_DIR");
-  return std::string(env ? env : compiled_in) + "/fixtures/keras";
+  return std::string(env ? env : "../shared") + "/fixtures/keras";
+}
+
+// A directory for one test file's scratch files, under one temp directory per test process that is removed with
+// everything in it when the process ends.
+inline std::string scratch_dir(const std::string& name) {
+  static const TempDir root("nnlite_tests");
+  const std::filesystem::path dir = root.path / name;
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// Whether a file (or directory) exists.
+inline bool exists(const std::string& path) { return std::filesystem::exists(path); }
+
+// Same shape and the same bits (not only equal values: -0 and NaN payloads count), for nnlite tensors.
+template <class T>
+bool bitwise_equal(const T& a, const T& b) {
+  return a.shape() == b.shape() &&
+         std::memcmp(a.data(), b.data(), sizeof(*a.data()) * static_cast<std::size_t>(a.size())) == 0;
 }
 
 }  // namespace test_support
