@@ -363,6 +363,8 @@ class CSVLogger : public Callback<Scalar> {
       throw ArgumentError("CSVLogger: separator must be a 1-character string, got '" + sep_ + "'");
   }
   const std::string& filename() const { return filename_; }
+  const std::string& separator() const { return sep_; }
+  bool append() const { return append_; }
 
   void on_train_begin(const Logs&) override {
     keys_.clear();
@@ -437,6 +439,8 @@ class BackupAndRestore : public Callback<Scalar> {
     if (dir_.empty()) throw ArgumentError("BackupAndRestore: Empty `backup_dir` argument passed");
   }
   const std::string& backup_dir() const { return dir_; }
+  const SaveFreq& save_freq() const { return freq_; }
+  bool delete_checkpoint() const { return delete_; }
   /// The checkpoint file inside backup_dir.
   std::string checkpoint_path() const { return (std::filesystem::path(dir_) / "latest.ckpt").string(); }
 
@@ -492,7 +496,7 @@ namespace callback_detail {
 inline SaveFreq save_freq_arg(const ConfigReader& c) {
   if (!c.has("save_freq")) return {};
   const json& v = c.at("save_freq");
-  if (v.is_string()) return SaveFreq(v.get<std::string>());
+  if (v.is_string() && v.get<std::string>() == "epoch") return {};
   Index n = 0;
   if (!ConfigReader::as_integer(v, n) || n < 1 || n > std::numeric_limits<int>::max())
     c.bad("'save_freq' must be \"epoch\" or an integer >= 1, got " + dump_json(v));
