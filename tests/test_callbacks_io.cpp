@@ -15,6 +15,27 @@
 
 #include "test_support.hpp"
 
+TEST_CASE("python_float_repr prints Python's repr(float)") {
+  // Expected strings from Python 3: repr(v).
+  CHECK(nnlite::python_float_repr(0.1) == "0.1");
+  CHECK(nnlite::python_float_repr(1.0) == "1.0");
+  CHECK(nnlite::python_float_repr(123.0) == "123.0");
+  CHECK(nnlite::python_float_repr(0.0001) == "0.0001");
+  CHECK(nnlite::python_float_repr(1e-5) == "1e-05");
+  CHECK(nnlite::python_float_repr(1e16) == "1e+16");
+  CHECK(nnlite::python_float_repr(1e15) == "1000000000000000.0");
+  CHECK(nnlite::python_float_repr(1.5e16) == "1.5e+16");
+  CHECK(nnlite::python_float_repr(-0.0) == "-0.0");
+  CHECK(nnlite::python_float_repr(-2.75) == "-2.75");
+  CHECK(nnlite::python_float_repr(static_cast<double>(0.3f)) == "0.30000001192092896");
+  CHECK(nnlite::python_float_repr(1.0 / 3.0) == "0.3333333333333333");
+  CHECK(nnlite::python_float_repr(5e-324) == "5e-324");
+  CHECK(nnlite::python_float_repr(std::numeric_limits<double>::quiet_NaN()) == "nan");
+  CHECK(nnlite::python_float_repr(-std::numeric_limits<double>::infinity()) == "-inf");
+}
+
+#ifdef NNLITE_WITH_IO
+
 namespace {
 
 using nnlite::Index;
@@ -131,25 +152,6 @@ float first_weight_of(const std::string& weights_file) {
 }
 
 }  // namespace
-
-TEST_CASE("python_float_repr prints Python's repr(float)") {
-  // Expected strings from Python 3: repr(v).
-  CHECK(nnlite::python_float_repr(0.1) == "0.1");
-  CHECK(nnlite::python_float_repr(1.0) == "1.0");
-  CHECK(nnlite::python_float_repr(123.0) == "123.0");
-  CHECK(nnlite::python_float_repr(0.0001) == "0.0001");
-  CHECK(nnlite::python_float_repr(1e-5) == "1e-05");
-  CHECK(nnlite::python_float_repr(1e16) == "1e+16");
-  CHECK(nnlite::python_float_repr(1e15) == "1000000000000000.0");
-  CHECK(nnlite::python_float_repr(1.5e16) == "1.5e+16");
-  CHECK(nnlite::python_float_repr(-0.0) == "-0.0");
-  CHECK(nnlite::python_float_repr(-2.75) == "-2.75");
-  CHECK(nnlite::python_float_repr(static_cast<double>(0.3f)) == "0.30000001192092896");
-  CHECK(nnlite::python_float_repr(1.0 / 3.0) == "0.3333333333333333");
-  CHECK(nnlite::python_float_repr(5e-324) == "5e-324");
-  CHECK(nnlite::python_float_repr(std::numeric_limits<double>::quiet_NaN()) == "nan");
-  CHECK(nnlite::python_float_repr(-std::numeric_limits<double>::infinity()) == "-inf");
-}
 
 TEST_CASE("ModelCheckpoint: filepath format fields as Python's str.format, and its errors") {
   // Expected names from Python: "ckpt/{epoch:02d}-{val_loss:.4f}.keras".format(epoch=5, val_loss=0.123456), etc.
@@ -475,3 +477,5 @@ TEST_CASE("callback registry: ModelCheckpoint, CSVLogger and BackupAndRestore fr
     CHECK_MESSAGE(contains(unknown, name), unknown);
   CHECK(contains(unknown, "unknown callback 'TensorBoard' (supported: "));
 }
+
+#endif  // NNLITE_WITH_IO
