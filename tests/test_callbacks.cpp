@@ -333,7 +333,8 @@ TEST_CASE("callback registry: Keras class names and configs to callbacks; unknow
     auto* t = dynamic_cast<nnlite::TerminateOnNaN<double>*>(cb.get());
     REQUIRE(t != nullptr);
     CHECK(!t->raise_error());
-    auto strict = nnlite::make_callback<double>({{"class_name", "TerminateOnNaN"}, {"config", {{"raise_error", true}}}});
+    auto strict =
+        nnlite::make_callback<double>({{"class_name", "TerminateOnNaN"}, {"config", {{"raise_error", true}}}});
     CHECK(dynamic_cast<nnlite::TerminateOnNaN<double>&>(*strict).raise_error());
   }
   const std::string unknown = message_of<nnlite::UnsupportedError>([] { nnlite::make_callback<float>("Nope"); });

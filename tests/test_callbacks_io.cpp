@@ -79,9 +79,7 @@ nnlite::FitOptions<float> quiet_fit(int epochs, std::vector<nnlite::Callback<flo
   return o;
 }
 
-std::vector<float> params_of(const nnlite::Sequential<float>& m) {
-  return {m.params(), m.params() + m.count_params()};
-}
+std::vector<float> params_of(const nnlite::Sequential<float>& m) { return {m.params(), m.params() + m.count_params()}; }
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
@@ -163,7 +161,8 @@ TEST_CASE("ModelCheckpoint: filepath format fields as Python's str.format, and i
   nnlite::ModelCheckpoint<float> c("{{x}}{loss:010}.h5");
   CHECK(c.file_path(0, -1, {{"loss", 0.25}}) == "{x}0000000.25.h5");
   nnlite::ModelCheckpoint<float> d("{loss:.3e}|{loss:.2g}|{big:g}|{loss:7.2f}.keras");
-  CHECK(d.file_path(0, -1, {{"loss", 0.000123456}, {"big", 1234567.0}}) == "1.235e-04|0.00012|1.23457e+06|   0.00.keras");
+  CHECK(d.file_path(0, -1, {{"loss", 0.000123456}, {"big", 1234567.0}}) ==
+        "1.235e-04|0.00012|1.23457e+06|   0.00.keras");
   nnlite::ModelCheckpointOptions by_batch;
   by_batch.save_freq = 2;
   by_batch.save_weights_only = true;
@@ -190,17 +189,16 @@ TEST_CASE("ModelCheckpoint: filepath format fields as Python's str.format, and i
                  "Unknown format code 'd'"));
   for (const char* bad : {"{epoch:x}.keras", "{epoch.keras", "a}.keras", "{}.keras", "{epoch!r}.keras",
                           "{epoch:.2d}.keras", "{loss:.}.keras"})
-    CHECK_MESSAGE(contains(message_of<nnlite::ArgumentError>([&] { nnlite::ModelCheckpoint<float> cb(bad); }),
-                           "filepath"),
-                  bad);
+    CHECK_MESSAGE(
+        contains(message_of<nnlite::ArgumentError>([&] { nnlite::ModelCheckpoint<float> cb(bad); }), "filepath"), bad);
 
   // Keras 3's extensions: .keras or .h5 for models, .weights.h5 for weights only.
   nnlite::ModelCheckpointOptions weights_only;
   weights_only.save_weights_only = true;
   CHECK(contains(message_of<nnlite::ArgumentError>([&] { nnlite::ModelCheckpoint<float> cb("w.h5", weights_only); }),
                  "must end in `.weights.h5`"));
-  CHECK(contains(message_of<nnlite::ArgumentError>([] { nnlite::ModelCheckpoint<float> cb("m.pt"); }),
-                 "filepath=m.pt"));
+  CHECK(
+      contains(message_of<nnlite::ArgumentError>([] { nnlite::ModelCheckpoint<float> cb("m.pt"); }), "filepath=m.pt"));
   CHECK_NOTHROW(nnlite::ModelCheckpoint<float>("m.h5"));
   CHECK_NOTHROW(nnlite::ModelCheckpoint<float>("m.weights.h5"));  // ends in .h5: a full model, as in Keras
   nnlite::ModelCheckpointOptions bad_mode;
@@ -241,7 +239,8 @@ TEST_CASE("ModelCheckpoint save_best_only keeps the best epoch's weights, by mod
     auto m = small_model(2);
     nnlite::ModelCheckpoint<float> cb((dir.path / "each" / "m-{epoch:02d}.weights.h5").string(), o);
     drive(cb, m, v);
-    CHECK(files_in(dir.path / "each") == std::set<std::string>{"m-01.weights.h5", "m-02.weights.h5", "m-04.weights.h5"});
+    CHECK(files_in(dir.path / "each") ==
+          std::set<std::string>{"m-01.weights.h5", "m-02.weights.h5", "m-04.weights.h5"});
     CHECK(first_weight_of((dir.path / "each" / "m-02.weights.h5").string()) == 1.0f);
   }
   {
@@ -442,7 +441,8 @@ TEST_CASE("callback registry: ModelCheckpoint, CSVLogger and BackupAndRestore fr
   CHECK(checkpoint.options().save_best_only);
   CHECK(checkpoint.options().save_freq.batches() == 5);
   CHECK(*checkpoint.best() == 0.5);
-  auto defaults = nnlite::make_callback<float>({{"class_name", "ModelCheckpoint"}, {"config", {{"filepath", "m.keras"}}}});
+  auto defaults =
+      nnlite::make_callback<float>({{"class_name", "ModelCheckpoint"}, {"config", {{"filepath", "m.keras"}}}});
   CHECK(dynamic_cast<nnlite::ModelCheckpoint<float>&>(*defaults).options().save_freq.epoch());
 
   auto csv = nnlite::make_callback<double>(
@@ -459,21 +459,23 @@ TEST_CASE("callback registry: ModelCheckpoint, CSVLogger and BackupAndRestore fr
   CHECK(!backup.delete_checkpoint());
   CHECK(backup.save_freq().epoch());
 
-  CHECK(contains(message_of<nnlite::FormatError>(
-                     [] { nnlite::make_callback<float>({{"class_name", "CSVLogger"}, {"config", nlohmann::json::object()}}); }),
+  CHECK(contains(message_of<nnlite::FormatError>([] {
+                   nnlite::make_callback<float>({{"class_name", "CSVLogger"}, {"config", nlohmann::json::object()}});
+                 }),
                  "'filename' is missing"));
   CHECK(contains(message_of<nnlite::FormatError>([] {
-                   nnlite::make_callback<float>(
-                       {{"class_name", "ModelCheckpoint"}, {"config", {{"filepath", "m.keras"}, {"save_freq", "daily"}}}});
+                   nnlite::make_callback<float>({{"class_name", "ModelCheckpoint"},
+                                                 {"config", {{"filepath", "m.keras"}, {"save_freq", "daily"}}}});
                  }),
                  "save_freq"));
-  CHECK(contains(message_of<nnlite::ArgumentError>([] {
-                   nnlite::make_callback<float>({{"class_name", "ModelCheckpoint"}, {"config", {{"filepath", "m.pt"}}}});
-                 }),
-                 "filepath"));
+  CHECK(
+      contains(message_of<nnlite::ArgumentError>([] {
+                 nnlite::make_callback<float>({{"class_name", "ModelCheckpoint"}, {"config", {{"filepath", "m.pt"}}}});
+               }),
+               "filepath"));
   const std::string unknown = message_of<nnlite::UnsupportedError>([] { nnlite::make_callback<float>("TensorBoard"); });
-  for (const char* name : {"BackupAndRestore", "CSVLogger", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
-                           "TerminateOnNaN"})
+  for (const char* name :
+       {"BackupAndRestore", "CSVLogger", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN"})
     CHECK_MESSAGE(contains(unknown, name), unknown);
   CHECK(contains(unknown, "unknown callback 'TensorBoard' (supported: "));
 }

@@ -37,12 +37,11 @@ class SaveFreq {
   SaveFreq() = default;
   SaveFreq(const char* s) : SaveFreq(std::string(s)) {}  // NOLINT: "epoch", as Keras writes it
   SaveFreq(const std::string& s) {                       // NOLINT
-    if (s != "epoch")
-      throw ArgumentError("save_freq must be 'epoch' or a number of batches, got '" + s + "'");
+    if (s != "epoch") throw ArgumentError("save_freq must be 'epoch' or a number of batches, got '" + s + "'");
   }
   SaveFreq(int batches) : batches_(batches) {  // NOLINT
-    if (batches < 1) throw ArgumentError("save_freq must be 'epoch' or a number of batches >= 1, got " +
-                                         std::to_string(batches));
+    if (batches < 1)
+      throw ArgumentError("save_freq must be 'epoch' or a number of batches >= 1, got " + std::to_string(batches));
   }
   bool epoch() const { return batches_ == 0; }
   int batches() const { return batches_; }
@@ -161,7 +160,8 @@ class PathFormat {
       f.zero = true;
       ++i;
     }
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && f.width < 1000) f.width = f.width * 10 + (s[i++] - '0');
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && f.width < 1000)
+      f.width = f.width * 10 + (s[i++] - '0');
     if (i < s.size() && s[i] == '.') {
       ++i;
       if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i]))) bad_spec(f);
@@ -236,7 +236,7 @@ struct ModelCheckpointOptions {
   bool save_best_only = false;     // save only when the monitored value improves
   bool save_weights_only = false;  // save_weights (".weights.h5") instead of save_model (".keras" / ".h5")
   std::string mode = "auto";
-  SaveFreq save_freq;  // "epoch" or every N batches
+  SaveFreq save_freq;                             // "epoch" or every N batches
   std::optional<double> initial_value_threshold;  // the best value to beat at first
 };
 
@@ -253,12 +253,15 @@ class ModelCheckpoint : public Callback<Scalar> {
   explicit ModelCheckpoint(std::string filepath, ModelCheckpointOptions o = {}) : o_(std::move(o)) {
     if (o_.save_weights_only) {
       if (!callback_detail::ends_with(filepath, ".weights.h5"))
-        throw ArgumentError("ModelCheckpoint: when using `save_weights_only=True` in `ModelCheckpoint`, the filepath "
-                            "provided must end in `.weights.h5` (Keras weights format). Received: filepath=" +
-                            filepath);
+        throw ArgumentError(
+            "ModelCheckpoint: when using `save_weights_only=True` in `ModelCheckpoint`, the filepath "
+            "provided must end in `.weights.h5` (Keras weights format). Received: filepath=" +
+            filepath);
     } else if (!callback_detail::ends_with(filepath, ".keras") && !callback_detail::ends_with(filepath, ".h5")) {
-      throw ArgumentError("ModelCheckpoint: the filepath provided must end in `.keras` (Keras model format). "
-                          "Received: filepath=" + filepath);
+      throw ArgumentError(
+          "ModelCheckpoint: the filepath provided must end in `.keras` (Keras model format). "
+          "Received: filepath=" +
+          filepath);
     }
     format_ = callback_detail::PathFormat(std::move(filepath), "ModelCheckpoint");
     max_ = monitor_is_max(o_.monitor, o_.mode, "ModelCheckpoint");
@@ -300,8 +303,7 @@ class ModelCheckpoint : public Callback<Scalar> {
     if (o_.save_best_only) {
       auto it = logs.find(o_.monitor);
       if (it == logs.end()) {
-        if (this->params.rank == 0)
-          std::cerr << "Can save best model only with " << o_.monitor << " available.\n";
+        if (this->params.rank == 0) std::cerr << "Can save best model only with " << o_.monitor << " available.\n";
       } else {
         const double current = it->second;
         const std::string best_str = best_ ? fixed5(*best_) : "None";
@@ -322,8 +324,10 @@ class ModelCheckpoint : public Callback<Scalar> {
     callback_detail::make_directories(std::filesystem::path(path).parent_path().string(), "ModelCheckpoint");
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
-      throw IoError("Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an existing "
-                    "directory: " + path);
+      throw IoError(
+          "Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an existing "
+          "directory: " +
+          path);
     if (o_.save_weights_only)
       save_weights(*this->model, path);
     else
@@ -359,8 +363,7 @@ class CSVLogger : public Callback<Scalar> {
   explicit CSVLogger(std::string filename, std::string separator = ",", bool append = false)
       : filename_(std::move(filename)), sep_(std::move(separator)), append_(append) {
     if (filename_.empty()) throw ArgumentError("CSVLogger: filename must not be empty");
-    if (sep_.size() != 1)
-      throw ArgumentError("CSVLogger: separator must be a 1-character string, got '" + sep_ + "'");
+    if (sep_.size() != 1) throw ArgumentError("CSVLogger: separator must be a 1-character string, got '" + sep_ + "'");
   }
   const std::string& filename() const { return filename_; }
   const std::string& separator() const { return sep_; }
@@ -451,7 +454,8 @@ class BackupAndRestore : public Callback<Scalar> {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) return;
     const nlohmann::json meta = load_checkpoint(path, *this->model);
-    if (!meta.is_object() || !meta.contains("epoch") || !meta["epoch"].is_number_integer() || meta["epoch"].get<int>() < 0)
+    if (!meta.is_object() || !meta.contains("epoch") || !meta["epoch"].is_number_integer() ||
+        meta["epoch"].get<int>() < 0)
       throw FormatError("BackupAndRestore: checkpoint '" + path + "' has no epoch in its metadata");
     current_epoch_ = meta["epoch"].get<int>();
     this->model->initial_epoch_override = current_epoch_;

@@ -194,13 +194,18 @@ class ReduceLROnPlateau : public Callback<Scalar> {
     if (o_.factor >= 1.0)
       throw ArgumentError("ReduceLROnPlateau does not support a factor >= 1.0. Received factor=" +
                           python_float_repr(o_.factor));
-    if (!(o_.factor >= 0)) throw ArgumentError("ReduceLROnPlateau: factor must be >= 0, got " + python_float_repr(o_.factor));
-    if (!(o_.min_lr >= 0)) throw ArgumentError("ReduceLROnPlateau: min_lr must be >= 0, got " + python_float_repr(o_.min_lr));
+    if (!(o_.factor >= 0))
+      throw ArgumentError("ReduceLROnPlateau: factor must be >= 0, got " + python_float_repr(o_.factor));
+    if (!(o_.min_lr >= 0))
+      throw ArgumentError("ReduceLROnPlateau: min_lr must be >= 0, got " + python_float_repr(o_.min_lr));
     if (o_.factor == 0 && o_.min_lr == 0)
-      throw ArgumentError("ReduceLROnPlateau: factor=0 with min_lr=0 would set the learning rate to 0, which nnlite's "
-                          "optimizers refuse");
-    if (o_.patience < 0) throw ArgumentError("ReduceLROnPlateau: patience must be >= 0, got " + std::to_string(o_.patience));
-    if (o_.cooldown < 0) throw ArgumentError("ReduceLROnPlateau: cooldown must be >= 0, got " + std::to_string(o_.cooldown));
+      throw ArgumentError(
+          "ReduceLROnPlateau: factor=0 with min_lr=0 would set the learning rate to 0, which nnlite's "
+          "optimizers refuse");
+    if (o_.patience < 0)
+      throw ArgumentError("ReduceLROnPlateau: patience must be >= 0, got " + std::to_string(o_.patience));
+    if (o_.cooldown < 0)
+      throw ArgumentError("ReduceLROnPlateau: cooldown must be >= 0, got " + std::to_string(o_.cooldown));
     max_ = monitor_is_max(o_.monitor, o_.mode, "ReduceLROnPlateau");
     o_.min_delta = std::abs(o_.min_delta);
   }
@@ -269,7 +274,8 @@ template <class Scalar = float>
 class LearningRateScheduler : public Callback<Scalar> {
  public:
   using Schedule = std::function<double(int epoch, double lr)>;
-  explicit LearningRateScheduler(Schedule schedule, int verbose = 0) : schedule_(std::move(schedule)), verbose_(verbose) {
+  explicit LearningRateScheduler(Schedule schedule, int verbose = 0)
+      : schedule_(std::move(schedule)), verbose_(verbose) {
     if (!schedule_) throw ArgumentError("LearningRateScheduler: schedule must be a function");
   }
   void on_epoch_begin(int epoch, const Logs&) override {
