@@ -39,8 +39,9 @@ struct FitParams {
 };
 
 /// Keras' hooks, called by fit() / evaluate() in Keras' order. `model` and `params` are set before on_train_begin;
-/// a callback stops training after the current epoch with `model->stop_training = true`. Batch numbers are 0-based
-/// within the epoch, epochs 0-based; batch logs hold the running means over the epoch so far (what Keras' bar shows).
+/// a callback stops training after the current epoch with `model->stop_training = true` (after the current batch when
+/// set in on_train_batch_end, as in Keras). Batch numbers are 0-based within the epoch, epochs 0-based; batch logs
+/// hold the running means over the epoch so far (what Keras' bar shows).
 template <class Scalar = float>
 class Callback {
  public:
