@@ -55,4 +55,5 @@
 #include "io/idx.hpp"
 #include "data/fashion_mnist.hpp"
 #include "io/keras_h5.hpp"
+#include "io/callbacks.hpp"
 #endif

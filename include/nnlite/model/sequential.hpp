@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -87,14 +88,19 @@ class Sequential {
     for (const auto& m : other.metrics_) metrics_.push_back(m->clone());
     metric_names_ = other.metric_names_;
     stop_training = false;
+    initial_epoch_override.reset();
     bind_all();
     return *this;
   }
   Sequential(Sequential&&) noexcept = default;  // vectors move their buffers, so the layers' views stay valid
   Sequential& operator=(Sequential&&) noexcept = default;
 
-  /// Keras' model.stop_training: a callback sets it to end fit() after the current epoch.
+  /// Keras' model.stop_training: a callback sets it to end fit() after the current epoch (after the current batch when
+  /// set in on_train_batch_end, as Keras does; data-parallel fit stops at the epoch's end on every rank).
   bool stop_training = false;
+  /// Keras' model._initial_epoch: a callback's on_train_begin may set it (BackupAndRestore does) to start fit() at
+  /// this epoch instead of FitOptions::initial_epoch. fit() clears it before on_train_begin and once it has read it.
+  std::optional<int> initial_epoch_override;
 
   // ---- building -------------------------------------------------------------------------------------------
 

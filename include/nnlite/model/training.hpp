@@ -207,18 +207,23 @@ class Trainer {
     if (o.verbose > 0 && rank == 0) callbacks.push_back(&bar);
     FitParams params{o.initial_epoch, o.epochs, steps, n, validation ? validation->size() : 0, o.verbose, rank, ranks};
     m_.stop_training = false;
+    m_.initial_epoch_override.reset();
     for (auto* c : callbacks) {
       c->model = &m_;
       c->params = params;
     }
     for (auto* c : callbacks) c->on_train_begin({});
+    // Keras: `initial_epoch = self._initial_epoch or initial_epoch`, read after on_train_begin (BackupAndRestore).
+    const int first_epoch = m_.initial_epoch_override.value_or(o.initial_epoch);
+    m_.initial_epoch_override.reset();
+    if (first_epoch < 0) throw ArgumentError("fit: a callback set the initial epoch to " + std::to_string(first_epoch));
 
     // A rank's share of a batch's sum_over_batch_size loss is its samples' part of the batch; a sum is a sum.
     const bool mean_loss = m_.loss().reduction() == Reduction::sum_over_batch_size;
     History history;
     Logs logs;
     std::vector<Index> order(static_cast<std::size_t>(n));
-    for (int epoch = o.initial_epoch; epoch < o.epochs; ++epoch) {
+    for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       for (auto* c : callbacks) c->on_epoch_begin(epoch, {});
       // Every epoch's random streams derive from (seed, epoch) alone, so a run resumed at any epoch
@@ -262,13 +267,20 @@ class Trainer {
         seen += count;
         logs = metric_logs(loss_sum / static_cast<double>(seen), comm ? merged_ : m_.metrics_);
         for (auto* c : callbacks) c->on_train_batch_end(step, logs);
+        // Keras leaves the epoch's batches when a batch callback stops training (TerminateOnNaN). Data-parallel: the
+        // ranks agree on stopping at the epoch's end only (a per-step agreement would cost a reduction per step).
+        if (m_.stop_training && !comm) break;
       }
       if (comm) average_non_trainable(*comm);
       if (validation)
         for (const auto& [key, value] : run_evaluation(*validation, o.batch_size, callbacks, comm).logs)
           logs["val_" + key] = value;
-      for (auto* c : callbacks) c->on_epoch_end(epoch, logs);
-      history.append(epoch, logs, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      // As Keras' CallbackList, the callbacks get a copy of the epoch's logs: what one adds (learning_rate) reaches the
+      // later callbacks, the progress bar and the History, but not the logs on_train_end receives.
+      Logs epoch_logs = logs;
+      for (auto* c : callbacks) c->on_epoch_end(epoch, epoch_logs);
+      history.append(epoch, epoch_logs,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       if (comm) {  // stop when a callback on any rank asks to
         double stop = m_.stop_training ? 1 : 0;
         comm->allreduce_sum(&stop, 1);
