@@ -20,7 +20,11 @@ class Adam : public Optimizer<Scalar> {
 
   explicit Adam(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
                 bool amsgrad = false)
-      : Optimizer<Scalar>(std::move(learning_rate)), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon), amsgrad_(amsgrad) {
+      : Optimizer<Scalar>(std::move(learning_rate)),
+        beta_1_(beta_1),
+        beta_2_(beta_2),
+        epsilon_(epsilon),
+        amsgrad_(amsgrad) {
     if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
       throw ArgumentError("Adam: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " + std::to_string(beta_1) +
                           ", beta_2 " + std::to_string(beta_2) + ", epsilon " + std::to_string(epsilon) + ")");
@@ -41,8 +45,8 @@ class Adam : public Optimizer<Scalar> {
     this->ensure_state(v_, n);
     if (amsgrad_) this->ensure_state(vhat_, n);
     const double t = static_cast<double>(++this->iterations_);
-    const auto lr_t = static_cast<Scalar>(this->step_lr_ * std::sqrt(1 - std::pow(beta_2_, t)) /
-                                          (1 - std::pow(beta_1_, t)));
+    const auto lr_t =
+        static_cast<Scalar>(this->step_lr_ * std::sqrt(1 - std::pow(beta_2_, t)) / (1 - std::pow(beta_1_, t)));
     const auto b1 = static_cast<Scalar>(1 - beta_1_), b2 = static_cast<Scalar>(1 - beta_2_);
     const auto eps = static_cast<Scalar>(epsilon_);
     Scalar* m = m_.data();
@@ -120,8 +124,8 @@ class Adam : public Optimizer<Scalar> {
 template <class Scalar>
 class AdamW : public Adam<Scalar> {
  public:
-  explicit AdamW(LearningRate learning_rate = 1e-3, double weight_decay = 0.004, double beta_1 = 0.9, double beta_2 = 0.999,
-                 double epsilon = 1e-7, bool amsgrad = false)
+  explicit AdamW(LearningRate learning_rate = 1e-3, double weight_decay = 0.004, double beta_1 = 0.9,
+                 double beta_2 = 0.999, double epsilon = 1e-7, bool amsgrad = false)
       : Adam<Scalar>(std::move(learning_rate), beta_1, beta_2, epsilon, amsgrad) {
     this->set_weight_decay(weight_decay);
   }

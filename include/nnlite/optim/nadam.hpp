@@ -41,9 +41,9 @@ class Nadam : public Optimizer<Scalar> {
     const double u_t = u(t), u_t1 = u(t + 1);
     const auto cm = static_cast<Scalar>(u_t1 / (1 - u_product_ * u_t1)),
                cg = static_cast<Scalar>((1 - u_t) / (1 - u_product_)),
-               cv = static_cast<Scalar>(1 - std::pow(beta_2_, double(t))),
-               lr = static_cast<Scalar>(this->step_lr_), b1 = static_cast<Scalar>(1 - beta_1_),
-               b2 = static_cast<Scalar>(1 - beta_2_), eps = static_cast<Scalar>(epsilon_);
+               cv = static_cast<Scalar>(1 - std::pow(beta_2_, double(t))), lr = static_cast<Scalar>(this->step_lr_),
+               b1 = static_cast<Scalar>(1 - beta_1_), b2 = static_cast<Scalar>(1 - beta_2_),
+               eps = static_cast<Scalar>(epsilon_);
     Scalar* m = m_.data();
     Scalar* v = v_.data();
     parallel_slices(n, threads_for(n, 4.0 * double(n)), [&](int, Index begin, Index end) {

@@ -25,7 +25,9 @@ namespace nnlite {
 /// implicitly from either, so every optimizer's constructor takes `0.01` or `ExponentialDecay(0.1, 1000, 0.96)`.
 class LearningRate {
  public:
-  LearningRate(double value) : value_(value) {}  // NOLINT(google-explicit-constructor): SGD(0.01) must work
+  /// A fixed rate (implicit: SGD(0.01) must keep working).
+  LearningRate(double value) : value_(value) {}  // NOLINT(google-explicit-constructor)
+  /// A copy of `schedule`.
   LearningRate(const LearningRateSchedule& schedule)  // NOLINT(google-explicit-constructor)
       : schedule_(schedule.clone()) {}
   /// Shares an immutable schedule (what optimizers' copies do).
@@ -33,6 +35,7 @@ class LearningRate {
 
   /// The schedule, or null for a fixed rate.
   const LearningRateSchedule* schedule() const { return schedule_.get(); }
+  /// The schedule as the optimizer holds it (shared, immutable), or null.
   const std::shared_ptr<const LearningRateSchedule>& shared_schedule() const { return schedule_; }
   /// The rate at step `iterations` (the fixed rate whatever the step).
   double at(std::int64_t iterations) const { return schedule_ ? (*schedule_)(iterations) : value_; }
@@ -238,8 +241,8 @@ inline LearningRate optimizer_learning_rate(const ConfigReader& c, double fallba
     // tf.keras 2 divided a schedule's value by (1 + decay * iterations) too: a product nnlite has no schedule for.
     if (decay != 0) c.unsupported("'decay' = " + dump_json(c.at("decay")) + " together with a learning-rate schedule");
     try {
-      return LearningRate(std::shared_ptr<const LearningRateSchedule>(
-          make_schedule(c.at(key), c.prefix() + "'" + key + "'")));
+      return LearningRate(
+          std::shared_ptr<const LearningRateSchedule>(make_schedule(c.at(key), c.prefix() + "'" + key + "'")));
     } catch (const ArgumentError& e) {
       c.bad(e.what());
     }

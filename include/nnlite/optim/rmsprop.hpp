@@ -16,7 +16,11 @@ class RMSprop : public Optimizer<Scalar> {
 
   explicit RMSprop(LearningRate learning_rate = 1e-3, double rho = 0.9, double momentum = 0.0, double epsilon = 1e-7,
                    bool centered = false)
-      : Optimizer<Scalar>(std::move(learning_rate)), rho_(rho), momentum_(momentum), epsilon_(epsilon), centered_(centered) {
+      : Optimizer<Scalar>(std::move(learning_rate)),
+        rho_(rho),
+        momentum_(momentum),
+        epsilon_(epsilon),
+        centered_(centered) {
     if (!(rho >= 0 && rho < 1)) throw ArgumentError("RMSprop: rho must be in [0, 1), got " + std::to_string(rho));
     if (!(momentum >= 0 && momentum < 1))
       throw ArgumentError("RMSprop: momentum must be in [0, 1), got " + std::to_string(momentum));
