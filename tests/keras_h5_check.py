@@ -238,6 +238,26 @@ def main():
             check(names == [e["config"]["name"] for e in mc["config"]["layers"][1:]], "chunked: names in order")
     else:
         check(False, f"missing {chunked}")
+    # An optimizer with a learning-rate schedule: Keras 3's serialize() form, which keras.optimizers.schedules
+    # .deserialize (and tf.keras 2.13+) read: module, class_name, config with the constructor's names, registered_name.
+    scheduled = os.path.join(directory, "scheduled.h5")
+    if os.path.exists(scheduled):
+        with h5py.File(scheduled, "r") as f:
+            tc = json.loads(decode(f.attrs["training_config"]))
+            oc = tc["optimizer_config"]
+            check(oc["class_name"] == "SGD" and oc["config"]["momentum"] == 0.9, "scheduled: optimizer_config")
+            lr = oc["config"]["learning_rate"]
+            check(isinstance(lr, dict) and sorted(lr) == ["class_name", "config", "module", "registered_name"],
+                  f"scheduled: learning_rate is a serialized schedule {lr!r}")
+            check(lr.get("module") == "keras.optimizers.schedules" and lr.get("registered_name") is None,
+                  "scheduled: schedule module and registered_name")
+            check(lr.get("class_name") == "ExponentialDecay", "scheduled: schedule class")
+            check(lr.get("config") == {"initial_learning_rate": 0.1, "decay_steps": 3, "decay_rate": 0.5,
+                                       "staircase": True, "name": "ExponentialDecay"},
+                  f"scheduled: ExponentialDecay config {lr.get('config')!r}")
+            check(isinstance(lr.get("config", {}).get("decay_steps"), int), "scheduled: decay_steps is an int")
+    else:
+        check(False, f"missing {scheduled}")
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1

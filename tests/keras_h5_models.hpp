@@ -11,6 +11,8 @@
 #include <nnlite/layers/flatten.hpp>
 #include <nnlite/layers/maxpool2d.hpp>
 #include <nnlite/optim/adam.hpp>
+#include <nnlite/optim/schedules.hpp>
+#include <nnlite/optim/sgd.hpp>
 #include <nnlite/core/random.hpp>
 #include <nnlite/model/sequential.hpp>
 
@@ -33,6 +35,18 @@ nnlite::Sequential<S> improved_model(std::uint64_t seed = 2) {
   auto m = study::improved_model<S>();
   m.set_seed(seed);
   m.compile(nnlite::Adam<S>(5e-4, 0.9, 0.999, 1e-7));
+  return m;
+}
+
+// A small dense model compiled with SGD (momentum) whose learning rate is a staircase ExponentialDecay, so the
+// files' training_config holds a serialized schedule (tests/keras_h5_check.py reads its Keras field names).
+template <class S>
+nnlite::Sequential<S> scheduled_model(std::uint64_t seed = 3) {
+  nnlite::Sequential<S> m(nnlite::Shape{4}, "scheduled");
+  m.add(nnlite::Dense<S>(8, "relu"));
+  m.add(nnlite::Dense<S>(3, "softmax"));
+  m.set_seed(seed);
+  m.compile(nnlite::SGD<S>(nnlite::ExponentialDecay(0.1, 3, 0.5, true), 0.9));
   return m;
 }
 

@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
     write_model(dir, "first", keras_h5_test::first_model<float>());
     write_model(dir, "improved", keras_h5_test::improved_model<float>());
     write_model(dir, "first_double", keras_h5_test::first_model<double>());
+    // An optimizer whose learning rate is a schedule: training_config holds the serialized schedule.
+    nnlite::save_model(keras_h5_test::scheduled_model<float>(), dir + "/scheduled.h5");
+    std::cout << "wrote " << dir << "/scheduled.h5\n";
     // Layer names long enough that layer_names must be split (layer_names0, layer_names1, ...).
     nnlite::Sequential<float> chunked(nnlite::Shape{4});
     for (int i = 0; i < 300; ++i)

@@ -49,6 +49,7 @@
 #include "optim/nadam.hpp"
 #include "optim/registry.hpp"
 #include "optim/rmsprop.hpp"
+#include "optim/schedules.hpp"
 #include "optim/sgd.hpp"
 
 #ifdef NNLITE_WITH_IO

@@ -18,7 +18,8 @@
 // to Keras 3.16): members metadata.json, config.json, model.weights.h5 in that order, stored uncompressed as Python's
 // zipfile does. model.weights.h5 holds an empty /vars (the model's own), layers/<name>/vars for every layer (empty
 // for weightless ones; weights at 0..n-1 in Keras' order, trainable then non-trainable) and, when compiled,
-// optimizer/vars: 0 iterations (int64), 1 learning_rate (float32, Keras' floatx), then for every trainable weight
+// optimizer/vars: 0 iterations (int64), 1 learning_rate (float32, Keras' floatx; absent when the rate is a
+// schedule, which Keras keeps out of the optimizer's variables), then for every trainable weight
 // in model order its slots interleaved (Adam: momentum, velocity; SGD with momentum: momentum), as
 // BaseOptimizer.add_optimizer_variables creates them. An optimizer that has not stepped writes zero slots, which is
 // what Keras' freshly built optimizer holds. The HDF5 file and the zip are built in memory, then written to a
@@ -187,7 +188,8 @@ void load_v3_weights(Sequential<Scalar>& model, const h5::File& f, const LoadOpt
 /// optimizer/vars as Keras 3 writes it (see the top of this file) into the compiled model's optimizer: the step count
 /// and every slot, all read and checked before anything changes. A different count, shape or type leaves the fresh
 /// optimizer and returns false, as Keras skips (with a warning) optimizer variables that do not fit. vars/1, the
-/// learning rate, is not read: compile_config holds it exactly, the variable only as float32.
+/// learning rate, is not read: compile_config holds it exactly, the variable only as float32. With a schedule Keras
+/// has no learning-rate variable and the slots start at vars/1.
 template <class Scalar>
 bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
   if (!f.has("optimizer") || !f.group("optimizer").has("vars")) return false;
@@ -195,7 +197,8 @@ bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
   Optimizer<Scalar>& opt = model.optimizer();
   const auto slots = keras_detail::optimizer_slots(opt);
   const auto trained = model.trainable_weights();
-  const std::size_t count = 2 + slots.size() * trained.size();
+  const std::size_t first = opt.learning_rate_schedule() ? 1 : 2;
+  const std::size_t count = first + slots.size() * trained.size();
   for (std::size_t k = 0; k < count; ++k)
     if (!g.has(std::to_string(k))) return false;
   if (g.has(std::to_string(count))) return false;
@@ -203,7 +206,7 @@ bool load_v3_optimizer(Sequential<Scalar>& model, const h5::File& f) {
   std::vector<std::vector<Scalar>> values(slots.size(), std::vector<Scalar>(static_cast<std::size_t>(n)));
   for (std::size_t w = 0; w < trained.size(); ++w) {
     for (std::size_t s = 0; s < slots.size(); ++s) {
-      h5::Dataset ds = g.dataset(std::to_string(2 + w * slots.size() + s));
+      h5::Dataset ds = g.dataset(std::to_string(first + w * slots.size() + s));
       std::vector<Index> got;
       for (hsize_t d : ds.dims())
         got.push_back(d > static_cast<hsize_t>(INT64_MAX) ? Index(-1) : static_cast<Index>(d));
@@ -328,14 +331,16 @@ std::vector<char> keras3_weights_image(Sequential<Scalar>& model, bool with_opti
     h5::Group g = f.create_group("optimizer").create_group("vars");
     const std::int64_t iterations = opt.iterations();
     g.create_dataset("0", {}, h5::file_type<std::int64_t>()).write(&iterations);
-    const float lr = static_cast<float>(opt.learning_rate());
-    g.create_dataset("1", {}, h5::file_type<float>()).write(&lr);
+    std::size_t k = 1;
+    if (!opt.learning_rate_schedule()) {  // Keras tracks a learning-rate variable only for a fixed rate
+      const float lr = static_cast<float>(opt.learning_rate());
+      g.create_dataset(std::to_string(k++), {}, h5::file_type<float>()).write(&lr);
+    }
     const auto slots = keras_detail::optimizer_slots(opt);
     const Index n = model.trainable_size();
     std::vector<Scalar> zeros;  // the state of an optimizer that has not stepped yet
     for (const auto& slot : slots)
       if (slot.second->size() != n) zeros.assign(static_cast<std::size_t>(n), Scalar(0));
-    std::size_t k = 2;
     for (const auto& w : model.trainable_weights()) {
       std::vector<hsize_t> dims(w.shape.dims().begin(), w.shape.dims().end());
       for (const auto& slot : slots) {

@@ -14,8 +14,8 @@ class Adagrad : public Optimizer<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
-  explicit Adagrad(double learning_rate = 1e-3, double initial_accumulator_value = 0.1, double epsilon = 1e-7)
-      : Optimizer<Scalar>(learning_rate), initial_(initial_accumulator_value), epsilon_(epsilon) {
+  explicit Adagrad(LearningRate learning_rate = 1e-3, double initial_accumulator_value = 0.1, double epsilon = 1e-7)
+      : Optimizer<Scalar>(std::move(learning_rate)), initial_(initial_accumulator_value), epsilon_(epsilon) {
     if (!(initial_accumulator_value >= 0 && std::isfinite(initial_accumulator_value)))
       throw ArgumentError("Adagrad: initial_accumulator_value must be >= 0, got " +
                           std::to_string(initial_accumulator_value));
@@ -32,7 +32,7 @@ class Adagrad : public Optimizer<Scalar> {
     if (acc_.size() == 0) acc_ = Vector::Constant(n, static_cast<Scalar>(initial_));
     this->ensure_state(acc_, n);
     ++this->iterations_;
-    const auto lr = static_cast<Scalar>(this->learning_rate_), eps = static_cast<Scalar>(epsilon_);
+    const auto lr = static_cast<Scalar>(this->step_lr_), eps = static_cast<Scalar>(epsilon_);
     Scalar* acc = acc_.data();
     parallel_slices(n, threads_for(n, 3.0 * double(n)), [&](int, Index begin, Index end) {
       for (Index i = begin; i < end; ++i) {
@@ -52,7 +52,7 @@ class Adagrad : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Adagrad>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const double lr = optimizer_learning_rate(c, 1e-3);
+    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
     std::unique_ptr<Adagrad> opt;
     try {
       opt = std::make_unique<Adagrad>(lr, c.number("initial_accumulator_value", 0.1), c.number("epsilon", 1e-7));

@@ -18,9 +18,13 @@ class Adam : public Optimizer<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
-  explicit Adam(double learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
+  explicit Adam(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
                 bool amsgrad = false)
-      : Optimizer<Scalar>(learning_rate), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon), amsgrad_(amsgrad) {
+      : Optimizer<Scalar>(std::move(learning_rate)),
+        beta_1_(beta_1),
+        beta_2_(beta_2),
+        epsilon_(epsilon),
+        amsgrad_(amsgrad) {
     if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
       throw ArgumentError("Adam: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " + std::to_string(beta_1) +
                           ", beta_2 " + std::to_string(beta_2) + ", epsilon " + std::to_string(epsilon) + ")");
@@ -41,8 +45,8 @@ class Adam : public Optimizer<Scalar> {
     this->ensure_state(v_, n);
     if (amsgrad_) this->ensure_state(vhat_, n);
     const double t = static_cast<double>(++this->iterations_);
-    const auto lr_t = static_cast<Scalar>(this->learning_rate_ * std::sqrt(1 - std::pow(beta_2_, t)) /
-                                          (1 - std::pow(beta_1_, t)));
+    const auto lr_t =
+        static_cast<Scalar>(this->step_lr_ * std::sqrt(1 - std::pow(beta_2_, t)) / (1 - std::pow(beta_1_, t)));
     const auto b1 = static_cast<Scalar>(1 - beta_1_), b2 = static_cast<Scalar>(1 - beta_2_);
     const auto eps = static_cast<Scalar>(epsilon_);
     Scalar* m = m_.data();
@@ -76,7 +80,7 @@ class Adam : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Adam>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    return make(c, std::nullopt, [](double lr, double b1, double b2, double eps, bool ams) {
+    return make(c, std::nullopt, [](const LearningRate& lr, double b1, double b2, double eps, bool ams) {
       return std::make_unique<Adam>(lr, b1, b2, eps, ams);
     });
   }
@@ -98,7 +102,7 @@ class Adam : public Optimizer<Scalar> {
   template <class Create>
   static std::unique_ptr<Optimizer<Scalar>> make(const ConfigReader& c, std::optional<double> wd_fallback,
                                                  Create create) {
-    const double lr = optimizer_learning_rate(c, 1e-3);
+    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
     decltype(create(0.0, 0.0, 0.0, 0.0, false)) opt;
     try {
       opt = create(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7),
@@ -120,9 +124,9 @@ class Adam : public Optimizer<Scalar> {
 template <class Scalar>
 class AdamW : public Adam<Scalar> {
  public:
-  explicit AdamW(double learning_rate = 1e-3, double weight_decay = 0.004, double beta_1 = 0.9, double beta_2 = 0.999,
-                 double epsilon = 1e-7, bool amsgrad = false)
-      : Adam<Scalar>(learning_rate, beta_1, beta_2, epsilon, amsgrad) {
+  explicit AdamW(LearningRate learning_rate = 1e-3, double weight_decay = 0.004, double beta_1 = 0.9,
+                 double beta_2 = 0.999, double epsilon = 1e-7, bool amsgrad = false)
+      : Adam<Scalar>(std::move(learning_rate), beta_1, beta_2, epsilon, amsgrad) {
     this->set_weight_decay(weight_decay);
   }
 
@@ -132,7 +136,7 @@ class AdamW : public Adam<Scalar> {
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
     if (c.cfg.contains("weight_decay") && c.cfg.at("weight_decay").is_null())
       c.bad("'weight_decay' must be a number, got null (AdamW always decays)");
-    return Adam<Scalar>::make(c, 0.004, [](double lr, double b1, double b2, double eps, bool ams) {
+    return Adam<Scalar>::make(c, 0.004, [](const LearningRate& lr, double b1, double b2, double eps, bool ams) {
       return std::make_unique<AdamW>(lr, 0.004, b1, b2, eps, ams);
     });
   }

@@ -15,8 +15,8 @@ class Adamax : public Optimizer<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
-  explicit Adamax(double learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
-      : Optimizer<Scalar>(learning_rate), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
+  explicit Adamax(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
+      : Optimizer<Scalar>(std::move(learning_rate)), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
     if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
       throw ArgumentError("Adamax: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " + std::to_string(beta_1) +
                           ", beta_2 " + std::to_string(beta_2) + ", epsilon " + std::to_string(epsilon) + ")");
@@ -33,7 +33,7 @@ class Adamax : public Optimizer<Scalar> {
     this->ensure_state(m_, n);
     this->ensure_state(u_, n);
     const double t = static_cast<double>(++this->iterations_);
-    const auto lr = static_cast<Scalar>(this->learning_rate_), b1 = static_cast<Scalar>(1 - beta_1_),
+    const auto lr = static_cast<Scalar>(this->step_lr_), b1 = static_cast<Scalar>(1 - beta_1_),
                beta_2 = static_cast<Scalar>(beta_2_), corr = static_cast<Scalar>(1 - std::pow(beta_1_, t)),
                eps = static_cast<Scalar>(epsilon_);
     Scalar* m = m_.data();
@@ -58,7 +58,7 @@ class Adamax : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Adamax>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const double lr = optimizer_learning_rate(c, 1e-3);
+    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
     std::unique_ptr<Adamax> opt;
     try {
       opt = std::make_unique<Adamax>(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7));

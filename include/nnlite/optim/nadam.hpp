@@ -14,8 +14,8 @@ class Nadam : public Optimizer<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
-  explicit Nadam(double learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
-      : Optimizer<Scalar>(learning_rate), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
+  explicit Nadam(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
+      : Optimizer<Scalar>(std::move(learning_rate)), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
     if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
       throw ArgumentError("Nadam: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " + std::to_string(beta_1) +
                           ", beta_2 " + std::to_string(beta_2) + ", epsilon " + std::to_string(epsilon) + ")");
@@ -41,9 +41,9 @@ class Nadam : public Optimizer<Scalar> {
     const double u_t = u(t), u_t1 = u(t + 1);
     const auto cm = static_cast<Scalar>(u_t1 / (1 - u_product_ * u_t1)),
                cg = static_cast<Scalar>((1 - u_t) / (1 - u_product_)),
-               cv = static_cast<Scalar>(1 - std::pow(beta_2_, double(t))),
-               lr = static_cast<Scalar>(this->learning_rate_), b1 = static_cast<Scalar>(1 - beta_1_),
-               b2 = static_cast<Scalar>(1 - beta_2_), eps = static_cast<Scalar>(epsilon_);
+               cv = static_cast<Scalar>(1 - std::pow(beta_2_, double(t))), lr = static_cast<Scalar>(this->step_lr_),
+               b1 = static_cast<Scalar>(1 - beta_1_), b2 = static_cast<Scalar>(1 - beta_2_),
+               eps = static_cast<Scalar>(epsilon_);
     Scalar* m = m_.data();
     Scalar* v = v_.data();
     parallel_slices(n, threads_for(n, 4.0 * double(n)), [&](int, Index begin, Index end) {
@@ -75,7 +75,7 @@ class Nadam : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Nadam>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const double lr = optimizer_learning_rate(c, 1e-3);
+    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
     std::unique_ptr<Nadam> opt;
     try {
       opt = std::make_unique<Nadam>(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7));

@@ -1,6 +1,7 @@
 // nnlite/optim/optimizer.hpp: what every optimizer does: one step over the model's single flat parameter
 // vector, with its state (moments, step counter) in flat vectors of the same length, and Keras 3's base-optimizer
-// options (keras/src/optimizers/base_optimizer.py, Keras 3.16): clipnorm, clipvalue, global_clipnorm, weight_decay.
+// options (keras/src/optimizers/base_optimizer.py, Keras 3.16): clipnorm, clipvalue, global_clipnorm, weight_decay,
+// and a learning rate that is a number or a LearningRateSchedule (optim/schedules.hpp) evaluated at the step count.
 #pragma once
 
 #include <algorithm>
@@ -10,13 +11,41 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../core/config.hpp"
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
+#include "schedules.hpp"
 
 namespace nnlite {
+
+/// An optimizer's learning rate: a fixed number, or a schedule evaluated at the optimizer's step count. Converts
+/// implicitly from either, so every optimizer's constructor takes `0.01` or `ExponentialDecay(0.1, 1000, 0.96)`.
+class LearningRate {
+ public:
+  /// A fixed rate (implicit: SGD(0.01) must keep working).
+  LearningRate(double value) : value_(value) {}  // NOLINT(google-explicit-constructor)
+  /// A copy of `schedule`.
+  LearningRate(const LearningRateSchedule& schedule)  // NOLINT(google-explicit-constructor)
+      : schedule_(schedule.clone()) {}
+  /// Shares an immutable schedule (what optimizers' copies do).
+  LearningRate(std::shared_ptr<const LearningRateSchedule> schedule) : schedule_(std::move(schedule)) {}  // NOLINT
+
+  /// The schedule, or null for a fixed rate.
+  const LearningRateSchedule* schedule() const { return schedule_.get(); }
+  /// The schedule as the optimizer holds it (shared, immutable), or null.
+  const std::shared_ptr<const LearningRateSchedule>& shared_schedule() const { return schedule_; }
+  /// The rate at step `iterations` (the fixed rate whatever the step).
+  double at(std::int64_t iterations) const { return schedule_ ? (*schedule_)(iterations) : value_; }
+  /// Keras 3's get_config() value: the number, or the serialized schedule.
+  json to_json() const { return schedule_ ? serialize_schedule(*schedule_) : json(value_); }
+
+ private:
+  double value_ = 0;
+  std::shared_ptr<const LearningRateSchedule> schedule_;
+};
 
 /// What every optimizer does: one step over the flat parameter vector, with flat state vectors.
 template <class Scalar>
@@ -36,11 +65,25 @@ class Optimizer {
 
   /// Optimizer steps taken so far (Keras' `iterations`).
   std::int64_t iterations() const { return iterations_; }
-  double learning_rate() const { return learning_rate_; }
+  /// The learning rate the next step uses: the fixed rate, or the schedule's value at iterations() (Keras'
+  /// `optimizer.learning_rate`).
+  double learning_rate() const { return schedule_ ? (*schedule_)(iterations_) : learning_rate_; }
+  /// The schedule the rate follows, or null for a fixed rate.
+  const LearningRateSchedule* learning_rate_schedule() const { return schedule_.get(); }
+  /// A new fixed rate. Refused, as in Keras 3, when the optimizer follows a schedule.
   void set_learning_rate(double lr) {
+    if (schedule_)
+      throw ArgumentError(class_name() +
+                          ": This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` "
+                          "constructor argument, hence its learning rate is not settable. If you need the learning "
+                          "rate to be settable, you should instantiate the optimizer with a float `learning_rate` "
+                          "argument.");
     if (!(lr > 0)) throw ArgumentError(class_name() + ": learning_rate must be > 0, got " + std::to_string(lr));
     learning_rate_ = lr;
   }
+  /// Makes the rate follow `schedule` from now on (a copy of it), as assigning one to Keras'
+  /// `optimizer.learning_rate` does; the step count is unchanged.
+  void set_learning_rate(const LearningRateSchedule& schedule) { schedule_ = schedule.clone(); }
 
   /// Named state vectors (tf.keras 2.x slot names: Adam m, v), for checkpoints and .h5 optimizer_weights (resume
   /// must continue bit for bit). Empty until the first step.
@@ -73,9 +116,12 @@ class Optimizer {
   const std::vector<Index>& variable_sizes() const { return variable_sizes_; }
 
  protected:
-  /// No virtual calls here: the derived object does not exist yet.
-  explicit Optimizer(double lr) : learning_rate_(lr) {
-    if (!(lr > 0)) throw ArgumentError("optimizer: learning_rate must be > 0, got " + std::to_string(lr));
+  /// No virtual calls here: the derived object does not exist yet. A fixed rate must be > 0; a schedule's values
+  /// are not checked (Keras' CosineDecay reaches 0).
+  explicit Optimizer(const LearningRate& lr)
+      : learning_rate_(lr.schedule() ? 0.0 : lr.at(0)), schedule_(lr.shared_schedule()) {
+    if (!schedule_ && !(learning_rate_ > 0))
+      throw ArgumentError("optimizer: learning_rate must be > 0, got " + std::to_string(learning_rate_));
   }
   /// Sizes the state on the first step, and refuses a model whose size changed under it.
   void ensure_state(Vector& v, Index n) {
@@ -85,10 +131,13 @@ class Optimizer {
                        " values but the model has " + std::to_string(n) + " parameters");
   }
 
-  /// What every step starts with, in Keras 3's order: the gradients clipped (into a workspace, which is then what
-  /// the update must read: the returned pointer) and the decoupled weight decay applied to the parameters.
-  /// Norms are summed in double (Keras sums in the variable's dtype). Costs nothing when the options are off.
+  /// What every step starts with, in Keras 3's order: the step's learning rate taken (step_lr_: the schedule's
+  /// value at the iteration count before this step increments it, as Keras evaluates it), the gradients clipped
+  /// (into a workspace, which is then what the update must read: the returned pointer) and the decoupled weight
+  /// decay applied to the parameters with that same rate. Norms are summed in double (Keras sums in the variable's
+  /// dtype). Costs nothing when the options are off.
   const Scalar* prepare_step(Scalar* params, const Scalar* grads, Index n) {
+    step_lr_ = learning_rate();
     const Scalar* g = grads;
     if (clipnorm_ || clipvalue_ || global_clipnorm_) {
       if (clipped_.size() != n) clipped_.resize(n);  // allocates on the first step only
@@ -129,25 +178,31 @@ class Optimizer {
       g = out;
     }
     if (weight_decay_) {
-      const auto wd = static_cast<Scalar>(*weight_decay_), lr = static_cast<Scalar>(learning_rate_);
+      const auto wd = static_cast<Scalar>(*weight_decay_), lr = static_cast<Scalar>(step_lr_);
       for (Index i = 0; i < n; ++i) params[i] = params[i] - params[i] * wd * lr;
     }
     return g;
   }
 
-  /// Keras 3's base get_config() keys (name, learning_rate and the options above; null when off).
+  /// Keras 3's base get_config() keys (name, learning_rate and the options above; null when off). A schedule is
+  /// written as Keras 3 serializes it: {"module": "keras.optimizers.schedules", "class_name", "config",
+  /// "registered_name": null}.
   nlohmann::json base_config(const std::string& name) const {
     auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
     return {{"name", name},
-            {"learning_rate", learning_rate_},
+            {"learning_rate", schedule_ ? serialize_schedule(*schedule_) : nlohmann::json(learning_rate_)},
             {"weight_decay", opt(weight_decay_)},
             {"clipnorm", opt(clipnorm_)},
             {"global_clipnorm", opt(global_clipnorm_)},
             {"clipvalue", opt(clipvalue_)}};
   }
 
-  double learning_rate_;
+  double learning_rate_;  // the fixed rate (unused with a schedule)
+  /// The rate of the step under way: what prepare_step() took, which update rules read.
+  double step_lr_ = 0;
   std::int64_t iterations_ = 0;
+  /// Immutable, so copies of the optimizer (clone()) share it.
+  std::shared_ptr<const LearningRateSchedule> schedule_;
 
  private:
   Optimizer& set_clip(std::optional<double>& slot, const char* key, std::optional<double> c) {
@@ -170,16 +225,31 @@ class Optimizer {
 };
 
 /// What every optimizer's from_config() checks first: the learning rate (Keras 3 `learning_rate`, tf.keras 2 `lr`),
-/// and options that would change the training which nnlite does not implement yet, refused rather than dropped
-/// (tf.keras 2's `decay`, the inverse-time learning-rate decay, among them).
-inline double optimizer_learning_rate(const ConfigReader& c, double fallback) {
+/// a number or a serialized schedule (Keras 3's {"module", "class_name", "config", "registered_name"} or tf.keras
+/// 2's {"class_name", "config"}, read through the schedule registry), and options that would change the training
+/// which nnlite does not implement yet, refused rather than dropped.
+/// tf.keras 2's legacy `decay` (lr_t = lr / (1 + decay * iterations), optimizer_v2._decayed_lr) is read as the
+/// schedule it equals, InverseTimeDecay(lr, decay_steps = 1, decay_rate = decay); the config written back holds
+/// that schedule (and "decay": 0). Keras 3 ignores `decay`; only tf.keras 2 files carry it.
+inline LearningRate optimizer_learning_rate(const ConfigReader& c, double fallback) {
   for (const char* key : {"gradient_accumulation_steps", "loss_scale_factor"}) c.require_null(key);
-  if (c.number("decay", 0.0) != 0.0) c.unsupported("'decay' = " + dump_json(c.at("decay")));
   if (c.has("use_ema") && c.at("use_ema") != false) c.unsupported("'use_ema' = " + dump_json(c.at("use_ema")));
+  const double decay = c.number("decay", 0.0);
+  if (decay < 0) c.bad("'decay' must be >= 0, got " + dump_json(c.at("decay")));
   const char* key = c.has("learning_rate") ? "learning_rate" : "lr";
-  if (c.has(key) && !c.at(key).is_number()) c.unsupported("a learning-rate schedule " + dump_json(c.at(key)));
+  if (c.has(key) && c.at(key).is_object()) {
+    // tf.keras 2 divided a schedule's value by (1 + decay * iterations) too: a product nnlite has no schedule for.
+    if (decay != 0) c.unsupported("'decay' = " + dump_json(c.at("decay")) + " together with a learning-rate schedule");
+    try {
+      return LearningRate(
+          std::shared_ptr<const LearningRateSchedule>(make_schedule(c.at(key), c.prefix() + "'" + key + "'")));
+    } catch (const ArgumentError& e) {
+      c.bad(e.what());
+    }
+  }
   const double lr = c.number(key, fallback);
   if (!(lr > 0)) c.bad("learning rate " + dump_json(c.at(key)) + " must be > 0");
+  if (decay != 0) return InverseTimeDecay(lr, 1, decay);
   return lr;
 }
 

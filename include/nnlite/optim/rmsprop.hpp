@@ -14,9 +14,13 @@ class RMSprop : public Optimizer<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
-  explicit RMSprop(double learning_rate = 1e-3, double rho = 0.9, double momentum = 0.0, double epsilon = 1e-7,
+  explicit RMSprop(LearningRate learning_rate = 1e-3, double rho = 0.9, double momentum = 0.0, double epsilon = 1e-7,
                    bool centered = false)
-      : Optimizer<Scalar>(learning_rate), rho_(rho), momentum_(momentum), epsilon_(epsilon), centered_(centered) {
+      : Optimizer<Scalar>(std::move(learning_rate)),
+        rho_(rho),
+        momentum_(momentum),
+        epsilon_(epsilon),
+        centered_(centered) {
     if (!(rho >= 0 && rho < 1)) throw ArgumentError("RMSprop: rho must be in [0, 1), got " + std::to_string(rho));
     if (!(momentum >= 0 && momentum < 1))
       throw ArgumentError("RMSprop: momentum must be in [0, 1), got " + std::to_string(momentum));
@@ -37,7 +41,7 @@ class RMSprop : public Optimizer<Scalar> {
     if (momentum_ > 0) this->ensure_state(mom_, n);
     if (centered_) this->ensure_state(mg_, n);
     ++this->iterations_;
-    const auto lr = static_cast<Scalar>(this->learning_rate_), rho = static_cast<Scalar>(rho_),
+    const auto lr = static_cast<Scalar>(this->step_lr_), rho = static_cast<Scalar>(rho_),
                one_rho = static_cast<Scalar>(1 - rho_), mu = static_cast<Scalar>(momentum_),
                eps = static_cast<Scalar>(epsilon_);
     Scalar* rms = rms_.data();
@@ -76,7 +80,7 @@ class RMSprop : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<RMSprop>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const double lr = optimizer_learning_rate(c, 1e-3);
+    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
     std::unique_ptr<RMSprop> opt;
     try {
       opt = std::make_unique<RMSprop>(lr, c.number("rho", 0.9), c.number("momentum", 0.0), c.number("epsilon", 1e-7),

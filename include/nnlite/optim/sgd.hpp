@@ -12,8 +12,8 @@ class SGD : public Optimizer<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
-  explicit SGD(double learning_rate = 0.01, double momentum = 0.0, bool nesterov = false)
-      : Optimizer<Scalar>(learning_rate), momentum_(momentum), nesterov_(nesterov) {
+  explicit SGD(LearningRate learning_rate = 0.01, double momentum = 0.0, bool nesterov = false)
+      : Optimizer<Scalar>(std::move(learning_rate)), momentum_(momentum), nesterov_(nesterov) {
     if (!(momentum >= 0 && momentum < 1)) throw ArgumentError("SGD: momentum must be in [0, 1)");
   }
 
@@ -24,7 +24,7 @@ class SGD : public Optimizer<Scalar> {
     ++this->iterations_;
     VectorMap<Scalar> p(params, n);
     ConstVectorMap<Scalar> g(grads, n);
-    const auto lr = static_cast<Scalar>(this->learning_rate_);
+    const auto lr = static_cast<Scalar>(this->step_lr_);
     if (momentum_ == 0) {
       p -= lr * g;
       return;
@@ -46,7 +46,7 @@ class SGD : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<SGD>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const double lr = optimizer_learning_rate(c, 0.01);
+    const LearningRate lr = optimizer_learning_rate(c, 0.01);
     std::unique_ptr<SGD> opt;
     try {
       opt = std::make_unique<SGD>(lr, c.number("momentum", 0.0), c.boolean("nesterov", false));
