@@ -98,7 +98,8 @@ TEST_CASE("AUC: Keras' 200 thresholds and trapezoids, worked out here; batches a
   for (auto [b, e] : {std::pair<std::size_t, std::size_t>{0, 4}, {4, 7}, {7, 10}}) {
     const std::vector<double> pb(p.begin() + static_cast<long>(b), p.begin() + static_cast<long>(e));
     const std::vector<double> yb(y.begin() + static_cast<long>(b), y.begin() + static_cast<long>(e));
-    auc->update(tensor(Shape{static_cast<Index>(e - b), 1}, pb), tensor(Shape{static_cast<Index>(e - b), 1}, yb), nullptr);
+    auc->update(tensor(Shape{static_cast<Index>(e - b), 1}, pb), tensor(Shape{static_cast<Index>(e - b), 1}, yb),
+                nullptr);
   }
   CHECK(auc->result() == doctest::Approx(want).epsilon(1e-12));
 
@@ -161,7 +162,8 @@ TEST_CASE("Precision and Recall: threshold 0.5 (strictly above), counts over bat
   auto precision = metric("precision"), recall = metric("Recall");
   CHECK(precision->name() == "precision");
   for (auto* m : {precision.get(), recall.get()}) {
-    m->update(tensor(Shape{5, 1}, {p.begin(), p.begin() + 5}), tensor(Shape{5, 1}, {y.begin(), y.begin() + 5}), nullptr);
+    m->update(tensor(Shape{5, 1}, {p.begin(), p.begin() + 5}), tensor(Shape{5, 1}, {y.begin(), y.begin() + 5}),
+              nullptr);
     m->update(tensor(Shape{3, 1}, {p.begin() + 5, p.end()}), tensor(Shape{3, 1}, {y.begin() + 5, y.end()}), nullptr);
   }
   CHECK(precision->result() == doctest::Approx(tp / (tp + fp)).epsilon(1e-15));
@@ -244,7 +246,8 @@ TEST_CASE("binary_accuracy: (p > 0.5) == label, averaged per sample then over sa
   REQUIRE(per_sample == std::vector<double>{0.5, 1.0, 0.5, 0.5});
   auto acc = metric("binary_accuracy", Shape{2});
   CHECK(acc->name() == "binary_accuracy");
-  acc->update(tensor(Shape{1, 2}, {p.begin(), p.begin() + 2}), tensor(Shape{1, 2}, {y.begin(), y.begin() + 2}), nullptr);
+  acc->update(tensor(Shape{1, 2}, {p.begin(), p.begin() + 2}), tensor(Shape{1, 2}, {y.begin(), y.begin() + 2}),
+              nullptr);
   CHECK(acc->result() == doctest::Approx(0.5).epsilon(1e-15));
   acc->update(tensor(Shape{3, 2}, {p.begin() + 2, p.end()}), tensor(Shape{3, 2}, {y.begin() + 2, y.end()}), nullptr);
   CHECK(acc->result() == doctest::Approx((0.5 + 1.0 + 0.5 + 0.5) / 4).epsilon(1e-15));

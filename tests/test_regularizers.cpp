@@ -21,11 +21,11 @@ using nnlite::Dense;
 using nnlite::DepthwiseConv2D;
 using nnlite::DepthwiseConv2DOptions;
 using nnlite::Index;
+using nnlite::json;
 using nnlite::SeparableConv2D;
 using nnlite::Sequential;
 using nnlite::Shape;
 using nnlite::Tensor;
-using nnlite::json;
 using test_support::contains;
 using test_support::message_of;
 namespace regularizers = nnlite::regularizers;
@@ -100,7 +100,8 @@ TEST_CASE("Regularizers: Keras 3 serialized form, tf.keras 2 form, identifiers, 
   REQUIRE(dynamic_cast<const nnlite::L2*>(r.get()));
   CHECK(dynamic_cast<const nnlite::L2*>(r.get())->l2() == 0.25);
   // tf.keras 2: no module / registered_name, float32 factors written as doubles.
-  r = nnlite::make_regularizer(json::parse(R"({"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.009999999776482582}})"));
+  r = nnlite::make_regularizer(
+      json::parse(R"({"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.009999999776482582}})"));
   REQUIRE(dynamic_cast<const nnlite::L1L2*>(r.get()));
   CHECK(r->class_name() == "L1L2");
   CHECK(static_cast<const nnlite::L1L2&>(*r).l1() == 0.0);
@@ -112,9 +113,13 @@ TEST_CASE("Regularizers: Keras 3 serialized form, tf.keras 2 form, identifiers, 
   CHECK(static_cast<const nnlite::L2&>(*r).l2() == 0.01);
 
   // Identifiers as keras.regularizers.get() takes them: class names and their snake case.
-  for (const auto& [id, cls, l1, l2] : std::vector<std::tuple<std::string, std::string, double, double>>{
-           {"l1", "L1", 0.01, 0.0}, {"L1", "L1", 0.01, 0.0}, {"l2", "L2", 0.0, 0.01}, {"L2", "L2", 0.0, 0.01},
-           {"l1l2", "L1L2", 0.0, 0.0}, {"L1L2", "L1L2", 0.0, 0.0}}) {
+  for (const auto& [id, cls, l1, l2] :
+       std::vector<std::tuple<std::string, std::string, double, double>>{{"l1", "L1", 0.01, 0.0},
+                                                                         {"L1", "L1", 0.01, 0.0},
+                                                                         {"l2", "L2", 0.0, 0.01},
+                                                                         {"L2", "L2", 0.0, 0.01},
+                                                                         {"l1l2", "L1L2", 0.0, 0.0},
+                                                                         {"L1L2", "L1L2", 0.0, 0.0}}) {
     CAPTURE(id);
     r = nnlite::make_regularizer(json(id));
     REQUIRE(r);
@@ -127,19 +132,18 @@ TEST_CASE("Regularizers: Keras 3 serialized form, tf.keras 2 form, identifiers, 
   // Unknown classes (Keras 3's OrthogonalRegularizer too, and "l1_l2", which Keras 3's get() does not know either).
   for (const char* unknown : {"OrthogonalRegularizer", "l1_l2", "MyReg"}) {
     CAPTURE(unknown);
-    const std::string m = message_of<nnlite::UnsupportedError>(
-        [&] { nnlite::make_regularizer(json{{"class_name", unknown}, {"config", json::object()}}); });
+    const std::string m = message_of<nnlite::UnsupportedError>([&] {
+      nnlite::make_regularizer(json{{"class_name", unknown}, {"config", json::object()}});
+    });
     CHECK(contains(m, std::string("unknown regularizer '") + unknown + "'"));
     CHECK(contains(m, "supported: L1, L1L2, L2"));
   }
   // Bad values are FormatErrors naming the argument.
-  CHECK(contains(message_of<nnlite::FormatError>([] {
-                   nnlite::make_regularizer(json::parse(R"({"class_name": "L2", "config": {"l2": -1}})"));
-                 }),
+  CHECK(contains(message_of<nnlite::FormatError>(
+                     [] { nnlite::make_regularizer(json::parse(R"({"class_name": "L2", "config": {"l2": -1}})")); }),
                  "argument l2"));
-  CHECK(contains(message_of<nnlite::FormatError>([] {
-                   nnlite::make_regularizer(json::parse(R"({"class_name": "L2", "config": {"l2": "big"}})"));
-                 }),
+  CHECK(contains(message_of<nnlite::FormatError>(
+                     [] { nnlite::make_regularizer(json::parse(R"({"class_name": "L2", "config": {"l2": "big"}})")); }),
                  "'l2' must be a number"));
   CHECK(contains(message_of<nnlite::FormatError>([] {
                    nnlite::make_regularizer(json::parse(R"({"class_name": "L2", "config": {"l2": 0.1, "l1": 0.2}})"));
@@ -169,7 +173,8 @@ TEST_CASE("Regularizers: Dense, Conv2D, DepthwiseConv2D, SeparableConv2D configs
   // nnlite's own config (Keras 3's form) reads back to the same config.
   CHECK(from(c, "Dense", Shape{3})->config() == c);
 
-  const Conv2D<float> conv(2, {3, 3}, Conv2DOptions{}.kernel_regularizer(regularizers::l1(0.5)).bias_regularizer("l1l2"));
+  const Conv2D<float> conv(2, {3, 3},
+                           Conv2DOptions{}.kernel_regularizer(regularizers::l1(0.5)).bias_regularizer("l1l2"));
   CHECK(conv.config()["kernel_regularizer"]["config"] == json{{"l1", 0.5}});
   CHECK(conv.config()["bias_regularizer"]["class_name"] == "L1L2");
   CHECK(from(conv.config(), "Conv2D", Shape{5, 5, 1})->config() == conv.config());
@@ -177,13 +182,16 @@ TEST_CASE("Regularizers: Dense, Conv2D, DepthwiseConv2D, SeparableConv2D configs
   CHECK(dw.config()["depthwise_regularizer"]["class_name"] == "L2");
   CHECK(dw.config()["bias_regularizer"]["class_name"] == "L1");
   CHECK(from(dw.config(), "DepthwiseConv2D", Shape{5, 5, 2})->config() == dw.config());
-  const SeparableConv2D<float> sep(
-      3, {3, 3},
-      DepthwiseConv2DOptions{}.depthwise_regularizer("l1").pointwise_regularizer(regularizers::l2(0.5)).bias_regularizer("l2"));
+  const SeparableConv2D<float> sep(3, {3, 3},
+                                   DepthwiseConv2DOptions{}
+                                       .depthwise_regularizer("l1")
+                                       .pointwise_regularizer(regularizers::l2(0.5))
+                                       .bias_regularizer("l2"));
   CHECK(sep.config()["pointwise_regularizer"]["config"] == json{{"l2", 0.5}});
   CHECK(from(sep.config(), "SeparableConv2D", Shape{5, 5, 2})->config() == sep.config());
-  CHECK(contains(message_of<nnlite::ArgumentError>(
-                     [] { DepthwiseConv2D<float>({3, 3}, DepthwiseConv2DOptions{}.pointwise_regularizer("l2")); }),
+  CHECK(contains(message_of<nnlite::ArgumentError>([] {
+                   DepthwiseConv2D<float>({3, 3}, DepthwiseConv2DOptions{}.pointwise_regularizer("l2"));
+                 }),
                  "pointwise_regularizer"));
 
   // tf.keras 2's form and an identifier string in a layer config.
@@ -200,8 +208,10 @@ TEST_CASE("Regularizers: Dense, Conv2D, DepthwiseConv2D, SeparableConv2D configs
 
   // An unknown class names itself, the key and the layer; activity_regularizer is refused.
   json bad = tf2;
-  bad["kernel_regularizer"] = {{"module", "keras.regularizers"}, {"class_name", "OrthogonalRegularizer"},
-                               {"config", {{"factor", 0.01}, {"mode", "rows"}}}, {"registered_name", nullptr}};
+  bad["kernel_regularizer"] = {{"module", "keras.regularizers"},
+                               {"class_name", "OrthogonalRegularizer"},
+                               {"config", {{"factor", 0.01}, {"mode", "rows"}}},
+                               {"registered_name", nullptr}};
   std::string m = message_of<nnlite::UnsupportedError>([&] { from(bad, "Dense", Shape{3}); });
   CHECK(contains(m, "test.h5: layer 'd' (Dense): 'kernel_regularizer': unknown regularizer 'OrthogonalRegularizer'"));
   bad = tf2;
@@ -213,7 +223,9 @@ TEST_CASE("Regularizers: Dense, Conv2D, DepthwiseConv2D, SeparableConv2D configs
     CAPTURE(cls);
     json a = std::string(cls) == "Dense" ? tf2 : json::parse(R"({"name": "c", "filters": 2, "kernel_size": [1, 1]})");
     a["activity_regularizer"] = {{"class_name", "L2"}, {"config", {{"l2", 0.01}}}};
-    m = message_of<nnlite::UnsupportedError>([&] { from(a, cls, std::string(cls) == "Dense" ? Shape{3} : Shape{4, 4, 2}); });
+    m = message_of<nnlite::UnsupportedError>([&] {
+      from(a, cls, std::string(cls) == "Dense" ? Shape{3} : Shape{4, 4, 2});
+    });
     CHECK(contains(m, "'activity_regularizer'"));
     CHECK(contains(m, "not supported"));
   }
@@ -354,8 +366,7 @@ Sequential<double> conv_net(bool regularized) {
             .bias_regularizer(reg(regularizers::l1(0.1))));
   m.compile(nnlite::SGD<double>(0.01), json("mse"), {});
   nnlite::Rng rng(11);
-  for (Index i = 0; i < m.count_params(); ++i)
-    m.params()[i] = (rng.uniform() < 0.5 ? -1 : 1) * rng.uniform(0.05, 0.6);
+  for (Index i = 0; i < m.count_params(); ++i) m.params()[i] = (rng.uniform() < 0.5 ? -1 : 1) * rng.uniform(0.05, 0.6);
   return m;
 }
 
@@ -388,7 +399,8 @@ TEST_CASE("Regularizers: central differences of the total loss match the gradien
       for (Index j = 0; j < view.shape.size(); ++j) {
         const double v = view.data[j];
         const double want = l1s[w] * sign(v) + 2 * l2s[w] * v;
-        CHECK(analytic[static_cast<std::size_t>(at + j)] - plain.grads()[at + j] == doctest::Approx(want).epsilon(1e-10));
+        CHECK(analytic[static_cast<std::size_t>(at + j)] - plain.grads()[at + j] ==
+              doctest::Approx(want).epsilon(1e-10));
       }
       ++w;
     }
@@ -406,7 +418,8 @@ TEST_CASE("Regularizers: central differences of the total loss match the gradien
     const double down = m.compute_gradients(x, y);
     m.params()[i] = saved;
     numeric[static_cast<std::size_t>(i)] = (up - down) / (2 * h);
-    scale = std::max(scale, std::abs(numeric[static_cast<std::size_t>(i)]) + std::abs(analytic[static_cast<std::size_t>(i)]));
+    scale = std::max(scale,
+                     std::abs(numeric[static_cast<std::size_t>(i)]) + std::abs(analytic[static_cast<std::size_t>(i)]));
   }
   double worst = 0;
   for (std::size_t i = 0; i < analytic.size(); ++i)
@@ -430,11 +443,10 @@ TEST_CASE("Regularizers: save_model / load_model (.h5 and .keras) and Keras JSON
   }
   // What the files hold: Keras 3's serialized form.
   const json mc = nnlite::keras_model_config(m);
-  CHECK(mc["config"]["layers"][5]["config"]["kernel_regularizer"] ==
-        json{{"module", "keras.regularizers"},
-             {"class_name", "L1L2"},
-             {"config", {{"l1", 0.05}, {"l2", 0.1}}},
-             {"registered_name", nullptr}});
+  CHECK(mc["config"]["layers"][5]["config"]["kernel_regularizer"] == json{{"module", "keras.regularizers"},
+                                                                          {"class_name", "L1L2"},
+                                                                          {"config", {{"l1", 0.05}, {"l2", 0.1}}},
+                                                                          {"registered_name", nullptr}});
 
   // A tf.keras 2 model_config (as tf.keras 2.11 writes it) and a Keras 3 one.
   const json tf2 = json::parse(R"({"class_name": "Sequential", "keras_version": "2.11.0", "backend": "tensorflow",

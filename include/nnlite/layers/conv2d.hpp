@@ -55,7 +55,9 @@ class Conv2DOptions {
     bias_regularizer_ = std::move(r);
     return *this;
   }
-  Conv2DOptions& bias_regularizer(const std::string& identifier) { return bias_regularizer(make_regularizer(identifier)); }
+  Conv2DOptions& bias_regularizer(const std::string& identifier) {
+    return bias_regularizer(make_regularizer(identifier));
+  }
 
   Activation activation() const { return activation_; }
   Padding padding() const { return padding_; }

@@ -26,8 +26,9 @@ class Dense : public Layer<Scalar> {
   const Activation& activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
 
-  /// Keras' kernel_regularizer / bias_regularizer, chained: Dense<float>(10).kernel_regularizer(regularizers::l2(0.01)),
-  /// or by Keras identifier: .kernel_regularizer("l2"). An empty RegularizerPtr removes it.
+  /// Keras' kernel_regularizer / bias_regularizer, chained:
+  /// Dense<float>(10).kernel_regularizer(regularizers::l2(0.01)), or by Keras identifier: .kernel_regularizer("l2"). An
+  /// empty RegularizerPtr removes it.
   Dense& kernel_regularizer(RegularizerPtr r) {
     kernel_regularizer_ = std::move(r);
     return *this;

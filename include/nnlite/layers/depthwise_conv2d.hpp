@@ -128,7 +128,8 @@ class DepthwiseConv2D : public Layer<Scalar> {
         bias_regularizer_(o.bias_regularizer()) {
     check_depthwise_options("DepthwiseConv2D", kernel_size, o);
     if (o.pointwise_regularizer())
-      throw ArgumentError("DepthwiseConv2D: has no pointwise kernel, so no pointwise_regularizer (SeparableConv2D has)");
+      throw ArgumentError(
+          "DepthwiseConv2D: has no pointwise kernel, so no pointwise_regularizer (SeparableConv2D has)");
     this->set_name(o.name());
   }
 

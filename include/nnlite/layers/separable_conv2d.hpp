@@ -44,8 +44,8 @@ class SeparableConv2D : public Layer<Scalar> {
   const Regularizer* pointwise_regularizer() const { return pointwise_regularizer_.get(); }
   const Regularizer* bias_regularizer() const { return bias_regularizer_.get(); }
   const Regularizer* weight_regularizer(std::size_t i) const override {
-    return i == 0 ? depthwise_regularizer_.get()
-           : i == 1 ? pointwise_regularizer_.get()
+    return i == 0                ? depthwise_regularizer_.get()
+           : i == 1              ? pointwise_regularizer_.get()
            : i == 2 && use_bias_ ? bias_regularizer_.get()
                                  : nullptr;
   }

@@ -355,14 +355,16 @@ class Sequential {
   /// none, as in Keras), in layer and weight order.
   std::vector<double> losses() const {
     std::vector<double> out;
-    for_each_regularized([&](const Regularizer& r, const Slot& s) { out.push_back(r.penalty(params_.data() + s.offset, s.size)); });
+    for_each_regularized(
+        [&](const Regularizer& r, const Slot& s) { out.push_back(r.penalty(params_.data() + s.offset, s.size)); });
     return out;
   }
   /// Keras' sum(model.losses): what compute_loss(), training and evaluation add to the compiled loss (0 when no layer
   /// has a regularizer).
   double regularization_loss() const {
     double total = 0;
-    for_each_regularized([&](const Regularizer& r, const Slot& s) { total += r.penalty(params_.data() + s.offset, s.size); });
+    for_each_regularized(
+        [&](const Regularizer& r, const Slot& s) { total += r.penalty(params_.data() + s.offset, s.size); });
     return total;
   }
   /// Adds the penalties' derivatives to grads() and returns regularization_loss() (no allocation; nothing to do
