@@ -10,7 +10,6 @@
 #include <nnlite/io/keras_h5.hpp>
 #include <nnlite/nnlite.hpp>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "test_support.hpp"
@@ -113,19 +112,22 @@ TEST_CASE("Regularizers: Keras 3 serialized form, tf.keras 2 form, identifiers, 
   CHECK(static_cast<const nnlite::L2&>(*r).l2() == 0.01);
 
   // Identifiers as keras.regularizers.get() takes them: class names and their snake case.
-  for (const auto& [id, cls, l1, l2] :
-       std::vector<std::tuple<std::string, std::string, double, double>>{{"l1", "L1", 0.01, 0.0},
-                                                                         {"L1", "L1", 0.01, 0.0},
-                                                                         {"l2", "L2", 0.0, 0.01},
-                                                                         {"L2", "L2", 0.0, 0.01},
-                                                                         {"l1l2", "L1L2", 0.0, 0.0},
-                                                                         {"L1L2", "L1L2", 0.0, 0.0}}) {
-    CAPTURE(id);
-    r = nnlite::make_regularizer(json(id));
+  struct Identifier {
+    std::string id, cls;
+    double l1, l2;
+  };
+  for (const Identifier& c : std::vector<Identifier>{{"l1", "L1", 0.01, 0.0},
+                                                     {"L1", "L1", 0.01, 0.0},
+                                                     {"l2", "L2", 0.0, 0.01},
+                                                     {"L2", "L2", 0.0, 0.01},
+                                                     {"l1l2", "L1L2", 0.0, 0.0},
+                                                     {"L1L2", "L1L2", 0.0, 0.0}}) {
+    CAPTURE(c.id);
+    r = nnlite::make_regularizer(json(c.id));
     REQUIRE(r);
-    CHECK(r->class_name() == cls);
-    CHECK(static_cast<const nnlite::L1L2&>(*r).l1() == l1);
-    CHECK(static_cast<const nnlite::L1L2&>(*r).l2() == l2);
+    CHECK(r->class_name() == c.cls);
+    CHECK(static_cast<const nnlite::L1L2&>(*r).l1() == c.l1);
+    CHECK(static_cast<const nnlite::L1L2&>(*r).l2() == c.l2);
   }
   CHECK(nnlite::make_regularizer(json(nullptr)) == nullptr);
 
