@@ -138,15 +138,18 @@ void lines(Index n, std::uint64_t seed, Tensor<float>& x, Tensor<float>& y) {
 }
 
 struct Net {
-  bool dropout = false, batch_norm = false;
+  bool dropout = false, batch_norm = false, regularized = false;
 };
 nnlite::Sequential<float> net(const Net& o, std::uint64_t seed) {
   nnlite::Sequential<float> model(Shape{6, 6, 1});
   model.set_seed(seed);
-  model.add(nnlite::Conv2D<float>(4, {3, 3}, "relu"));
+  auto reg = [&](nnlite::RegularizerPtr r) { return o.regularized ? r : nnlite::RegularizerPtr(); };
+  model.add(nnlite::Conv2D<float>(4, {3, 3}, "relu").kernel_regularizer(reg(nnlite::regularizers::l2(0.01))));
   if (o.batch_norm) model.add(nnlite::BatchNormalization<float>());
   model.add(nnlite::Flatten<float>());
-  model.add(nnlite::Dense<float>(12, "relu"));
+  model.add(nnlite::Dense<float>(12, "relu")
+                .kernel_regularizer(reg(nnlite::regularizers::l1_l2(0.001, 0.01)))
+                .bias_regularizer(reg(nnlite::regularizers::l1(0.01))));
   if (o.dropout) model.add(nnlite::Dropout<float>(0.3));
   model.add(nnlite::Dense<float>(3, "softmax"));
   return model;
@@ -298,6 +301,38 @@ TEST_CASE("data-parallel fit: a last batch smaller than the ranks (empty shards)
   const Run s1 = sum_fit(0), s3 = sum_fit(3);
   CHECK(max_abs_diff(s3.models[1].params(), s1.models[0].params(), s1.models[0].count_params()) < 2e-5);
   CHECK(s3.histories[1]["loss"].back() == doctest::Approx(s1.histories[0]["loss"].back()).epsilon(1e-5));
+  nnlite::set_num_threads(0);
+}
+
+TEST_CASE("data-parallel fit: weight regularizers count once per batch, also when rank 0's shard is empty") {
+  nnlite::set_num_threads(1);
+  Tensor<float> x, y, xv, yv;
+  lines(66, 4, x, y);  // batches of 16: the last has 2 samples, so with 4 ranks rank 0 gets none of them
+  lines(20, 5, xv, yv);
+  nnlite::FitOptions<float> o;
+  o.epochs = 2;
+  o.batch_size = 16;
+  Net regularized;
+  regularized.regularized = true;
+  const Run one = fit_ranks(0, regularized, o, x, y, &xv, &yv);
+  const Run plain = fit_ranks(0, {}, o, x, y, &xv, &yv);
+  REQUIRE(one.models[0].regularization_loss() > 0);
+  CHECK(one.histories[0]["loss"].back() != doctest::Approx(plain.histories[0]["loss"].back()).epsilon(1e-3));
+  for (int ranks : {2, 4}) {
+    CAPTURE(ranks);
+    const Run dp = fit_ranks(ranks, regularized, o, x, y, &xv, &yv);
+    for (int r = 0; r < ranks; ++r) {
+      const auto& m = dp.models[static_cast<std::size_t>(r)];
+      CHECK(max_abs_diff(m.params(), one.models[0].params(), m.count_params()) < 2e-5);
+      for (const char* key : {"loss", "val_loss"}) {
+        CAPTURE(key);
+        const auto& got = dp.histories[static_cast<std::size_t>(r)][key];
+        const auto& want = one.histories[0][key];
+        REQUIRE(got.size() == want.size());
+        for (std::size_t e = 0; e < got.size(); ++e) CHECK(got[e] == doctest::Approx(want[e]).epsilon(1e-5));
+      }
+    }
+  }
   nnlite::set_num_threads(0);
 }
 

@@ -9,6 +9,7 @@
 #include "core/initializers.hpp"
 #include "core/parallel.hpp"
 #include "core/random.hpp"
+#include "core/regularizers.hpp"
 #include "core/registry.hpp"
 #include "core/tensor.hpp"
 #include "data/dataset.hpp"

@@ -43,6 +43,21 @@ class Conv2DOptions {
     name_ = std::move(n);
     return *this;
   }
+  /// Keras' kernel_regularizer / bias_regularizer (regularizers::l2(0.01), or an identifier such as "l2").
+  Conv2DOptions& kernel_regularizer(RegularizerPtr r) {
+    kernel_regularizer_ = std::move(r);
+    return *this;
+  }
+  Conv2DOptions& kernel_regularizer(const std::string& identifier) {
+    return kernel_regularizer(make_regularizer(identifier));
+  }
+  Conv2DOptions& bias_regularizer(RegularizerPtr r) {
+    bias_regularizer_ = std::move(r);
+    return *this;
+  }
+  Conv2DOptions& bias_regularizer(const std::string& identifier) {
+    return bias_regularizer(make_regularizer(identifier));
+  }
 
   Activation activation() const { return activation_; }
   Padding padding() const { return padding_; }
@@ -51,6 +66,8 @@ class Conv2DOptions {
   Size2 dilation_rate() const { return dilation_rate_; }
   Index groups() const { return groups_; }
   const std::string& name() const { return name_; }
+  const RegularizerPtr& kernel_regularizer() const { return kernel_regularizer_; }
+  const RegularizerPtr& bias_regularizer() const { return bias_regularizer_; }
 
  private:
   Activation activation_ = Activation::linear;
@@ -60,6 +77,7 @@ class Conv2DOptions {
   Size2 dilation_rate_{1, 1};
   Index groups_ = 1;
   std::string name_;
+  RegularizerPtr kernel_regularizer_, bias_regularizer_;
 };
 
 /// Keras' Conv2D: NHWC input, HWIO kernel, valid/same padding, strides, a fused activation.
@@ -91,6 +109,8 @@ class Conv2D : public Layer<Scalar> {
                options.name()) {
     dilation_rate_ = options.dilation_rate();
     groups_ = options.groups();
+    kernel_regularizer_ = options.kernel_regularizer();
+    bias_regularizer_ = options.bias_regularizer();
     if (dilation_rate_.h < 1 || dilation_rate_.w < 1)
       throw ArgumentError("Conv2D: dilation_rate must be >= 1, got " + dilation_rate_.str());
     if (std::max(strides_.h, strides_.w) > 1 && std::max(dilation_rate_.h, dilation_rate_.w) > 1)
@@ -116,6 +136,23 @@ class Conv2D : public Layer<Scalar> {
   bool use_bias() const { return use_bias_; }
   Size2 dilation_rate() const { return dilation_rate_; }
   Index groups() const { return groups_; }
+
+  /// Keras' kernel_regularizer / bias_regularizer, chained as Dense's (Conv2DOptions takes them too).
+  Conv2D& kernel_regularizer(RegularizerPtr r) {
+    kernel_regularizer_ = std::move(r);
+    return *this;
+  }
+  Conv2D& kernel_regularizer(const std::string& identifier) { return kernel_regularizer(make_regularizer(identifier)); }
+  Conv2D& bias_regularizer(RegularizerPtr r) {
+    bias_regularizer_ = std::move(r);
+    return *this;
+  }
+  Conv2D& bias_regularizer(const std::string& identifier) { return bias_regularizer(make_regularizer(identifier)); }
+  const Regularizer* kernel_regularizer() const { return kernel_regularizer_.get(); }
+  const Regularizer* bias_regularizer() const { return bias_regularizer_.get(); }
+  const Regularizer* weight_regularizer(std::size_t i) const override {
+    return i == 0 ? kernel_regularizer_.get() : i == 1 && use_bias_ ? bias_regularizer_.get() : nullptr;
+  }
 
   /// Every kernel gives the same result (to rounding); the choice is only about speed.
   void set_kernel(Conv2DKernel k) { kernel_ = k; }
@@ -183,8 +220,8 @@ class Conv2D : public Layer<Scalar> {
     c["groups"] = groups_;
     c["activation"] = keras_activation_name(activation());
     c["use_bias"] = use_bias_;
-    write_weight_config(c, "kernel", Initializer::glorot_uniform);
-    write_weight_config(c, "bias", Initializer::zeros);
+    write_weight_config(c, "kernel", Initializer::glorot_uniform, kernel_regularizer_.get());
+    write_weight_config(c, "bias", Initializer::zeros, bias_regularizer_.get());
     c["activity_regularizer"] = nullptr;
     return c;
   }
@@ -208,6 +245,7 @@ class Conv2D : public Layer<Scalar> {
       c.bad("the number of input channels must be evenly divisible by the number of groups. Received groups=" +
             std::to_string(groups) + ", but the input has " + std::to_string(input[2]) + " channels");
     c.require_null("lora_rank");
+    c.require_null("activity_regularizer");
     const Activation act = c.activation();
     const bool use_bias = c.boolean("use_bias", true);
     if (input.rank() == 3) c.check_size({kernel.h, kernel.w, input[2] / groups, filters}, "the kernel");
@@ -218,7 +256,9 @@ class Conv2D : public Layer<Scalar> {
                                       .use_bias(use_bias)
                                       .dilation_rate(dilation)
                                       .groups(groups)
-                                      .name(c.name);
+                                      .name(c.name)
+                                      .kernel_regularizer(read_regularizer(c, "kernel_regularizer"))
+                                      .bias_regularizer(read_regularizer(c, "bias_regularizer"));
     return configured(std::make_unique<Conv2D>(filters, kernel, options), c);
   }
 
@@ -259,6 +299,7 @@ class Conv2D : public Layer<Scalar> {
   Padding padding_;
   FusedActivation<Scalar> activation_;
   bool use_bias_;
+  RegularizerPtr kernel_regularizer_, bias_regularizer_;
   Conv2DKernel kernel_ = Conv2DKernel::im2col;
   Index in_h_ = 0, in_w_ = 0, in_c_ = 0;
   Tensor<Scalar> cols_;  // workspace: im2col patches (and d_cols in backward), grown once

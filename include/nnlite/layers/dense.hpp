@@ -26,6 +26,25 @@ class Dense : public Layer<Scalar> {
   const Activation& activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
 
+  /// Keras' kernel_regularizer / bias_regularizer, chained:
+  /// Dense<float>(10).kernel_regularizer(regularizers::l2(0.01)), or by Keras identifier: .kernel_regularizer("l2"). An
+  /// empty RegularizerPtr removes it.
+  Dense& kernel_regularizer(RegularizerPtr r) {
+    kernel_regularizer_ = std::move(r);
+    return *this;
+  }
+  Dense& kernel_regularizer(const std::string& identifier) { return kernel_regularizer(make_regularizer(identifier)); }
+  Dense& bias_regularizer(RegularizerPtr r) {
+    bias_regularizer_ = std::move(r);
+    return *this;
+  }
+  Dense& bias_regularizer(const std::string& identifier) { return bias_regularizer(make_regularizer(identifier)); }
+  const Regularizer* kernel_regularizer() const { return kernel_regularizer_.get(); }
+  const Regularizer* bias_regularizer() const { return bias_regularizer_.get(); }
+  const Regularizer* weight_regularizer(std::size_t i) const override {
+    return i == 0 ? kernel_regularizer_.get() : i == 1 && use_bias_ ? bias_regularizer_.get() : nullptr;
+  }
+
   std::vector<ParamSpec> param_specs() const override {
     std::vector<ParamSpec> specs{{"kernel", Shape{in_units_, units_}, Initializer::glorot_uniform}};
     if (use_bias_) specs.push_back({"bias", Shape{units_}, Initializer::zeros});
@@ -72,8 +91,8 @@ class Dense : public Layer<Scalar> {
     c["units"] = units_;
     c["activation"] = keras_activation_name(activation());
     c["use_bias"] = use_bias_;
-    write_weight_config(c, "kernel", Initializer::glorot_uniform);
-    write_weight_config(c, "bias", Initializer::zeros);
+    write_weight_config(c, "kernel", Initializer::glorot_uniform, kernel_regularizer_.get());
+    write_weight_config(c, "bias", Initializer::zeros, bias_regularizer_.get());
     c["activity_regularizer"] = nullptr;
     return c;
   }
@@ -84,8 +103,12 @@ class Dense : public Layer<Scalar> {
     const bool use_bias = c.boolean("use_bias", true);
     c.require_null("quantization_config");
     c.require_null("lora_rank");
+    c.require_null("activity_regularizer");
     if (input.rank() >= 1) c.check_size({input[input.rank() - 1], units}, "the kernel");
-    return configured(std::make_unique<Dense>(units, act, use_bias, c.name), c);
+    auto layer = std::make_unique<Dense>(units, act, use_bias, c.name);
+    layer->kernel_regularizer(read_regularizer(c, "kernel_regularizer"));
+    layer->bias_regularizer(read_regularizer(c, "bias_regularizer"));
+    return configured(std::move(layer), c);
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
@@ -107,6 +130,7 @@ class Dense : public Layer<Scalar> {
   Index units_;
   FusedActivation<Scalar> activation_;
   bool use_bias_;
+  RegularizerPtr kernel_regularizer_, bias_regularizer_;
   Index in_units_ = 0;
 };
 

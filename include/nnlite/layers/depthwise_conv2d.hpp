@@ -45,6 +45,28 @@ class DepthwiseConv2DOptions {
     name_ = std::move(n);
     return *this;
   }
+  /// Keras' depthwise_regularizer, pointwise_regularizer (SeparableConv2D only) and bias_regularizer.
+  DepthwiseConv2DOptions& depthwise_regularizer(RegularizerPtr r) {
+    depthwise_regularizer_ = std::move(r);
+    return *this;
+  }
+  DepthwiseConv2DOptions& depthwise_regularizer(const std::string& identifier) {
+    return depthwise_regularizer(make_regularizer(identifier));
+  }
+  DepthwiseConv2DOptions& pointwise_regularizer(RegularizerPtr r) {
+    pointwise_regularizer_ = std::move(r);
+    return *this;
+  }
+  DepthwiseConv2DOptions& pointwise_regularizer(const std::string& identifier) {
+    return pointwise_regularizer(make_regularizer(identifier));
+  }
+  DepthwiseConv2DOptions& bias_regularizer(RegularizerPtr r) {
+    bias_regularizer_ = std::move(r);
+    return *this;
+  }
+  DepthwiseConv2DOptions& bias_regularizer(const std::string& identifier) {
+    return bias_regularizer(make_regularizer(identifier));
+  }
 
   Activation activation() const { return activation_; }
   Padding padding() const { return padding_; }
@@ -53,6 +75,9 @@ class DepthwiseConv2DOptions {
   Size2 dilation_rate() const { return dilation_rate_; }
   bool use_bias() const { return use_bias_; }
   const std::string& name() const { return name_; }
+  const RegularizerPtr& depthwise_regularizer() const { return depthwise_regularizer_; }
+  const RegularizerPtr& pointwise_regularizer() const { return pointwise_regularizer_; }
+  const RegularizerPtr& bias_regularizer() const { return bias_regularizer_; }
 
  private:
   Activation activation_ = Activation::linear;
@@ -62,6 +87,7 @@ class DepthwiseConv2DOptions {
   Size2 dilation_rate_{1, 1};
   bool use_bias_ = true;
   std::string name_;
+  RegularizerPtr depthwise_regularizer_, pointwise_regularizer_, bias_regularizer_;
 };
 
 /// Keras' checks shared by DepthwiseConv2D and SeparableConv2D; `layer` names the class in the message.
@@ -97,8 +123,13 @@ class DepthwiseConv2D : public Layer<Scalar> {
         padding_(o.padding()),
         depth_multiplier_(o.depth_multiplier()),
         activation_(o.activation()),
-        use_bias_(o.use_bias()) {
+        use_bias_(o.use_bias()),
+        depthwise_regularizer_(o.depthwise_regularizer()),
+        bias_regularizer_(o.bias_regularizer()) {
     check_depthwise_options("DepthwiseConv2D", kernel_size, o);
+    if (o.pointwise_regularizer())
+      throw ArgumentError(
+          "DepthwiseConv2D: has no pointwise kernel, so no pointwise_regularizer (SeparableConv2D has)");
     this->set_name(o.name());
   }
 
@@ -112,6 +143,11 @@ class DepthwiseConv2D : public Layer<Scalar> {
   const Activation& activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
   void set_kernel(DepthwiseKernel k) { kernel_ = k; }
+  const Regularizer* depthwise_regularizer() const { return depthwise_regularizer_.get(); }
+  const Regularizer* bias_regularizer() const { return bias_regularizer_.get(); }
+  const Regularizer* weight_regularizer(std::size_t i) const override {
+    return i == 0 ? depthwise_regularizer_.get() : i == 1 && use_bias_ ? bias_regularizer_.get() : nullptr;
+  }
 
   Conv2DGeometry geometry(Index batch) const {
     return depthwise_geometry(batch, in_h_, in_w_, in_c_, kernel_size_, depth_multiplier_, strides_, padding_,
@@ -176,8 +212,8 @@ class DepthwiseConv2D : public Layer<Scalar> {
     c["dilation_rate"] = {dilation_rate_.h, dilation_rate_.w};
     c["activation"] = keras_activation_name(activation());
     c["use_bias"] = use_bias_;
-    write_weight_config(c, "depthwise", Initializer::glorot_uniform);
-    write_weight_config(c, "bias", Initializer::zeros);
+    write_weight_config(c, "depthwise", Initializer::glorot_uniform, depthwise_regularizer_.get());
+    write_weight_config(c, "bias", Initializer::zeros, bias_regularizer_.get());
     c["activity_regularizer"] = nullptr;
     return c;
   }
@@ -195,6 +231,7 @@ class DepthwiseConv2D : public Layer<Scalar> {
             " and dilation_rate=" + dilation.str());
     const Activation act = c.activation();
     const bool use_bias = c.boolean("use_bias", true);
+    c.require_null("activity_regularizer");
     if (input.rank() == 3) c.check_size({kernel.h, kernel.w, input[2], dm}, "the depthwise kernel");
     const auto o = DepthwiseConv2DOptions{}
                        .activation(act)
@@ -203,7 +240,9 @@ class DepthwiseConv2D : public Layer<Scalar> {
                        .dilation_rate(dilation)
                        .depth_multiplier(dm)
                        .use_bias(use_bias)
-                       .name(c.name);
+                       .name(c.name)
+                       .depthwise_regularizer(read_regularizer(c, "depthwise_regularizer"))
+                       .bias_regularizer(read_regularizer(c, "bias_regularizer"));
     return configured(std::make_unique<DepthwiseConv2D>(kernel, o), c);
   }
 
@@ -237,6 +276,7 @@ class DepthwiseConv2D : public Layer<Scalar> {
   Index depth_multiplier_;
   FusedActivation<Scalar> activation_;
   bool use_bias_;
+  RegularizerPtr depthwise_regularizer_, bias_regularizer_;
   DepthwiseKernel kernel_ = DepthwiseKernel::direct;
   Index in_h_ = 0, in_w_ = 0, in_c_ = 0;
   Tensor<Scalar> ws_;  // workspace: per-thread gradient partials, grown once

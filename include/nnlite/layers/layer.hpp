@@ -9,6 +9,9 @@
 // param_specs()
 //   ensures:  the layer's weights in Keras' order (kernel, bias; BatchNormalization: gamma, beta, moving_mean,
 //             moving_variance) with shapes, initializers and whether the optimizer trains them. Valid after build().
+// weight_regularizer(i)
+//   the regularizer of weight i (Keras' kernel_regularizer, ...) or null; the model adds its penalty to the loss and
+//   its derivative to weight i's gradient after backward, so backward itself never sees it.
 // bind(...) / bind_weights(values, grads)
 //   The model owns every weight and gradient (two flat buffers); a layer only holds one pointer per weight. A
 //   weight the optimizer does not train (trainable == false in its spec, or a frozen layer) may live anywhere; the
@@ -52,6 +55,7 @@
 #include "../core/config.hpp"
 #include "../core/error.hpp"
 #include "../core/initializers.hpp"
+#include "../core/regularizers.hpp"
 #include "../core/tensor.hpp"
 
 namespace nnlite {
@@ -74,11 +78,12 @@ inline nlohmann::json initializer_config(Initializer init) {
   return {{"class_name", initializer_name(init)}, {"config", cfg}};
 }
 
-/// The keys Keras writes for each weight of a layer: `kernel_initializer`, `kernel_regularizer` and
-/// `kernel_constraint` for "kernel" (null: nnlite has neither regularizers nor constraints on weights).
-inline void write_weight_config(nlohmann::json& c, const std::string& weight, Initializer init) {
+/// The keys Keras writes for each weight of a layer: `kernel_initializer`, `kernel_regularizer` (Keras 3's serialized
+/// form, null for none) and `kernel_constraint` for "kernel" (null: nnlite has no constraints on weights).
+inline void write_weight_config(nlohmann::json& c, const std::string& weight, Initializer init,
+                                const Regularizer* regularizer = nullptr) {
   c[weight + "_initializer"] = initializer_config(init);
-  c[weight + "_regularizer"] = nullptr;
+  c[weight + "_regularizer"] = regularizer_config(regularizer);
   c[weight + "_constraint"] = nullptr;
 }
 
@@ -132,6 +137,9 @@ class Layer {
   const Shape& output_shape() const { return output_shape_; }
 
   virtual std::vector<ParamSpec> param_specs() const { return {}; }
+  /// The regularizer of weight i of param_specs() (Keras' kernel_regularizer, bias_regularizer, ...), null for none.
+  /// The model adds its penalty to the loss while the weight is trainable, as Keras does for layer.losses.
+  virtual const Regularizer* weight_regularizer(std::size_t /*i*/) const { return nullptr; }
   Index param_count() const {
     Index n = 0;
     for (const auto& p : param_specs()) n += p.shape.size();

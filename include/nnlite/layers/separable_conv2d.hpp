@@ -20,7 +20,10 @@ class SeparableConv2D : public Layer<Scalar> {
         padding_(o.padding()),
         depth_multiplier_(o.depth_multiplier()),
         activation_(o.activation()),
-        use_bias_(o.use_bias()) {
+        use_bias_(o.use_bias()),
+        depthwise_regularizer_(o.depthwise_regularizer()),
+        pointwise_regularizer_(o.pointwise_regularizer()),
+        bias_regularizer_(o.bias_regularizer()) {
     if (filters < 1) throw ArgumentError("SeparableConv2D: filters must be >= 1, got " + std::to_string(filters));
     check_depthwise_options("SeparableConv2D", kernel_size, o);
     this->set_name(o.name());
@@ -37,6 +40,15 @@ class SeparableConv2D : public Layer<Scalar> {
   const Activation& activation() const { return activation_.activation(); }
   bool use_bias() const { return use_bias_; }
   void set_kernel(DepthwiseKernel k) { kernel_ = k; }
+  const Regularizer* depthwise_regularizer() const { return depthwise_regularizer_.get(); }
+  const Regularizer* pointwise_regularizer() const { return pointwise_regularizer_.get(); }
+  const Regularizer* bias_regularizer() const { return bias_regularizer_.get(); }
+  const Regularizer* weight_regularizer(std::size_t i) const override {
+    return i == 0                ? depthwise_regularizer_.get()
+           : i == 1              ? pointwise_regularizer_.get()
+           : i == 2 && use_bias_ ? bias_regularizer_.get()
+                                 : nullptr;
+  }
 
   Conv2DGeometry geometry(Index batch) const {
     return depthwise_geometry(batch, in_h_, in_w_, in_c_, kernel_size_, depth_multiplier_, strides_, padding_,
@@ -113,9 +125,9 @@ class SeparableConv2D : public Layer<Scalar> {
     c["depth_multiplier"] = depth_multiplier_;
     c["activation"] = keras_activation_name(activation());
     c["use_bias"] = use_bias_;
-    write_weight_config(c, "depthwise", Initializer::glorot_uniform);
-    write_weight_config(c, "pointwise", Initializer::glorot_uniform);
-    write_weight_config(c, "bias", Initializer::zeros);
+    write_weight_config(c, "depthwise", Initializer::glorot_uniform, depthwise_regularizer_.get());
+    write_weight_config(c, "pointwise", Initializer::glorot_uniform, pointwise_regularizer_.get());
+    write_weight_config(c, "bias", Initializer::zeros, bias_regularizer_.get());
     c["activity_regularizer"] = nullptr;
     return c;
   }
@@ -134,6 +146,7 @@ class SeparableConv2D : public Layer<Scalar> {
             " and dilation_rate=" + dilation.str());
     const Activation act = c.activation();
     const bool use_bias = c.boolean("use_bias", true);
+    c.require_null("activity_regularizer");
     if (input.rank() == 3) {
       c.check_size({kernel.h, kernel.w, input[2], dm}, "the depthwise kernel");
       c.check_size({input[2], dm, filters}, "the pointwise kernel");
@@ -145,7 +158,10 @@ class SeparableConv2D : public Layer<Scalar> {
                        .dilation_rate(dilation)
                        .depth_multiplier(dm)
                        .use_bias(use_bias)
-                       .name(c.name);
+                       .name(c.name)
+                       .depthwise_regularizer(read_regularizer(c, "depthwise_regularizer"))
+                       .pointwise_regularizer(read_regularizer(c, "pointwise_regularizer"))
+                       .bias_regularizer(read_regularizer(c, "bias_regularizer"));
     return configured(std::make_unique<SeparableConv2D>(filters, kernel, o), c);
   }
 
@@ -194,6 +210,7 @@ class SeparableConv2D : public Layer<Scalar> {
   Index depth_multiplier_;
   FusedActivation<Scalar> activation_;
   bool use_bias_;
+  RegularizerPtr depthwise_regularizer_, pointwise_regularizer_, bias_regularizer_;
   DepthwiseKernel kernel_ = DepthwiseKernel::direct;
   Index in_h_ = 0, in_w_ = 0, in_c_ = 0;
   Tensor<Scalar> mid_, d_mid_, ws_;  // workspaces: the depthwise output, its gradient, gradient partials

@@ -183,8 +183,9 @@ class BinaryAccuracy : public MeanPositionMetric<Scalar> {
   double threshold_;
 };
 
-/// Keras' top_k_categorical_accuracy(k=5): the one-hot label's class is among the k largest predictions (TensorFlow's
-/// in_top_k: classes tied with the k-th largest count as inside).
+/// Keras' top_k_categorical_accuracy(k=5): the one-hot label's class (its argmax) is among the k largest predictions
+/// (TensorFlow's in_top_k: fewer than k classes strictly above it, so classes tied with the k-th largest count as
+/// inside; a row with a NaN or infinite prediction is a miss).
 template <class Scalar>
 class TopKCategoricalAccuracy : public MeanPositionMetric<Scalar> {
  public:
@@ -196,7 +197,10 @@ class TopKCategoricalAccuracy : public MeanPositionMetric<Scalar> {
   double value(const Scalar* p, const Scalar* y, Index k, Index tk) const override {
     const Index label = tk == 1 ? static_cast<Index>(y[0]) : argmax_row(y, k);
     Index above = 0;
-    for (Index j = 0; j < k; ++j) above += p[j] > p[label];
+    for (Index j = 0; j < k; ++j) {
+      if (!std::isfinite(static_cast<double>(p[j]))) return 0.0;
+      above += p[j] > p[label];
+    }
     return above < k_ ? 1.0 : 0.0;
   }
 
@@ -266,7 +270,8 @@ class PrecisionRecall : public Metric<Scalar> {
 /// Keras' AUC(num_thresholds=200, curve='ROC', summation_method='interpolation'): thresholds -1e-7, 1/199, ...,
 /// 198/199, 1 + 1e-7; at each, TP/FP/TN/FN of (p > threshold) over every value (labels != 0 are positive); the area is
 /// the trapezoidal sum over consecutive thresholds of (FPR_i - FPR_i+1) (TPR_i + TPR_i+1) / 2. Predictions are
-/// bucketed as Keras does for evenly spaced thresholds (bucket ceil(p (n - 1)) - 1, at least 0).
+/// bucketed as Keras does for evenly spaced thresholds (bucket ceil(p (n - 1)) - 1, at least 0), in the model's
+/// Scalar as Keras computes it in the prediction's dtype, so a float prediction on a threshold lands where Keras'.
 template <class Scalar>
 class AUC : public Metric<Scalar> {
  public:
@@ -286,8 +291,9 @@ class AUC : public Metric<Scalar> {
     const Index per = output.batch() ? output.size() / output.batch() : 1;
     for (Index i = 0; i < output.size(); ++i) {
       const double weight = w ? static_cast<double>(w[i / per]) : 1.0;
-      const double p = std::clamp(static_cast<double>(output[i]), 0.0, 1.0);
-      const auto b = static_cast<std::size_t>(std::max(0.0, std::ceil(p * (n_ - 1)) - 1));
+      const Scalar p = std::clamp(output[i], Scalar(0), Scalar(1));
+      const Scalar scaled = p * static_cast<Scalar>(n_ - 1);
+      const auto b = static_cast<std::size_t>(std::max(0.0, std::ceil(static_cast<double>(scaled)) - 1));
       (target[i] != Scalar(0) ? pos_ : neg_)[std::min(b, static_cast<std::size_t>(n_ - 1))] += weight;
     }
   }

@@ -352,8 +352,36 @@ class Sequential {
   /// Keras' compute_loss(y=..., y_pred=...): the compiled loss of `y_pred` against `y`. When y_pred is the output of
   /// the last forward() and the loss works from the last layer's logits (softmax + categorical cross-entropy), it
   /// uses them, so the value is the one training reports.
+  /// Like Keras, the total: the compiled loss plus the weight regularization penalties (regularization_loss()).
   double compute_loss(const Tensor<Scalar>& y, const Tensor<Scalar>& y_pred, const Scalar* sample_weight = nullptr) {
-    return loss().compute({y_pred, y, loss_logits(y_pred), sample_weight}, nullptr);
+    return loss().compute({y_pred, y, loss_logits(y_pred), sample_weight}, nullptr) + regularization_loss();
+  }
+
+  /// Keras' model.losses: one penalty per regularized weight the optimizer trains (a frozen layer's weights have
+  /// none, as in Keras), in layer and weight order.
+  std::vector<double> losses() const {
+    std::vector<double> out;
+    for_each_regularized(
+        [&](const Regularizer& r, const Slot& s) { out.push_back(r.penalty(params_.data() + s.offset, s.size)); });
+    return out;
+  }
+  /// Keras' sum(model.losses): what compute_loss(), training and evaluation add to the compiled loss (0 when no layer
+  /// has a regularizer).
+  double regularization_loss() const {
+    double total = 0;
+    for_each_regularized(
+        [&](const Regularizer& r, const Slot& s) { total += r.penalty(params_.data() + s.offset, s.size); });
+    return total;
+  }
+  /// Adds the penalties' derivatives to grads() and returns regularization_loss() (no allocation; nothing to do
+  /// without regularizers).
+  double add_regularization_gradients() {
+    double total = 0;
+    for_each_regularized([&](const Regularizer& r, const Slot& s) {
+      total += r.penalty(params_.data() + s.offset, s.size);
+      r.add_gradient(params_.data() + s.offset, grads_.data() + s.offset, s.size);
+    });
+    return total;
   }
 
   /// Backward pass after forward(x, training) given d(loss)/d(output); fills grads().
@@ -427,6 +455,7 @@ class Sequential {
   struct Slot {
     Index offset = 0;
     bool trainable = true;
+    Index size = 0;
   };
 
   static constexpr std::uint64_t stream_init = 1;
@@ -477,7 +506,7 @@ class Sequential {
         slots[i].resize(specs.size());
         for (std::size_t k = 0; k < specs.size(); ++k)
           if (flags[i][k] == (pass == 0)) {
-            slots[i][k] = {offset, flags[i][k]};
+            slots[i][k] = {offset, flags[i][k], specs[k].shape.size()};
             offset += specs[k].shape.size();
           }
       }
@@ -526,6 +555,16 @@ class Sequential {
       }
       layers_[i]->bind_weights(std::move(v), std::move(g));
     }
+  }
+
+  /// Calls f(regularizer, slot) for every trainable weight that has a regularizer.
+  template <class F>
+  void for_each_regularized(F&& f) const {
+    if (!allocated()) return;
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      for (std::size_t k = 0; k < slots_[i].size(); ++k)
+        if (slots_[i][k].trainable)
+          if (const Regularizer* r = layers_[i]->weight_regularizer(k)) f(*r, slots_[i][k]);
   }
 
   void check_input(const Tensor<Scalar>& x) const {

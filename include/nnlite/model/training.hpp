@@ -82,8 +82,11 @@ class Trainer {
 
   /// Forward in training mode, the compiled loss and backward: fills the model's grads() and returns the batch's
   /// loss (Keras' value for this batch, before any step). `sample_weight` is one weight per sample or null.
-  /// `scale` multiplies the loss and its gradients (a data-parallel rank's share of the global batch).
-  double gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Scalar* sample_weight, double scale = 1) {
+  /// `scale` multiplies the loss and its gradients (a data-parallel rank's share of the global batch). With
+  /// `regularize`, the weight regularization penalties are added to the loss and their derivatives to the gradients,
+  /// as Keras' compute_loss adds sum(model.losses) (data-parallel: on one rank only, as they count once per batch).
+  double gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Scalar* sample_weight, double scale = 1,
+                   bool regularize = true) {
     const Tensor<Scalar>& out = m_.forward(x, Mode::training);
     const Tensor<Scalar>* logits = m_.loss_logits(out);
     double loss = m_.loss().compute({out, y, logits, sample_weight}, &ws_.d_loss);
@@ -95,6 +98,7 @@ class Trainer {
       m_.backward_from_logits(x, ws_.d_loss);
     else
       m_.backward(x, ws_.d_loss);
+    if (regularize) loss += m_.add_regularization_gradients();
     return loss;
   }
 
@@ -253,10 +257,11 @@ class Trainer {
               fill_batch(train, order.data() + begin + first, local, ws_.batch_x, ws_.batch_y, ws_.batch_w);
           if (!o.class_weight.empty()) w = class_weights(o.class_weight, ws_.batch_y, ws_.batch_w);
           const double scale = comm && mean_loss ? static_cast<double>(local) / static_cast<double>(count) : 1.0;
-          loss = gradients(ws_.batch_x, ws_.batch_y, w, scale);
+          loss = gradients(ws_.batch_x, ws_.batch_y, w, scale, rank == 0);
           for (auto& metric : m_.metrics_) metric->update(m_.acts_.back(), ws_.batch_y, nullptr);
         } else {
           std::fill(m_.grads(), m_.grads() + m_.trainable_size(), Scalar(0));  // a batch smaller than the ranks
+          if (rank == 0) loss = m_.add_regularization_gradients();
         }
         // The batch's loss and metrics over every rank (so the NaN guard and the logs agree), then the gradients.
         if (comm) reduce_states(*comm, loss, m_.metrics_, merged_);
@@ -526,8 +531,8 @@ Evaluation Sequential<Scalar>::train_on_batch(const Tensor<Scalar>& x, const Ten
   return Trainer<Scalar>(*this).train_on_batch(x, y, sample_weight);
 }
 
-/// Forward in training mode and backward for the compiled loss: fills grads() and returns the batch's loss, without
-/// an optimizer step (for custom training loops and gradient checks).
+/// Forward in training mode and backward for the compiled loss plus the weight regularization penalties: fills grads()
+/// and returns the batch's total loss, without an optimizer step (for custom training loops and gradient checks).
 template <class Scalar>
 double Sequential<Scalar>::compute_gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y,
                                              const Tensor<Scalar>* sample_weight) {
