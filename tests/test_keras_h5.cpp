@@ -714,7 +714,9 @@ TEST_CASE("keras_h5: missing, foreign, truncated and damaged files give clear er
   }
 }
 
-TEST_CASE("keras_h5: a training_config nnlite cannot honour is skipped with warnings; the model loads and predicts the same") {
+TEST_CASE(
+    "keras_h5: a training_config nnlite cannot honour is skipped with warnings; the model loads and predicts the "
+    "same") {
   Sequential<float> original = small_model<float>();
   const Tensor<float> x = small_input<float>();
   const Tensor<float> expected = original.predict(x);
@@ -749,8 +751,10 @@ TEST_CASE("keras_h5: a training_config nnlite cannot honour is skipped with warn
     CHECK(w[0].name == "focal_crossentropy_of_mine");
     CHECK(contains(w[0].message, "uncompiled"));
     // A serialized loss object of a class nnlite lacks, Keras 3's form.
-    tc["loss"] = {{"module", "keras.losses"}, {"class_name", "CategoricalFocalCrossentropy"},
-                  {"config", {{"name", "categorical_focal_crossentropy"}, {"gamma", 2.0}}}, {"registered_name", nullptr}};
+    tc["loss"] = {{"module", "keras.losses"},
+                  {"class_name", "CategoricalFocalCrossentropy"},
+                  {"config", {{"name", "categorical_focal_crossentropy"}, {"gamma", 2.0}}},
+                  {"registered_name", nullptr}};
     w.clear();
     CHECK_FALSE(load_with("unknown_loss_object.h5", tc.dump(), w).compiled());
     REQUIRE(w.size() == 1);

@@ -460,7 +460,9 @@ TEST_CASE("keras_zip: uncompiled models, include_optimizer = false, and double d
   CHECK(load_model<double>(tmp_file("sgd_state.keras"), no_state).optimizer().iterations() == 0);
 }
 
-TEST_CASE("keras_zip: a compile_config nnlite cannot honour is skipped with warnings; the model loads and predicts the same") {
+TEST_CASE(
+    "keras_zip: a compile_config nnlite cannot honour is skipped with warnings; the model loads and predicts the "
+    "same") {
   Sequential<float> m = keras_zip_test::every_layer_model<float>();
   m.compile(Adam<float>(2e-3), "categorical_crossentropy", {"accuracy"});
   const Tensor<float> x = keras_zip_test::fixed_input<float>(3);
@@ -496,7 +498,9 @@ TEST_CASE("keras_zip: a compile_config nnlite cannot honour is skipped with warn
 
   SUBCASE("an unknown loss (a registered custom object): uncompiled, reported by name") {
     json c = cc;
-    c["loss"] = {{"module", nullptr}, {"class_name", "MyLoss"}, {"config", {{"name", "my_loss"}}},
+    c["loss"] = {{"module", nullptr},
+                 {"class_name", "MyLoss"},
+                 {"config", {{"name", "my_loss"}}},
                  {"registered_name", "Custom>MyLoss"}};
     std::vector<LoadWarning> w;
     CHECK_FALSE(load_with("unknown_loss.keras", c, w).compiled());
@@ -506,8 +510,10 @@ TEST_CASE("keras_zip: a compile_config nnlite cannot honour is skipped with warn
   }
   SUBCASE("an unknown optimizer: Adam's defaults, and optimizer/vars left alone") {
     json c = cc;
-    c["optimizer"] = {{"module", "keras.optimizers"}, {"class_name", "Lion"},
-                      {"config", {{"name", "lion"}, {"learning_rate", 1e-4}}}, {"registered_name", nullptr}};
+    c["optimizer"] = {{"module", "keras.optimizers"},
+                      {"class_name", "Lion"},
+                      {"config", {{"name", "lion"}, {"learning_rate", 1e-4}}},
+                      {"registered_name", nullptr}};
     std::vector<LoadWarning> w;
     Sequential<float> loaded = load_with("unknown_optimizer.keras", c, w);
     REQUIRE(loaded.compiled());

@@ -113,8 +113,8 @@ int train(Config config, const RunOptions& run) {
               << (config.early_stopping >= 0
                       ? ", early stopping (patience " + std::to_string(config.early_stopping) + ")"
                       : std::string())
-              << ", seed "
-              << config.seed << ", " << nnlite::num_threads() << " thread(s), output in " << run.out_dir << "\n\n"
+              << ", seed " << config.seed << ", " << nnlite::num_threads() << " thread(s), output in " << run.out_dir
+              << "\n\n"
               << make_model(config, 1).summary();
   }
 

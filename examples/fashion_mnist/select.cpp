@@ -75,7 +75,8 @@ void print_iterations(const std::vector<IterationRecord>& iterations, int best) 
       const auto b = static_cast<std::size_t>(r.best_epoch());
       const auto m = r.model_epoch();  // the last epoch, or the one --early-stopping restored
       std::cout << std::setw(16) << fmt(r.history["val_loss"][m]) << std::setw(10) << fmt(r.history["val_accuracy"][m])
-                << std::setw(12) << b + 1 << std::setw(10) << fmt(r.history["val_loss"][b]) << fmt(r.history["val_accuracy"][b]);
+                << std::setw(12) << b + 1 << std::setw(10) << fmt(r.history["val_loss"][b])
+                << fmt(r.history["val_accuracy"][b]);
     }
     std::cout << std::right << '\n';
   }
@@ -147,8 +148,9 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
   nnlite::load_checkpoint(checkpoint_path(run.out_dir, best), model);
   const IterationRecord& winner = state.iterations[static_cast<std::size_t>(best - 1)];
   if (!run.quiet)
-    std::cout << "\nBest: iteration " << best << " (final val_loss " << fmt(winner.history["val_loss"][winner.model_epoch()])
-              << "); evaluating it on " << data.sets.test.n << " test images\n";
+    std::cout << "\nBest: iteration " << best << " (final val_loss "
+              << fmt(winner.history["val_loss"][winner.model_epoch()]) << "); evaluating it on " << data.sets.test.n
+              << " test images\n";
 
   StudyReport report;
   report.config = config;

@@ -27,7 +27,8 @@ struct Config {
   // Any class name the optimizer registry knows (--optimizer; stored canonical: "sgd" -> "SGD"), with Keras' defaults
   // except learning_rate. A learning-rate schedule (a later --lr-schedule) belongs beside these two.
   std::string optimizer = "Adam";
-  int early_stopping = -1;  // EarlyStopping patience on val_loss (--early-stopping), restoring the best weights; -1: off
+  // --early-stopping: EarlyStopping's patience on val_loss, restoring the best weights; -1: off.
+  int early_stopping = -1;
   std::uint64_t seed = 42;
   Index train_limit = 0;  // use only the first N training images; 0: all of them
   double validation_fraction = 0.2;

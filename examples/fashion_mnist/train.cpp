@@ -464,10 +464,11 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
   try {
     model.fit(train, &val, options);
     if (early_stopping && !run.quiet)
-      std::cout << (rec.epochs_done() < config.epochs ? "Early stopping after epoch " + std::to_string(rec.epochs_done()) +
-                                                            " (val_loss has not improved for " +
-                                                            std::to_string(config.early_stopping) + " epoch(s)); "
-                                                      : std::string())
+      std::cout << (rec.epochs_done() < config.epochs
+                        ? "Early stopping after epoch " + std::to_string(rec.epochs_done()) +
+                              " (val_loss has not improved for " + std::to_string(config.early_stopping) +
+                              " epoch(s)); "
+                        : std::string())
                 << "restored the weights of the best epoch, " << rec.restored_epoch + 1 << '\n';
   } catch (const nnlite::NumericError& e) {
     // The checkpoint of the last good epoch stays as it is; the note keeps a rerun from training this again

@@ -281,7 +281,8 @@ std::string metric_name_for(const json& spec, const MetricContext& context, std:
   }
   const std::string cls = spec["class_name"].get<std::string>();
   const json config = spec.contains("config") && spec["config"].is_object() ? spec["config"] : json::object();
-  const std::string name = config.contains("name") && config["name"].is_string() ? config["name"].get<std::string>() : "";
+  const std::string name =
+      config.contains("name") && config["name"].is_string() ? config["name"].get<std::string>() : "";
   std::string kind;
   if (cls == "MeanMetricWrapper") {  // tf.keras 2's form of compile(metrics=["accuracy"]): {name, fn}
     if (!config.contains("fn") || !config["fn"].is_string()) {
@@ -298,8 +299,8 @@ std::string metric_name_for(const json& spec, const MetricContext& context, std:
       }
   }
   if (!reg.contains(kind)) {
-    why = "nnlite has no metric " + cls + (kind != cls ? " ('" + kind + "')" : "") + " (supported: " +
-          reg.supported() + ")";
+    why = "nnlite has no metric " + cls + (kind != cls ? " ('" + kind + "')" : "") + " (supported: " + reg.supported() +
+          ")";
     return {};
   }
   // Keep the file's name (its logs key) when nnlite knows it as the same metric: "accuracy" for
@@ -315,8 +316,8 @@ std::string metric_name_for(const json& spec, const MetricContext& context, std:
 
 /// What compile_from_training_config() did.
 struct TrainingConfigResult {
-  bool compiled = false;            // false: the loss was skipped, so the model is not compiled
-  bool optimizer_from_file = false; // the file's optimizer (its saved state may be restored); false: Adam's defaults
+  bool compiled = false;             // false: the loss was skipped, so the model is not compiled
+  bool optimizer_from_file = false;  // the file's optimizer (its saved state may be restored); false: Adam's defaults
 };
 
 /// Compiles `model` with what nnlite can honour of Keras' training_config (null: Adam defaults,
@@ -350,7 +351,7 @@ TrainingConfigResult compile_from_training_config(Sequential<Scalar>& model, con
   } catch (const Error& e) {
     const json& spec = training_config["optimizer_config"];
     std::string name = spec.is_object() && spec.contains("class_name") ? keras_detail::object_name(spec["class_name"])
-                                                                        : keras_detail::object_name(spec);
+                                                                       : keras_detail::object_name(spec);
     if (name.rfind("Custom>", 0) == 0) name = name.substr(7);
     keras_detail::warn(options, "optimizer", name,
                        source + ": skipped the optimizer '" + name + "': " + e.what() +

@@ -568,8 +568,9 @@ Sequential<Scalar> load_model(const std::string& path, const LoadOptions& option
   if (compiled.optimizer_from_file && options.load_optimizer_state && f.has("optimizer_weights") &&
       !keras_detail::read_optimizer_weights(f, model, origin, training_config["optimizer_config"], options))
     keras_detail::warn(options, "optimizer state", model.optimizer().class_name(),
-                       source + ": skipped the optimizer state in /optimizer_weights: its names or shapes are not a "
-                                "layout nnlite maps onto " +
+                       source +
+                           ": skipped the optimizer state in /optimizer_weights: its names or shapes are not a "
+                           "layout nnlite maps onto " +
                            model.optimizer().class_name() + "; the optimizer starts fresh");
   return model;
 }

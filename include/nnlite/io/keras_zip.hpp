@@ -504,8 +504,9 @@ Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& op
   if (compiled.optimizer_from_file && options.load_optimizer_state && f.has("optimizer") &&
       !load_v3_optimizer(model, f))
     keras_detail::warn(options, "optimizer state", model.optimizer().class_name(),
-                       source + ": skipped the optimizer variables in model.weights.h5 optimizer/vars: their count, "
-                                "shapes or types do not fit " +
+                       source +
+                           ": skipped the optimizer variables in model.weights.h5 optimizer/vars: their count, "
+                           "shapes or types do not fit " +
                            model.optimizer().class_name() + "; the optimizer starts fresh");
   return model;
 }
