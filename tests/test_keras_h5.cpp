@@ -795,6 +795,7 @@ TEST_CASE(
        {"class_name": "TopKCategoricalAccuracy", "config": {"name": "top3", "k": 3}},
        {"class_name": "Precision", "config": {"name": "precision", "thresholds": null, "top_k": null, "class_id": null}},
        {"class_name": "F1Score", "config": {"name": "f1_score"}},
+       {"class_name": "Accuracy", "config": {"name": "exact", "dtype": "float32"}},
        "mae"]])");
     tc["weighted_metrics"] = json::array({"accuracy"});
     std::vector<LoadWarning> w;
@@ -807,8 +808,10 @@ TEST_CASE(
     CHECK(m.optimizer().iterations() == 3);  // the file's own Adam, with its state
     std::vector<std::string> names, items;
     for (const auto& v : w) names.push_back(v.name), items.push_back(v.item);
-    CHECK(names == std::vector<std::string>{"accuracy", "f1_score_of_mine", "my_acc", "top3", "f1_score"});
-    CHECK(items == std::vector<std::string>(5, "metric"));
+    // Keras' Accuracy class is exact equality, which nnlite's "accuracy" (argmax) is not: skipped, not mistaken.
+    CHECK(names == std::vector<std::string>{"accuracy", "f1_score_of_mine", "my_acc", "top3", "f1_score", "exact"});
+    CHECK(items == std::vector<std::string>(6, "metric"));
+    CHECK(contains(w[5].message, "exact-match"));
     CHECK(contains(w[0].message, "weighted_metrics"));
     CHECK(contains(w[2].message, "compiled as nnlite's 'categorical_accuracy'"));
     CHECK(contains(w[3].message, "k = 3"));

@@ -290,6 +290,13 @@ std::string metric_name_for(const json& spec, const MetricContext& context, std:
       return {};
     }
     kind = config["fn"].get<std::string>();
+    if (kind == "accuracy") {  // keras.metrics.accuracy, the function: exact equality, not argmax
+      why = "nnlite has no exact-match accuracy (Keras' metrics.accuracy function)";
+      return {};
+    }
+  } else if (cls == "Accuracy" && !reg.contains(cls)) {  // Keras' Accuracy class compares values, not argmaxes
+    why = "nnlite has no exact-match Accuracy metric (its 'accuracy' is categorical, sparse or binary accuracy)";
+    return {};
   } else {
     kind = reg.contains(cls) ? cls : snake_case(cls);
     for (const auto& [key, value] : config.items())
