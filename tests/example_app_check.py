@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # End-to-end checks of the fashion_mnist app (stdlib only): outputs, PNG files, evaluate, resume after a simulated
-# and a real kill, after SIGTERM and SIGINT, the iteration lock, and CLI errors.
+# and a real kill, after SIGTERM and SIGINT, the iteration lock, CLI errors, --optimizer and --early-stopping, and
+# evaluate of Keras files compiled with other losses (evaluate_losses: the Keras fixtures, edited with h5py).
 # Usage: example_app_check.py MODE APP SCRATCH_DIR; exit 77 = skipped (no data).
 import fcntl
 import json
@@ -347,6 +348,9 @@ def bad_flags(app, scratch, data):
         (["--model", "foo"], "--model"),
         (["--batch-size", "-1"], "--batch-size"),
         (["--learning-rate", "0"], "--learning-rate"),
+        (["--optimizer", "lion"], "unknown optimizer 'lion' (supported: Adagrad, Adam, AdamW, Adamax, Nadam, RMSprop, SGD)"),
+        (["--early-stopping", "-1"], "--early-stopping"),
+        (["--early-stopping", "soon"], "--early-stopping"),
         (["--iterations", "2", "--only-iteration", "3"], "--only-iteration 3"),
         (["--train-limit", "5"], "--train-limit"),
         (["--data", os.path.join(scratch, "nowhere")], "nowhere"),
@@ -371,19 +375,209 @@ def bad_flags(app, scratch, data):
     p = run([app, "--help"])
     if "--stop-after-epochs" in p.stdout or "--term-while-writing" in p.stdout or "--train-limit" not in p.stdout:
         fail("--help should list the options but not the hidden testing flag")
+    for option in ["--optimizer", "--early-stopping PATIENCE", "--learning-rate"]:
+        if option not in p.stdout:
+            fail("--help should list " + option)
     print("ok  %d bad command lines rejected with a message" % len(cases))
+
+def keras_early_stopping(val_losses, patience, epochs):
+    """Keras 3's EarlyStopping(monitor='val_loss', patience, restore_best_weights=True), worked out from the
+    history: (epochs it trains, 0-based epoch whose weights it restores)."""
+    best, best_epoch, wait = float("inf"), 0, 0
+    for e, v in enumerate(val_losses):
+        wait += 1
+        if v < best:
+            best, best_epoch, wait = v, e, 0
+            continue
+        if wait >= patience and e > 0:
+            return e + 1, best_epoch
+    return min(len(val_losses), epochs), best_epoch
+
+
+def train_options(app, scratch, data):
+    """--optimizer NAME and --early-stopping PATIENCE: recorded, applied, resumable, and consistent with selection."""
+    # --optimizer sgd at --learning-rate 0.01: the checkpoints record SGD, best_model.h5 is compiled with it.
+    out = fresh(os.path.join(scratch, "sgd"))
+    common = ["--data", data, "--iterations", "1", "--epochs", "2", "--train-limit", "1000", "--threads", "1",
+              "--learning-rate", "0.01"]
+    p = run([app, "--out", out, "--optimizer", "sgd"] + common)
+    if "SGD(learning_rate 0.01)" not in p.stdout:
+        fail("the study line should name SGD(learning_rate 0.01)")
+    r = json.load(open(os.path.join(out, "report.json")))
+    if r["config"]["optimizer"] != "SGD" or r["config"]["learning_rate"] != 0.01 or r["config"]["early_stopping"] != -1:
+        fail("report.json config: %r" % r["config"])
+    with open(os.path.join(out, "best_model.h5"), "rb") as f:
+        h5 = f.read()  # training_config is a JSON string attribute, stored as it is
+    start = h5.find(b'"optimizer_config":{')
+    optimizer = json.JSONDecoder().raw_decode(h5[start + len(b'"optimizer_config":'):].decode("latin-1"))[0] \
+        if start >= 0 else {}
+    oc = optimizer.get("config", {})
+    if optimizer.get("class_name") != "SGD" or oc.get("learning_rate") != 0.01 or oc.get("momentum") != 0.0 or \
+            oc.get("nesterov") is not False:
+        fail("best_model.h5's training_config should hold SGD(learning_rate=0.01) with Keras' other defaults")
+    # The same study under the other spelling resumes (finished: nothing to train); another optimizer is refused.
+    p = run([app, "--out", out, "--optimizer", "SGD"] + common)
+    if "finished in an earlier run" not in p.stdout:
+        fail("--optimizer SGD should resume the --optimizer sgd study")
+    p = run([app, "--out", out, "--optimizer", "adamw"] + common, expect=1)
+    if 'optimizer: "SGD" in the checkpoints, "AdamW" now' not in p.stderr:
+        fail("another --optimizer should be refused, naming the difference")
+    ref_adam = fresh(os.path.join(scratch, "adam"))
+    run([app, "--out", ref_adam, "--quiet"] + common)
+    if histories(json.load(open(os.path.join(ref_adam, "report.json")))) == histories(r):
+        fail("SGD and Adam trained the same numbers")
+    print("ok  --optimizer sgd is recorded, trains differently from Adam, and is in best_model.h5")
+
+    # --early-stopping 2: Keras' rule on each iteration's history, the best epoch's weights kept and selected.
+    common = ["--data", data, "--iterations", "2", "--epochs", "8", "--train-limit", "1000", "--threads", "1",
+              "--learning-rate", "0.01", "--early-stopping", "2"]
+    ref = fresh(os.path.join(scratch, "early_ref"))
+    p = run([app, "--out", ref] + common)
+    r = json.load(open(os.path.join(ref, "report.json")))
+    if r["config"]["early_stopping"] != 2:
+        fail("report.json config should record early_stopping 2: %r" % r["config"])
+    stopped = 0
+    for it in r["iterations"]:
+        h = it["history"]["val_loss"]
+        trained, best = keras_early_stopping(h, 2, 8)
+        if it["epochs_done"] != trained or it["restored_epoch"] != best + 1:
+            fail("iteration %d: %d epochs, restored %r; Keras' EarlyStopping on %r: %d epochs, best epoch %d" %
+                 (it["iteration"], it["epochs_done"], it.get("restored_epoch"), h, trained, best + 1))
+        if it["val_loss"] != h[best]:
+            fail("iteration %d: its val_loss should be the restored epoch's" % it["iteration"])
+        stopped += trained < 8
+    if "Early stopping after epoch" not in p.stdout and stopped:
+        fail("an early stop should be announced")
+    if r["best_iteration"] != min(r["iterations"], key=lambda it: it["val_loss"])["iteration"]:
+        fail("best_iteration should have the lowest val_loss of the restored models")
+    ev = json.loads(run([app, "evaluate", os.path.join(ref, "best_model.h5"), "--data", data, "--json",
+                         "--threads", "1"]).stdout)
+    if ev["test_accuracy"] != r["test_accuracy"] or abs(ev["test_loss"] - r["test_loss"]) > 1e-9:
+        fail("best_model.h5 should be the restored model the report tested")
+    if [f for f in os.listdir(os.path.join(ref, "checkpoints")) if ".best." in f]:
+        fail("finished iterations should leave no best-weights file")
+    print("ok  --early-stopping 2 follows Keras' rule (%d of 2 iterations stopped early), restores and selects the "
+          "best epochs" % stopped)
+
+    # Stopped after 3 epochs and resumed: the same numbers as one run (EarlyStopping's state comes back).
+    out = fresh(os.path.join(scratch, "early_resume"))
+    run([app, "--out", out, "--stop-after-epochs", "3", "--quiet"] + common, expect=75)
+    if not os.path.exists(os.path.join(out, "checkpoints", "iteration_1.best.ckpt")):
+        print("note: iteration 1 improved at its 3rd epoch, so the best-weights file is not exercised")
+    run([app, "--out", out, "--quiet"] + common)
+    same_results(ref, out, "--early-stopping stopped after 3 epochs and resumed")
+
+
+def evaluate_losses(app, scratch, data):
+    """evaluate reads a model whatever loss it was compiled with: the loss it has (labels as that loss takes them),
+    from_logits on a logits output, and accuracy alone (with the reason) for a loss nnlite lacks."""
+    fixtures = os.environ.get("KERAS_FIXTURES_DIR", "")
+    if not fixtures or not os.path.isdir(fixtures):
+        print("SKIP: no Keras fixtures (KERAS_FIXTURES_DIR=%r)" % fixtures)
+        sys.exit(77)
+    try:
+        import h5py
+    except ImportError:
+        if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != "/usr/bin/python3":
+            os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)  # Debian's python3 has python3-h5py
+        print("SKIP: no h5py")
+        sys.exit(77)
+
+    def evaluate(path, expect=0):
+        p = run([app, "evaluate", path, "--data", data, "--json", "--threads", "1"], expect=expect)
+        return json.loads(p.stdout), p.stderr
+
+    # The fixtures' published figures (README of the fixtures): sparse and categorical cross-entropy, both reported.
+    cases = [("hgmldl_keras3.4.1_best-cnn-model.keras", "sparse_categorical_crossentropy", 0.9125, 0.2517),
+             ("EXTRA_evanchien_keras2.1.6_fashion_mnist.h5", "categorical_crossentropy", 0.9108, 0.2502),
+             ("hgmldl_tf2.11.0_best-cnn-model.h5", "sparse_categorical_crossentropy", 0.9168, None)]
+    base = None
+    for name, loss, accuracy, published_loss in cases:
+        path = os.path.join(fixtures, name)
+        if not os.path.exists(path):
+            print("SKIP: %s is missing" % path)
+            sys.exit(77)
+        ev, _ = evaluate(path)
+        if ev["loss"] != loss or round(ev["test_accuracy"] * 10000) != round(accuracy * 10000):
+            fail("%s: loss %r, accuracy %r; expected %s and %s" % (name, ev["loss"], ev["test_accuracy"], loss, accuracy))
+        if published_loss is not None and abs(ev["test_loss"] - published_loss) > 5e-5:
+            fail("%s: test loss %r, published %s" % (name, ev["test_loss"], published_loss))
+        if not 0 < ev["test_loss"] < 1:
+            fail("%s: implausible test loss %r" % (name, ev["test_loss"]))
+        print("ok  %s: %s %.4f, accuracy %.4f" % (name, loss, ev["test_loss"], ev["test_accuracy"]))
+        base = (path, ev)
+    source, reference = base
+
+    def variant(name, edit_model_config=None, edit_training_config=None):
+        path = os.path.join(scratch, name)
+        shutil.copyfile(source, path)
+        os.chmod(path, 0o644)
+        with h5py.File(path, "r+") as f:
+            for key, edit in (("model_config", edit_model_config), ("training_config", edit_training_config)):
+                if edit:
+                    value = f.attrs[key]
+                    config = json.loads(value.decode() if isinstance(value, bytes) else value)
+                    edit(config)
+                    f.attrs[key] = json.dumps(config)
+        return path
+
+    # sparse_categorical_crossentropy(from_logits=True) on the same model with a linear last layer: the logits'
+    # argmax is the softmax's, and the loss -log softmax(z)[y] is the same number.
+    def linear_output(mc):
+        last = mc["config"]["layers"][-1]
+        if last["class_name"] != "Dense" or last["config"]["activation"] != "softmax":
+            fail("the fixture's last layer should be a softmax Dense: %r" % last)
+        last["config"]["activation"] = "linear"
+
+    def from_logits(tc):
+        tc["loss"] = {"class_name": "SparseCategoricalCrossentropy",
+                      "config": {"reduction": "auto", "name": "sparse_categorical_crossentropy", "from_logits": True,
+                                 "ignore_class": None}}
+    ev, _ = evaluate(variant("logits.h5", linear_output, from_logits))
+    if ev["loss"] != "sparse_categorical_crossentropy (from_logits=true)":
+        fail("the logits model should report its from_logits loss: %r" % ev["loss"])
+    if ev["test_accuracy"] != reference["test_accuracy"] or abs(ev["test_loss"] - reference["test_loss"]) > 1e-4:
+        fail("logits model: loss %r accuracy %r; the softmax model's: %r %r" %
+             (ev["test_loss"], ev["test_accuracy"], reference["test_loss"], reference["test_accuracy"]))
+    print("ok  from_logits=true on a logits output: the softmax model's loss and accuracy")
+
+    # A loss nnlite lacks: accuracy all the same, no loss, and why.
+    def unknown_loss(tc):
+        tc["loss"] = "my_focal_loss"
+    ev, err = evaluate(variant("unknown_loss.h5", None, unknown_loss))
+    if ev["test_loss"] is not None or ev["loss"] is not None or ev["test_accuracy"] != reference["test_accuracy"]:
+        fail("unknown loss: %r" % ev)
+    if "my_focal_loss" not in ev["no_loss_reason"] or "my_focal_loss" not in err or "warning" not in err:
+        fail("unknown loss: the reason should name it, on stderr too: %r / %r" % (ev["no_loss_reason"], err))
+    p = run([app, "evaluate", os.path.join(scratch, "unknown_loss.h5"), "--data", data, "--threads", "1"])
+    if "Test loss: not available (" not in p.stdout or "Test accuracy: %.4f" % reference["test_accuracy"] not in p.stdout:
+        fail("unknown loss: the text output should say the loss is not available and give the accuracy")
+    print("ok  an unknown loss: accuracy %.4f, the loss missing and why" % ev["test_accuracy"])
+
+    # An optimizer and a metric nnlite lacks: the loss is still reported; both are named in the warnings.
+    def unknown_optimizer_metric(tc):
+        tc["optimizer_config"] = {"class_name": "Lion", "config": {"learning_rate": 1e-4}}
+        tc["metrics"] = ["accuracy", "f1_of_mine"]
+    ev, err = evaluate(variant("unknown_optimizer.h5", None, unknown_optimizer_metric))
+    if ev["test_loss"] != reference["test_loss"] or ev["test_accuracy"] != reference["test_accuracy"]:
+        fail("unknown optimizer and metric: %r, expected the fixture's figures" % ev)
+    if sorted(w["name"] for w in ev["warnings"]) != ["Lion", "f1_of_mine"]:
+        fail("the warnings should name Lion and f1_of_mine: %r" % ev["warnings"])
+    print("ok  an unknown optimizer and metric are warnings; loss and accuracy as before")
 
 
 def main():
     if len(sys.argv) != 4:
-        print("usage: example_app_check.py end_to_end|resume|lock|kill|sigterm|sigint|nan_guard|bad_flags APP SCRATCH")
+        print("usage: example_app_check.py end_to_end|resume|lock|kill|sigterm|sigint|nan_guard|bad_flags|train_options|"
+              "evaluate_losses APP SCRATCH")
         return 2
     mode, app, scratch = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
     os.makedirs(scratch, exist_ok=True)
     data = "" if mode == "bad_flags" else data_dir()  # bad command lines fail before any data is read
     modes = {"end_to_end": end_to_end, "resume": resume, "lock": lock, "nan_guard": nan_guard, "bad_flags": bad_flags,
              "kill": lambda *a: interrupted(*a, signal.SIGKILL), "sigterm": lambda *a: interrupted(*a, signal.SIGTERM),
-             "sigint": lambda *a: interrupted(*a, signal.SIGINT)}
+             "sigint": lambda *a: interrupted(*a, signal.SIGINT), "train_options": train_options,
+             "evaluate_losses": evaluate_losses}
     modes[mode](app, scratch, data)
     print("PASS " + mode)
     return 0

@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -515,9 +517,23 @@ TEST_CASE("keras_h5: real Keras files load and reach their published accuracy") 
       MESSAGE("SKIPPED: " << path << " is missing");
       continue;
     }
-    Sequential<float> model = load_model<float>(path);
+    std::vector<LoadWarning> warnings;
+    LoadOptions o;
+    o.on_warning = [&](const LoadWarning& w) { warnings.push_back(w); };
+    Sequential<float> model = load_model<float>(path, o);
     CHECK(model.count_params() == c.params);
     CHECK(model.optimizer().class_name() == "Adam");
+    // The file's metrics: "accuracy" in every form (a bare string in tf.keras 2.4, [["MeanMetricWrapper(accuracy,
+    // fn=sparse_categorical_accuracy)"]] in 2.11, ["accuracy"] in Keras 3 and 2.1.6), resolved as Keras does from
+    // the loss: sparse accuracy under sparse_categorical_crossentropy (all but the 2.1.6 file).
+    REQUIRE(model.metric_names() == std::vector<std::string>{"accuracy"});
+    const bool sparse = model.loss().name() == "sparse_categorical_crossentropy";
+    CHECK(sparse == (c.iterations != 0));
+    CHECK((dynamic_cast<SparseCategoricalAccuracy<float>*>(model.metrics()[0].get()) != nullptr) == sparse);
+    CHECK((dynamic_cast<CategoricalAccuracy<float>*>(model.metrics()[0].get()) != nullptr) == !sparse);
+    // Only the 2.1.6 file's optimizer state is skipped, and said so.
+    REQUIRE(warnings.size() == (c.iterations == 0 ? 1u : 0u));
+    if (!warnings.empty()) CHECK(warnings[0].item == "optimizer state");
     CHECK(model.optimizer().learning_rate() == doctest::Approx(1e-3));
     CHECK(model.optimizer().iterations() == c.iterations);  // Adam's state came back too
     const double acc = test_accuracy(model, data);
@@ -655,7 +671,7 @@ TEST_CASE("keras_h5: missing, foreign, truncated and damaged files give clear er
     INFO(msg);
     CHECK(contains(msg, "soft or external link"));
   }
-  SUBCASE("an unsupported optimizer option is refused, and compile = false skips it") {
+  SUBCASE("an unsupported optimizer option is skipped with a warning, and the model still loads") {
     const std::string path = tmp_file("use_ema.h5");
     write_bytes(path, bytes);
     {
@@ -665,13 +681,158 @@ TEST_CASE("keras_h5: missing, foreign, truncated and damaged files give clear er
       tc["optimizer_config"]["config"]["use_ema"] = true;  // (amsgrad, refused before, is supported now)
       set_attribute(path, "/", "training_config", tc.dump());
     }
-    const std::string msg = message_of<UnsupportedError>([&] { load_model<float>(path); });
-    INFO(msg);
-    CHECK(contains(msg, "use_ema"));
-    CHECK(contains(msg, "compile = false"));
+    std::vector<LoadWarning> warnings;
     LoadOptions o;
+    o.on_warning = [&](const LoadWarning& w) { warnings.push_back(w); };
+    Sequential<float> m = load_model<float>(path, o);
+    CHECK(m.count_params() == 243786);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].item == "optimizer");
+    CHECK(warnings[0].name == "Adam");
+    CHECK(contains(warnings[0].message, "use_ema"));
+    CHECK(contains(warnings[0].message, path));
+    CHECK(m.compiled());  // with Adam's defaults
+    CHECK(m.optimizer().learning_rate() == doctest::Approx(0.001));
     o.compile = false;
     CHECK(load_model<float>(path, o).count_params() == 243786);
+  }
+}
+
+TEST_CASE(
+    "keras_h5: a training_config nnlite cannot honour is skipped with warnings; the model loads and predicts the "
+    "same") {
+  Sequential<float> original = small_model<float>();
+  const Tensor<float> x = small_input<float>();
+  const Tensor<float> expected = original.predict(x);
+  const std::string source = tmp_file("honour_source.h5");
+  save_model(original, source, SaveOptions{true, true});  // with /optimizer_weights
+  const std::string bytes = read_bytes(source);
+  const json base = [&] {
+    h5::File f = h5::File::open(source);
+    return json::parse(f.read_string("training_config", 1 << 20));
+  }();
+  // Writes the file with training_config `tc` (a JSON text), loads it, and checks it predicts what the original did.
+  auto load_with = [&](const std::string& name, const std::string& tc, std::vector<LoadWarning>& warnings) {
+    const std::string path = tmp_file(name);
+    write_bytes(path, bytes);
+    set_attribute(path, "/", "training_config", tc);
+    LoadOptions o;
+    o.on_warning = [&](const LoadWarning& w) { warnings.push_back(w); };
+    Sequential<float> m = load_model<float>(path, o);
+    CHECK(bitwise_equal(m.predict(x), expected));
+    for (const auto& w : warnings) CHECK(contains(w.message, path));
+    return m;
+  };
+
+  SUBCASE("an unknown loss: the model loads uncompiled, and the loss is reported by name") {
+    json tc = base;
+    tc["loss"] = "focal_crossentropy_of_mine";
+    std::vector<LoadWarning> w;
+    Sequential<float> m = load_with("unknown_loss.h5", tc.dump(), w);
+    CHECK_FALSE(m.compiled());
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].item == "loss");
+    CHECK(w[0].name == "focal_crossentropy_of_mine");
+    CHECK(contains(w[0].message, "uncompiled"));
+    // A serialized loss object of a class nnlite lacks, Keras 3's form.
+    tc["loss"] = {{"module", "keras.losses"},
+                  {"class_name", "CategoricalFocalCrossentropy"},
+                  {"config", {{"name", "categorical_focal_crossentropy"}, {"gamma", 2.0}}},
+                  {"registered_name", nullptr}};
+    w.clear();
+    CHECK_FALSE(load_with("unknown_loss_object.h5", tc.dump(), w).compiled());
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].name == "categorical_focal_crossentropy");
+    // A loss nnlite has, with an option it refuses.
+    tc["loss"] = {{"class_name", "CategoricalCrossentropy"}, {"config", {{"axis", 1}}}};
+    w.clear();
+    CHECK_FALSE(load_with("refused_loss_option.h5", tc.dump(), w).compiled());
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].item == "loss");
+    CHECK(contains(w[0].message, "axis"));
+  }
+  SUBCASE("an unknown optimizer: compiled with Adam's defaults, its saved state not applied") {
+    json tc = base;
+    tc["optimizer_config"] = {{"class_name", "Lion"}, {"config", {{"learning_rate", 1e-4}, {"beta_1", 0.9}}}};
+    std::vector<LoadWarning> w;
+    Sequential<float> m = load_with("unknown_optimizer.h5", tc.dump(), w);
+    REQUIRE(m.compiled());
+    CHECK(m.optimizer().class_name() == "Adam");
+    CHECK(m.optimizer().learning_rate() == doctest::Approx(0.001));
+    CHECK(m.optimizer().iterations() == 0);  // the file's Lion state is not Adam's
+    CHECK(m.loss().name() == "categorical_crossentropy");
+    CHECK(m.metric_names() == std::vector<std::string>{"accuracy"});
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].item == "optimizer");
+    CHECK(w[0].name == "Lion");
+    CHECK(contains(w[0].message, "Adam's defaults"));
+  }
+  SUBCASE("metrics: those nnlite has are compiled, in every Keras form; the others are reported by name") {
+    json tc = base;
+    tc["metrics"] = json::parse(R"([
+      ["acc",
+       "f1_score_of_mine",
+       {"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32", "fn": "categorical_accuracy"}},
+       {"class_name": "MeanMetricWrapper", "config": {"name": "my_acc", "dtype": "float32", "fn": "categorical_accuracy"}},
+       {"module": "keras.metrics", "class_name": "TopKCategoricalAccuracy",
+        "config": {"name": "top_k_categorical_accuracy", "dtype": "float32", "k": 5}, "registered_name": null},
+       {"class_name": "TopKCategoricalAccuracy", "config": {"name": "top3", "k": 3}},
+       {"class_name": "Precision", "config": {"name": "precision", "thresholds": null, "top_k": null, "class_id": null}},
+       {"class_name": "F1Score", "config": {"name": "f1_score"}},
+       {"class_name": "Accuracy", "config": {"name": "exact", "dtype": "float32"}},
+       "mae"]])");
+    tc["weighted_metrics"] = json::array({"accuracy"});
+    std::vector<LoadWarning> w;
+    Sequential<float> m = load_with("metrics.h5", tc.dump(), w);
+    REQUIRE(m.compiled());
+    // "accuracy" of MeanMetricWrapper(fn=categorical_accuracy) is nnlite's "accuracy" under categorical CE;
+    // my_acc is nnlite's categorical_accuracy under that name.
+    CHECK(m.metric_names() == std::vector<std::string>{"acc", "accuracy", "categorical_accuracy",
+                                                       "top_k_categorical_accuracy", "precision", "mae"});
+    CHECK(m.optimizer().iterations() == 3);  // the file's own Adam, with its state
+    std::vector<std::string> names, items;
+    for (const auto& v : w) names.push_back(v.name), items.push_back(v.item);
+    // Keras' Accuracy class is exact equality, which nnlite's "accuracy" (argmax) is not: skipped, not mistaken.
+    CHECK(names == std::vector<std::string>{"accuracy", "f1_score_of_mine", "my_acc", "top3", "f1_score", "exact"});
+    CHECK(items == std::vector<std::string>(6, "metric"));
+    CHECK(contains(w[5].message, "exact-match"));
+    CHECK(contains(w[0].message, "weighted_metrics"));
+    CHECK(contains(w[2].message, "compiled as nnlite's 'categorical_accuracy'"));
+    CHECK(contains(w[3].message, "k = 3"));
+    // The compiled metrics are live: evaluate() reports each under its name.
+    const Logs logs = m.evaluate(x, labels_for<float>(5, 4)).logs;
+    CHECK(logs.count("acc") == 1);
+    CHECK(logs.count("top_k_categorical_accuracy") == 1);
+    CHECK(logs.at("top_k_categorical_accuracy") == doctest::Approx(1.0));  // 4 classes: always in the top 5
+  }
+  SUBCASE("a training_config that is not JSON, or not an object: uncompiled, with a warning") {
+    for (const char* tc : {"{\"loss\": ", "[1, 2]"}) {
+      CAPTURE(tc);
+      std::vector<LoadWarning> w;
+      CHECK_FALSE(load_with("bad_training_config.h5", tc, w).compiled());
+      REQUIRE(w.size() == 1);
+      CHECK(w[0].item == "training_config");
+    }
+  }
+  SUBCASE("without on_warning the warnings go to std::cerr and the load goes on") {
+    json tc = base;
+    tc["loss"] = "no_such_loss";
+    const std::string path = tmp_file("warn_to_cerr.h5");
+    write_bytes(path, bytes);
+    set_attribute(path, "/", "training_config", tc.dump());
+    std::ostringstream captured;
+    std::streambuf* old = std::cerr.rdbuf(captured.rdbuf());
+    Sequential<float> m = load_model<float>(path);
+    std::cerr.rdbuf(old);
+    CHECK(contains(captured.str(), "WARNING: "));
+    CHECK(contains(captured.str(), "no_such_loss"));
+    CHECK(bitwise_equal(m.predict(x), expected));
+    LoadOptions isolated;  // the child's load stays silent; the warning comes once, from here
+    isolated.isolate = true;
+    std::vector<LoadWarning> w;
+    isolated.on_warning = [&](const LoadWarning& v) { w.push_back(v); };
+    CHECK_FALSE(load_model<float>(path, isolated).compiled());
+    CHECK(w.size() == 1);
   }
 }
 

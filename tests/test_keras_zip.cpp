@@ -103,9 +103,17 @@ TEST_CASE("keras_zip: the real Keras 3.4.1 .keras file loads and reaches its pub
     MESSAGE("SKIPPED: no " << kFixture << " or no Fashion-MNIST test set");
     return;
   }
-  Sequential<float> model = load_model<float>(kFixture);
+  std::vector<LoadWarning> warnings;
+  LoadOptions o;
+  o.on_warning = [&](const LoadWarning& w) { warnings.push_back(w); };
+  Sequential<float> model = load_model<float>(kFixture, o);
   CHECK(model.count_params() == 333526);
   CHECK(model.optimizer().class_name() == "Adam");
+  CHECK(warnings.empty());
+  // compile_config's metrics ["accuracy"], under sparse_categorical_crossentropy: sparse accuracy, as in Keras.
+  CHECK(model.loss().name() == "sparse_categorical_crossentropy");
+  REQUIRE(model.metric_names() == std::vector<std::string>{"accuracy"});
+  CHECK(dynamic_cast<SparseCategoricalAccuracy<float>*>(model.metrics()[0].get()) != nullptr);
   const double acc = test_accuracy(model, data_dir);
   MESSAGE("hgmldl_keras3.4.1_best-cnn-model.keras: test accuracy " << acc << " (published 0.9125)");
   CHECK(std::abs(acc - 0.9125) <= 0.00005);
@@ -437,6 +445,99 @@ TEST_CASE("keras_zip: uncompiled models, include_optimizer = false, and double d
   save_model(m, tmp_file("sgd_state.keras"));
   CHECK(load_model<double>(tmp_file("sgd_state.keras")).optimizer().iterations() == 1);
   CHECK(load_model<double>(tmp_file("sgd_state.keras"), no_state).optimizer().iterations() == 0);
+}
+
+TEST_CASE(
+    "keras_zip: a compile_config nnlite cannot honour is skipped with warnings; the model loads and predicts the "
+    "same") {
+  Sequential<float> m = keras_zip_test::every_layer_model<float>();
+  m.compile(Adam<float>(2e-3), "categorical_crossentropy", {"accuracy"});
+  const Tensor<float> x = keras_zip_test::fixed_input<float>(3);
+  m.train_on_batch(x, keras_zip_test::fixed_labels<float>(3));
+  const Tensor<float> expected = m.predict(x);
+  const std::string source = tmp_file("honour_source.keras");
+  save_model(m, source);
+  std::string metadata, weights;
+  json config;
+  {
+    const keras_zip_detail::Archive a(source);
+    metadata = keras_zip_detail::read_json_text(a, "metadata.json");
+    config = json::parse(keras_zip_detail::read_json_text(a, "config.json"));
+    const std::vector<char> w = a.read("model.weights.h5", std::uint64_t(1) << 30);
+    weights.assign(w.begin(), w.end());
+  }
+  REQUIRE(config.contains("compile_config"));
+  auto load_with = [&](const std::string& name, const json& compile_config, std::vector<LoadWarning>& warnings) {
+    json c = config;
+    c["compile_config"] = compile_config;
+    const std::string path = tmp_file(name);
+    write_zip(path, {{"metadata.json", metadata}, {"config.json", c.dump()}, {"model.weights.h5", weights}});
+    LoadOptions o;
+    o.on_warning = [&](const LoadWarning& w) { warnings.push_back(w); };
+    Sequential<float> loaded = load_model<float>(path, o);
+    const Tensor<float> p = loaded.predict(x);
+    REQUIRE(p.shape() == expected.shape());
+    CHECK(std::memcmp(p.data(), expected.data(), sizeof(float) * static_cast<std::size_t>(p.size())) == 0);
+    for (const auto& w : warnings) CHECK(contains(w.message, path));
+    return loaded;
+  };
+  const json cc = config["compile_config"];
+
+  SUBCASE("an unknown loss (a registered custom object): uncompiled, reported by name") {
+    json c = cc;
+    c["loss"] = {{"module", nullptr},
+                 {"class_name", "MyLoss"},
+                 {"config", {{"name", "my_loss"}}},
+                 {"registered_name", "Custom>MyLoss"}};
+    std::vector<LoadWarning> w;
+    CHECK_FALSE(load_with("unknown_loss.keras", c, w).compiled());
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].item == "loss");
+    CHECK(w[0].name == "my_loss");
+  }
+  SUBCASE("an unknown optimizer: Adam's defaults, and optimizer/vars left alone") {
+    json c = cc;
+    c["optimizer"] = {{"module", "keras.optimizers"},
+                      {"class_name", "Lion"},
+                      {"config", {{"name", "lion"}, {"learning_rate", 1e-4}}},
+                      {"registered_name", nullptr}};
+    std::vector<LoadWarning> w;
+    Sequential<float> loaded = load_with("unknown_optimizer.keras", c, w);
+    REQUIRE(loaded.compiled());
+    CHECK(loaded.optimizer().class_name() == "Adam");
+    CHECK(loaded.optimizer().learning_rate() == doctest::Approx(0.001));
+    CHECK(loaded.optimizer().iterations() == 0);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].item == "optimizer");
+    CHECK(w[0].name == "Lion");
+    // The file's own Adam (learning rate 2e-3) with its one step, for comparison.
+    std::vector<LoadWarning> none;
+    Sequential<float> same = load_with("own_optimizer.keras", cc, none);
+    CHECK(none.empty());
+    CHECK(same.optimizer().learning_rate() == doctest::Approx(2e-3));
+    CHECK(same.optimizer().iterations() == 1);
+  }
+  SUBCASE("Keras 3 metrics: strings and serialized metrics nnlite has are compiled, the others reported") {
+    json c = cc;
+    c["metrics"] = json::parse(R"(["accuracy",
+      {"module": "keras.metrics", "class_name": "CategoricalAccuracy",
+       "config": {"name": "categorical_accuracy", "dtype": "float32"}, "registered_name": null},
+      {"module": "keras.metrics", "class_name": "AUC", "config": {"name": "auc", "num_thresholds": 200,
+       "curve": "ROC", "summation_method": "interpolation", "multi_label": false, "num_labels": null,
+       "label_weights": null, "from_logits": false, "thresholds": null, "dtype": "float32"}, "registered_name": null},
+      {"module": "keras.metrics", "class_name": "AUC", "config": {"name": "pr_auc", "curve": "PR"},
+       "registered_name": null},
+      {"module": null, "class_name": "MyMetric", "config": {"name": "mine"}, "registered_name": "Custom>MyMetric"}])");
+    std::vector<LoadWarning> w;
+    Sequential<float> loaded = load_with("metrics.keras", c, w);
+    REQUIRE(loaded.compiled());
+    CHECK(loaded.metric_names() == std::vector<std::string>{"accuracy", "categorical_accuracy", "auc"});
+    REQUIRE(w.size() == 2);
+    CHECK(w[0].name == "pr_auc");
+    CHECK(contains(w[0].message, "curve"));
+    CHECK(w[1].name == "mine");
+    CHECK(w[1].item == "metric");
+  }
 }
 
 TEST_CASE("keras_zip: saving is atomic and checks names and directories") {

@@ -54,9 +54,21 @@ void add_train_options(CLI::App* app, Config& config, RunOptions& run) {
   app->add_option("--batch-size", config.batch_size, "Images per training batch")
       ->check(CLI::Range(Index(1), Index(1) << 20))
       ->capture_default_str();
-  app->add_option("--learning-rate", config.learning_rate, "Adam's learning rate")
+  app->add_option("--learning-rate", config.learning_rate, "The optimizer's learning rate")
       ->check(kPositive)
       ->capture_default_str();
+  app->add_option("--optimizer", config.optimizer,
+                  "Optimizer, by any name nnlite's optimizer registry knows (" +
+                      nnlite::optimizer_registry<float>().supported() +
+                      ", or their lower-case names), with Keras' defaults except --learning-rate")
+      ->capture_default_str();
+  // (A learning-rate schedule option, --lr-schedule, would go here, next to the optimizer it drives.)
+  app->add_option("--early-stopping", config.early_stopping,
+                  "Stop an iteration once val_loss has not improved for PATIENCE epochs and keep its best epoch's "
+                  "weights (Keras' EarlyStopping(monitor='val_loss', patience=PATIENCE, restore_best_weights=True)); "
+                  "off by default")
+      ->type_name("PATIENCE")
+      ->check(CLI::Range(0, 100000));
   app->add_option("--seed", config.seed, "Seed of every split, initialisation, shuffle and dropout mask")
       ->capture_default_str();
   app->add_option("--train-limit", config.train_limit,
@@ -78,7 +90,11 @@ void add_train_options(CLI::App* app, Config& config, RunOptions& run) {
   app->add_flag("--term-while-writing", run.term_while_writing)->group("");
 }
 
-int train(const Config& config, const RunOptions& run) {
+int train(Config config, const RunOptions& run) {
+  // The optimizer by its canonical class name ("sgd" -> "SGD"), so that checkpoints of either spelling match; an
+  // unknown name is the registry's error, listing the supported ones, before any data is read.
+  (void)make_optimizer(config);
+  config.optimizer = nnlite::optimizer_registry<float>().canonical(config.optimizer);
   if (config.train_limit != 0 && config.train_limit < 10)
     throw nnlite::ArgumentError("--train-limit must be 0 (all images) or at least 10, got " +
                                 std::to_string(config.train_limit));
@@ -92,8 +108,13 @@ int train(const Config& config, const RunOptions& run) {
 
   if (!run.quiet) {
     std::cout << "Study: model " << config.model << ", " << config.iterations << " iteration(s) x " << config.epochs
-              << " epoch(s), batch size " << config.batch_size << ", Adam(" << config.learning_rate << "), seed "
-              << config.seed << ", " << nnlite::num_threads() << " thread(s), output in " << run.out_dir << "\n\n"
+              << " epoch(s), batch size " << config.batch_size << ", " << config.optimizer << "(learning_rate "
+              << config.learning_rate << ")"
+              << (config.early_stopping >= 0
+                      ? ", early stopping (patience " + std::to_string(config.early_stopping) + ")"
+                      : std::string())
+              << ", seed " << config.seed << ", " << nnlite::num_threads() << " thread(s), output in " << run.out_dir
+              << "\n\n"
               << make_model(config, 1).summary();
   }
 
@@ -119,25 +140,61 @@ int train(const Config& config, const RunOptions& run) {
   return select_and_report(run, &data);
 }
 
+// The compiled loss as the report names it: "sparse_categorical_crossentropy (from_logits=true)".
+std::string loss_description(const nnlite::Sequential<float>& model) {
+  const nnlite::Loss<float>& loss = model.loss();
+  std::string s = loss.name();
+  const json c = loss.config();
+  if (c.contains("from_logits") && c["from_logits"] == true) s += " (from_logits=true)";
+  return s;
+}
+
 int evaluate(const std::string& model_path, const RunOptions& run, bool as_json, bool isolate,
              const Preprocessing& pre) {
   // The file may come from anywhere: read it in a child process first, so that HDF5 crashing on a corrupt or
   // hostile file is an error message here rather than a crash (LoadOptions::isolate).
   nnlite::LoadOptions options;
   options.isolate = isolate;
+  // Whatever the file was compiled with loads: what nnlite lacks is a warning (a loss it lacks leaves the model
+  // uncompiled, so only accuracy can be reported).
+  std::vector<nnlite::LoadWarning> warnings;
+  options.on_warning = [&](const nnlite::LoadWarning& w) { warnings.push_back(w); };
   nnlite::Sequential<float> model = nnlite::load_model<float>(model_path, options);
+  for (const auto& w : warnings) std::cerr << "fashion_mnist: warning: " << w.message << '\n';
+  std::string loss_name, no_loss_reason;
+  if (model.compiled()) {
+    loss_name = loss_description(model);
+  } else {
+    no_loss_reason = "the model is not compiled";
+    for (const auto& w : warnings)
+      if (w.item == "loss" || w.item == "training_config") no_loss_reason = w.message;
+  }
   const std::string dir = resolve_data_dir(run.data_dir);
   const nnlite::MnistData data = nnlite::load_fashion_mnist(dir);
   const TestResult t = evaluate_on_test(model, data.test, pre);
   if (as_json) {
-    std::cout << json{{"model", model_path},     {"data_dir", dir},          {"test_samples", data.test.n},
-                      {"test_loss", t.loss},     {"test_accuracy", t.accuracy}, {"preprocessing", pre.str()},
-                      {"scale", pre.custom ? json(pre.scale) : json(1.0 / 255.0)}, {"offset", pre.offset}}
-                     .dump(2)
-              << '\n';
+    json warning_list = json::array();
+    for (const auto& w : warnings) warning_list.push_back({{"item", w.item}, {"name", w.name}, {"message", w.message}});
+    json out{{"model", model_path},
+             {"data_dir", dir},
+             {"test_samples", data.test.n},
+             {"loss", t.has_loss ? json(loss_name) : json(nullptr)},
+             {"test_loss", t.has_loss ? json(t.loss) : json(nullptr)},
+             {"test_accuracy", t.accuracy},
+             {"preprocessing", pre.str()},
+             {"scale", pre.custom ? json(pre.scale) : json(1.0 / 255.0)},
+             {"offset", pre.offset},
+             {"warnings", warning_list}};
+    if (!t.has_loss) out["no_loss_reason"] = no_loss_reason;
+    std::cout << out.dump(2) << '\n';
   } else {
-    std::cout << "Model: " << model_path << "\nPreprocessing: " << pre.str() << "\nTest loss: " << fmt(t.loss) << "\nTest accuracy: " << fmt(t.accuracy)
-              << " (" << static_cast<long>(t.accuracy * static_cast<double>(data.test.n) + 0.5) << " of " << data.test.n
+    std::cout << "Model: " << model_path << "\nPreprocessing: " << pre.str() << '\n';
+    if (t.has_loss)
+      std::cout << "Loss: " << loss_name << "\nTest loss: " << fmt(t.loss) << '\n';
+    else
+      std::cout << "Test loss: not available (" << no_loss_reason << ")\n";
+    std::cout << "Test accuracy: " << fmt(t.accuracy) << " ("
+              << static_cast<long>(t.accuracy * static_cast<double>(data.test.n) + 0.5) << " of " << data.test.n
               << " test images of " << dir << ")\n";
   }
   return 0;

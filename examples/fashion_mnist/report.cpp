@@ -91,15 +91,21 @@ std::string report_markdown(const StudyReport& r) {
 
   md << "## Setup\n\n| setting | value |\n|---|---|\n"
      << "| model | " << c.model << " |\n| iterations | " << c.iterations << " |\n| epochs | " << c.epochs
-     << " |\n| batch size | " << c.batch_size << " |\n| optimizer | Adam, learning rate " << c.learning_rate
+     << " |\n| batch size | " << c.batch_size << " |\n| optimizer | " << c.optimizer << ", learning rate "
+     << c.learning_rate
+     << (c.early_stopping >= 0
+             ? ", early stopping (patience " + std::to_string(c.early_stopping) + ", best weights restored)"
+             : "")
      << " |\n| seed | " << c.seed << " |\n| training images | " << r.train_images
-     << (c.train_limit > 0 ? " (--train-limit)" : "") << ", each iteration split " << fmt(100 * (1 - c.validation_fraction), 0)
-     << "/" << fmt(100 * c.validation_fraction, 0) << " into training/validation |\n| data | `" << r.data_dir
-     << "` |\n| training time | " << nnlite::format_duration(training_seconds(r)) << " (all epochs), test "
+     << (c.train_limit > 0 ? " (--train-limit)" : "") << ", each iteration split "
+     << fmt(100 * (1 - c.validation_fraction), 0) << "/" << fmt(100 * c.validation_fraction, 0)
+     << " into training/validation |\n| data | `" << r.data_dir << "` |\n| training time | "
+     << nnlite::format_duration(training_seconds(r)) << " (all epochs), test "
      << nnlite::format_duration(r.test.seconds) << " |\n\n";
 
   md << "## Iterations\n\nEach iteration trains a new model on a new random split; the model with the lowest "
-        "validation loss after its last epoch is kept.\n\n"
+        "validation loss after its last epoch (with --early-stopping: its best epoch, whose weights it restores) is "
+        "kept.\n\n"
      << "| iteration | status | epochs | final val_loss | final val_accuracy | best epoch | its val_loss | its "
         "val_accuracy | time |\n|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& it : r.iterations) {
@@ -109,9 +115,9 @@ std::string report_markdown(const StudyReport& r) {
       const auto b = static_cast<std::size_t>(it.best_epoch());
       double secs = 0;
       for (double s : it.history.seconds) secs += s;
-      md << fmt(it.history["val_loss"].back()) << " | " << fmt(it.history["val_accuracy"].back()) << " | " << b + 1 << " | "
-         << fmt(it.history["val_loss"][b]) << " | " << fmt(it.history["val_accuracy"][b]) << " | "
-         << nnlite::format_duration(secs) << " |\n";
+      md << fmt(it.history["val_loss"][it.model_epoch()]) << " | " << fmt(it.history["val_accuracy"][it.model_epoch()])
+         << " | " << b + 1 << " | " << fmt(it.history["val_loss"][b]) << " | " << fmt(it.history["val_accuracy"][b])
+         << " | " << nnlite::format_duration(secs) << " |\n";
     } else {
       md << "| | | | | |\n";
     }

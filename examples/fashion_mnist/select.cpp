@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <nnlite/io/checkpoint.hpp>
 #include <numeric>
 #include <sstream>
@@ -32,7 +33,8 @@ TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Data
   double loss_sum = 0;
   Index correct = 0;
   nnlite::Tensor<float> x, y, labels;
-  const bool sparse = model.loss().target_shape(model.output_shape()) != nnlite::Shape{classes};
+  r.has_loss = model.compiled();
+  const bool sparse = r.has_loss && model.loss().target_shape(model.output_shape()) != nnlite::Shape{classes};
   const Index batch = 250;  // inference only: a larger batch is faster and changes no per-sample value
   std::vector<Index> idx(static_cast<std::size_t>(batch));
   for (Index begin = 0; begin < test.n; begin += batch) {
@@ -49,12 +51,12 @@ TestResult evaluate_on_test(nnlite::Sequential<float>& model, const nnlite::Data
       labels.resize(nnlite::Shape{count});
       for (Index k = 0; k < count; ++k) labels[k] = static_cast<float>(test.labels[static_cast<std::size_t>(begin + k)]);
     }
-    loss_sum += model.compute_loss(sparse ? labels : y, p) * static_cast<double>(count);
+    if (r.has_loss) loss_sum += model.compute_loss(sparse ? labels : y, p) * static_cast<double>(count);
     correct += nnlite::count_correct(p, y);
     for (int k : nnlite::argmax_rows(p)) r.predicted.push_back(k);
     for (Index k = 0; k < count; ++k) r.truth.push_back(test.labels[static_cast<std::size_t>(begin + k)]);
   }
-  r.loss = loss_sum / static_cast<double>(test.n);
+  r.loss = r.has_loss ? loss_sum / static_cast<double>(test.n) : std::numeric_limits<double>::quiet_NaN();
   r.accuracy = static_cast<double>(correct) / static_cast<double>(test.n);
   r.confusion = nnlite::confusion_matrix(r.truth, r.predicted, static_cast<int>(classes));
   r.per_class = nnlite::per_class_report(r.confusion);
@@ -71,8 +73,10 @@ void print_iterations(const std::vector<IterationRecord>& iterations, int best) 
               << status_name(r.status) << std::setw(8) << r.epochs_done();
     if (r.epochs_done() > 0 && r.history.has_validation()) {
       const auto b = static_cast<std::size_t>(r.best_epoch());
-      std::cout << std::setw(16) << fmt(r.history["val_loss"].back()) << std::setw(10) << fmt(r.history["val_accuracy"].back())
-                << std::setw(12) << b + 1 << std::setw(10) << fmt(r.history["val_loss"][b]) << fmt(r.history["val_accuracy"][b]);
+      const auto m = r.model_epoch();  // the last epoch, or the one --early-stopping restored
+      std::cout << std::setw(16) << fmt(r.history["val_loss"][m]) << std::setw(10) << fmt(r.history["val_accuracy"][m])
+                << std::setw(12) << b + 1 << std::setw(10) << fmt(r.history["val_loss"][b])
+                << fmt(r.history["val_accuracy"][b]);
     }
     std::cout << std::right << '\n';
   }
@@ -126,8 +130,10 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
       left_out.push_back(std::to_string(r.iteration) + " (" + status_name(r.status) + ")");
       continue;
     }
-    const double v = r.history["val_loss"].back();
-    if (best == 0 || v < state.iterations[static_cast<std::size_t>(best - 1)].history["val_loss"].back()) best = r.iteration;
+    // The val_loss of the model the iteration ended with: its last epoch's, or with --early-stopping its best's.
+    const auto model_val_loss = [](const IterationRecord& it) { return it.history["val_loss"][it.model_epoch()]; };
+    if (best == 0 || model_val_loss(r) < model_val_loss(state.iterations[static_cast<std::size_t>(best - 1)]))
+      best = r.iteration;
   }
   if (!run.quiet) print_iterations(state.iterations, best);
   if (best == 0)
@@ -142,8 +148,9 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
   nnlite::load_checkpoint(checkpoint_path(run.out_dir, best), model);
   const IterationRecord& winner = state.iterations[static_cast<std::size_t>(best - 1)];
   if (!run.quiet)
-    std::cout << "\nBest: iteration " << best << " (final val_loss " << fmt(winner.history["val_loss"].back())
-              << "); evaluating it on " << data.sets.test.n << " test images\n";
+    std::cout << "\nBest: iteration " << best << " (final val_loss "
+              << fmt(winner.history["val_loss"][winner.model_epoch()]) << "); evaluating it on " << data.sets.test.n
+              << " test images\n";
 
   StudyReport report;
   report.config = config;

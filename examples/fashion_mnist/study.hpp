@@ -24,6 +24,11 @@ struct Config {
   int epochs = 50;
   Index batch_size = 32;
   double learning_rate = 1e-3;
+  // Any class name the optimizer registry knows (--optimizer; stored canonical: "sgd" -> "SGD"), with Keras' defaults
+  // except learning_rate. A learning-rate schedule (a later --lr-schedule) belongs beside these two.
+  std::string optimizer = "Adam";
+  // --early-stopping: EarlyStopping's patience on val_loss, restoring the best weights; -1: off.
+  int early_stopping = -1;
   std::uint64_t seed = 42;
   Index train_limit = 0;  // use only the first N training images; 0: all of them
   double validation_fraction = 0.2;
@@ -97,9 +102,16 @@ StudyData load_study_data(const std::string& dir, Index train_limit, bool quiet)
 // The seed of iteration i's split (1-based), derived from --seed; model_seed (study_models.hpp) seeds its model.
 std::uint64_t split_seed(std::uint64_t seed, int iteration);
 
+// The run's optimizer: config.optimizer with Keras' defaults and config.learning_rate. An unknown name is the
+// registry's UnsupportedError listing the supported ones.
+inline std::unique_ptr<nnlite::Optimizer<float>> make_optimizer(const Config& config) {
+  return nnlite::make_optimizer<float>(
+      json{{"class_name", config.optimizer}, {"config", {{"learning_rate", config.learning_rate}}}}, "--optimizer");
+}
+
 // A fresh, compiled study model with the iteration's seed (study_models.hpp says how).
 inline nnlite::Sequential<float> make_model(const Config& config, int iteration) {
-  return compiled_study_model<float>(config.model, model_seed(config.seed, iteration), config.learning_rate);
+  return compiled_study_model<float>(config.model, model_seed(config.seed, iteration), *make_optimizer(config));
 }
 
 // ---- train.cpp -------------------------------------------------------------------------------------------------
@@ -115,6 +127,12 @@ struct IterationRecord {
   Index train_samples = 0, val_samples = 0;
   nnlite::History history;
   std::string error;  // why it diverged
+  int restored_epoch = -1;  // 0-based epoch whose weights the model ended with (--early-stopping); -1: the last
+
+  // The epoch the iteration's model comes from: its val_loss is what the selection compares.
+  std::size_t model_epoch() const {
+    return restored_epoch >= 0 ? static_cast<std::size_t>(restored_epoch) : history.size() - 1;
+  }
 
   int epochs_done() const { return static_cast<int>(history.size()); }
   int best_epoch() const;  // 0-based index of the lowest val_loss; -1 without any epoch
@@ -160,6 +178,7 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
 
 struct TestResult {
   double loss = 0, accuracy = 0;
+  bool has_loss = true;  // false: the model is not compiled (its file's loss is one nnlite lacks), accuracy only
   std::vector<int> predicted, truth;
   std::vector<std::vector<long>> confusion;
   std::vector<nnlite::ClassReport> per_class;
@@ -167,7 +186,8 @@ struct TestResult {
 };
 
 // Loss, accuracy and every prediction over the whole test set (the same numbers for a model from a checkpoint
-// and the same model read back from best_model.h5).
+// and the same model read back from best_model.h5). The loss is the model's compiled one, fed the labels it takes
+// (class indices for a sparse loss, one-hot otherwise); an uncompiled model gives accuracy only (has_loss false).
 // The pixel preprocessing a model expects: pixels / 255 (the study's, bit-identical to numpy's float32 x / 255) unless
 // `custom`, then pixel * scale + offset in float (Keras' Rescaling(scale, offset); e.g. scale 1/127.5, offset -1).
 struct Preprocessing {

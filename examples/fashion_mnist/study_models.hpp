@@ -56,14 +56,21 @@ inline std::uint64_t model_seed(std::uint64_t seed, int iteration) {
   return nnlite::derive_seed(seed, 0x6000 + static_cast<std::uint64_t>(iteration));
 }
 
-// A fresh model as the study trains it: seeded before compile() (which creates the weights), Adam at
-// `learning_rate` on categorical cross-entropy, with accuracy.
+// A fresh model as the study trains it: seeded before compile() (which creates the weights), `optimizer` on
+// categorical cross-entropy, with accuracy.
 template <class Scalar>
-nnlite::Sequential<Scalar> compiled_study_model(const std::string& which, std::uint64_t seed, double learning_rate) {
+nnlite::Sequential<Scalar> compiled_study_model(const std::string& which, std::uint64_t seed,
+                                                const nnlite::Optimizer<Scalar>& optimizer) {
   nnlite::Sequential<Scalar> model = study_model<Scalar>(which);
   model.set_seed(seed);
-  model.compile(nnlite::Adam<Scalar>(learning_rate), "categorical_crossentropy", {"accuracy"});
+  model.compile(optimizer, "categorical_crossentropy", {"accuracy"});
   return model;
+}
+
+// The study's own: Adam at `learning_rate`.
+template <class Scalar>
+nnlite::Sequential<Scalar> compiled_study_model(const std::string& which, std::uint64_t seed, double learning_rate) {
+  return compiled_study_model<Scalar>(which, seed, nnlite::Adam<Scalar>(learning_rate));
 }
 
 }  // namespace study

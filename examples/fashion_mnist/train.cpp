@@ -33,6 +33,8 @@ json Config::to_json() const {
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"learning_rate", learning_rate},
+          {"optimizer", optimizer},
+          {"early_stopping", early_stopping},
           {"seed", seed},
           {"train_limit", train_limit},
           {"validation_fraction", validation_fraction}};
@@ -45,6 +47,8 @@ Config Config::from_json(const json& j) {
   c.epochs = j.at("epochs").get<int>();
   c.batch_size = j.at("batch_size").get<Index>();
   c.learning_rate = j.at("learning_rate").get<double>();
+  c.optimizer = j.value("optimizer", c.optimizer);  // checkpoints from before these options: the study's defaults
+  c.early_stopping = j.value("early_stopping", c.early_stopping);
   c.seed = j.at("seed").get<std::uint64_t>();
   c.train_limit = j.at("train_limit").get<Index>();
   c.validation_fraction = j.at("validation_fraction").get<double>();
@@ -77,7 +81,7 @@ json IterationRecord::to_json() const {
   for (double s : history.seconds) seconds += s;
   j["seconds"] = seconds;
   if (epochs_done() > 0 && history.has_validation()) {
-    const auto last = history.size() - 1;
+    const auto last = model_epoch();  // the epoch the model comes from: the last, or --early-stopping's best
     j["loss"] = history["loss"][last];
     j["accuracy"] = history["accuracy"][last];
     j["val_loss"] = history["val_loss"][last];
@@ -86,6 +90,7 @@ json IterationRecord::to_json() const {
     j["best_epoch"] = best + 1;  // 1-based, as printed during training
     j["best_val_loss"] = history["val_loss"][best];
     j["best_val_accuracy"] = history["val_accuracy"][best];
+    if (restored_epoch >= 0) j["restored_epoch"] = restored_epoch + 1;  // 1-based: the model's weights are its
   }
   if (!error.empty()) j["error"] = error;
   return j;
@@ -94,6 +99,10 @@ json IterationRecord::to_json() const {
 std::string checkpoint_dir(const std::string& out_dir) { return join(out_dir, "checkpoints"); }
 std::string checkpoint_path(const std::string& out_dir, int iteration) {
   return join(checkpoint_dir(out_dir), "iteration_" + std::to_string(iteration) + ".ckpt");
+}
+// --early-stopping: the weights of the best epoch so far, while a later epoch's are in the checkpoint.
+static std::string best_weights_path(const std::string& out_dir, int iteration) {
+  return join(checkpoint_dir(out_dir), "iteration_" + std::to_string(iteration) + ".best.ckpt");
 }
 static std::string diverged_path(const std::string& out_dir, int iteration) {
   return join(checkpoint_dir(out_dir), "iteration_" + std::to_string(iteration) + ".diverged.json");
@@ -111,6 +120,7 @@ static json iteration_metadata(const IterationRecord& r, const Config& config, c
          {"train_samples", r.train_samples}, {"val_samples", r.val_samples}, {"status", status_name(r.status)},
          {"history", r.history.to_json()}};
   if (!r.error.empty()) j["error"] = r.error;
+  if (r.restored_epoch >= 0) j["restored_epoch"] = r.restored_epoch;
   return j;
 }
 
@@ -125,6 +135,7 @@ static IterationRecord record_from_metadata(const json& m) {
   const std::string s = m.at("status").get<std::string>();
   r.status = s == "finished" ? Status::finished : s == "diverged" ? Status::diverged : Status::running;
   r.error = m.value("error", std::string());
+  r.restored_epoch = m.value("restored_epoch", -1);
   return r;
 }
 
@@ -182,8 +193,9 @@ void check_resumable(const RunState& state, const Config& config, const StudyDat
   if (state.config.is_null()) return;
   const json now = config.to_json();
   std::ostringstream diff;
+  const json defaults = Config().to_json();  // a key newer than the checkpoints: they were made with its default
   for (auto it = now.begin(); it != now.end(); ++it) {
-    const json then = state.config.value(it.key(), json());
+    const json then = state.config.contains(it.key()) ? state.config[it.key()] : defaults.value(it.key(), json());
     if (then != it.value()) diff << "\n  " << it.key() << ": " << then.dump() << " in the checkpoints, " << it.value().dump() << " now";
   }
   if (state.data != data_fingerprint(data))
@@ -276,6 +288,70 @@ class IterationLock {
   int fd_ = -1;
 };
 
+// --early-stopping P: Keras' EarlyStopping(monitor="val_loss", patience=P, restore_best_weights=True), resumable. A
+// resumed run rebuilds its state (wait, best value, epoch and weights) by replaying the checkpoint's val_loss
+// history into it, with the best epoch's weights (from the checkpoint itself when that epoch is the last one done,
+// else from iteration_<i>.best.ckpt, written after the checkpoint of every epoch that improved).
+class StudyEarlyStopping : public nnlite::Callback<float> {
+ public:
+  StudyEarlyStopping(int patience, const nnlite::History& past, std::vector<nnlite::Tensor<float>> best_weights)
+      : es_(options(patience)), patience_(patience), past_(past), best_weights_(std::move(best_weights)) {}
+
+  // The best epoch of the epochs in `past` (0-based), by EarlyStopping's own rule; -1 without any.
+  static int best_epoch_of(int patience, const nnlite::History& past, nnlite::Sequential<float>& model) {
+    if (past.size() == 0) return -1;
+    nnlite::EarlyStoppingOptions o = options(patience);
+    o.restore_best_weights = false;
+    nnlite::EarlyStopping<float> probe(o);
+    probe.model = &model;
+    probe.on_train_begin({});
+    for (std::size_t e = 0; e < past.size(); ++e) {
+      nnlite::Logs logs{{"val_loss", past["val_loss"][e]}};
+      probe.on_epoch_end(static_cast<int>(e), logs);
+    }
+    model.stop_training = false;
+    return probe.best_epoch();
+  }
+
+  void on_train_begin(const nnlite::Logs& logs) override {
+    es_.model = this->model;
+    es_.params = this->params;
+    es_.on_train_begin(logs);
+    if (past_.size() == 0) return;
+    const int best = best_epoch_of(patience_, past_, *this->model);
+    const std::vector<nnlite::Tensor<float>> now = this->model->get_weights();
+    for (std::size_t e = 0; e < past_.size(); ++e) {  // EarlyStopping copies the weights at each improvement
+      if (static_cast<int>(e) == best) this->model->set_weights(best_weights_);
+      nnlite::Logs l{{"val_loss", past_["val_loss"][e]}};
+      es_.on_epoch_end(static_cast<int>(e), l);
+      if (static_cast<int>(e) == best) this->model->set_weights(now);
+    }
+    this->model->stop_training = false;
+  }
+  void on_epoch_end(int epoch, nnlite::Logs& logs) override {
+    es_.on_epoch_end(epoch, logs);
+    if (es_.best_epoch() == epoch) best_weights_ = this->model->get_weights();
+  }
+  void on_train_end(const nnlite::Logs& logs) override { es_.on_train_end(logs); }
+
+  int best_epoch() const { return es_.best_epoch(); }
+  // Puts the best epoch's weights into the model now (EarlyStopping does it again at the end of fit, to the same).
+  void restore_best() { this->model->set_weights(best_weights_); }
+
+ private:
+  static nnlite::EarlyStoppingOptions options(int patience) {
+    nnlite::EarlyStoppingOptions o;
+    o.monitor = "val_loss";
+    o.patience = patience;
+    o.restore_best_weights = true;
+    return o;
+  }
+  nnlite::EarlyStopping<float> es_;
+  int patience_;
+  const nnlite::History past_;  // the epochs done before this run
+  std::vector<nnlite::Tensor<float>> best_weights_;
+};
+
 }  // namespace
 
 IterationRecord train_iteration(const Config& config, const RunOptions& run, const StudyData& data, int iteration,
@@ -318,6 +394,26 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
     std::cout << '\n' << std::flush;
   }
 
+  // --early-stopping: the state of the epochs done so far comes back with the best epoch's weights.
+  std::unique_ptr<StudyEarlyStopping> early_stopping;
+  const std::string best_path = best_weights_path(run.out_dir, iteration);
+  if (config.early_stopping >= 0) {
+    std::vector<nnlite::Tensor<float>> best_weights;
+    const int best = StudyEarlyStopping::best_epoch_of(config.early_stopping, rec.history, model);
+    if (best >= 0 && best + 1 == rec.epochs_done()) {
+      best_weights = model.get_weights();  // the checkpoint's own
+    } else if (best >= 0) {
+      nnlite::Sequential<float> copy = make_model(config, iteration);
+      const json meta = fs::exists(best_path) ? nnlite::load_checkpoint(best_path, copy) : json();
+      if (meta.value("epoch", -1) != best)
+        throw ResumeError("cannot resume iteration " + std::to_string(iteration) + " with --early-stopping: '" +
+                          best_path + "' does not hold the weights of its best epoch " + std::to_string(best + 1) +
+                          "; delete '" + path + "' to train it again");
+      best_weights = copy.get_weights();
+    }
+    early_stopping = std::make_unique<StudyEarlyStopping>(config.early_stopping, rec.history, std::move(best_weights));
+  }
+
   const std::string csv_path = join(run.out_dir, "history_iter" + std::to_string(iteration) + ".csv");
   // After every epoch: the record, the checkpoint and the CSV, all written atomically.
   struct SaveEachEpoch : nnlite::Callback<float> {
@@ -330,12 +426,22 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
   } save_each_epoch;
   save_each_epoch.done = [&](int epoch, const nnlite::Logs& logs, double seconds) {
     rec.history.append(epoch, logs, seconds);
-    rec.status = rec.epochs_done() >= config.epochs ? Status::finished : Status::running;
+    // The last epoch: all of them, or early stopping's patience ran out (it then restores the best epoch's weights).
+    const bool last = rec.epochs_done() >= config.epochs || model.stop_training;
+    rec.status = last ? Status::finished : Status::running;
+    if (early_stopping && last) {
+      early_stopping->restore_best();  // the checkpoint holds the model the iteration ends with
+      rec.restored_epoch = early_stopping->best_epoch();
+    }
     {
       const WritingFiles writing;  // a stop signal now waits for both files
       nnlite::save_checkpoint(path, model, iteration_metadata(rec, config, data));
       if (run.term_while_writing) ::raise(SIGTERM);
       nnlite::write_text_atomically(csv_path, rec.history.to_csv());
+      // After the checkpoint: a stop in between leaves the best epoch's weights in the checkpoint itself.
+      if (early_stopping && !last && early_stopping->best_epoch() == epoch)
+        nnlite::save_checkpoint(best_path, model, json{{"epoch", epoch}});
+      if (early_stopping && last) fs::remove(best_path);  // the checkpoint holds the best weights now
     }
     clock.epoch_done(seconds);
     if (!run.quiet) std::cout << clock.line() << '\n' << std::flush;
@@ -353,8 +459,17 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
   options.verbose = run.quiet ? 0 : 1;
   options.terminate_on_nan = true;
   options.callbacks = {&save_each_epoch};
+  // EarlyStopping first: the epoch's checkpoint then knows whether training stops there.
+  if (early_stopping) options.callbacks.insert(options.callbacks.begin(), early_stopping.get());
   try {
     model.fit(train, &val, options);
+    if (early_stopping && !run.quiet)
+      std::cout << (rec.epochs_done() < config.epochs
+                        ? "Early stopping after epoch " + std::to_string(rec.epochs_done()) +
+                              " (val_loss has not improved for " + std::to_string(config.early_stopping) +
+                              " epoch(s)); "
+                        : std::string())
+                << "restored the weights of the best epoch, " << rec.restored_epoch + 1 << '\n';
   } catch (const nnlite::NumericError& e) {
     // The checkpoint of the last good epoch stays as it is; the note keeps a rerun from training this again
     // (it would diverge the same way) and keeps this iteration out of the selection.

@@ -1,20 +1,27 @@
 // nnlite/io/keras_config.hpp: Keras' JSON configs, both ways, without any container: a Sequential model as
-// model_config (and back, through the layer registry), the compiled state as training_config (optimizer and loss, and
-// back through their registries). The .h5 (keras_h5.hpp) and .keras containers both store these.
+// model_config (and back, through the layer registry), the compiled state as training_config (optimizer, loss and
+// metrics, and back through their registries, skipping with a LoadWarning what nnlite cannot honour). The .h5
+// (keras_h5.hpp) and .keras containers both store these.
 #pragma once
 
+#include <cctype>
 #include <cstdint>
+#include <functional>
+#include <iostream>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include "../core/config.hpp"
 #include "../core/error.hpp"
 #include "../layers/registry.hpp"
 #include "../model/losses.hpp"
+#include "../model/metrics.hpp"
 #include "../model/sequential.hpp"
 #include "../optim/registry.hpp"
 
@@ -37,10 +44,26 @@ struct SaveOptions {
 /// relu6(x + 3) / 6. By default the file's keras_version decides (2.x: tf.keras 2; 3.x or none, as in .keras: Keras 3).
 enum class HardSigmoidForm { from_keras_version, keras3, tf_keras2 };
 
+/// One part of a file's training config that load_model() could not honour and skipped: a warning, as Keras warns,
+/// never an error, so the model still loads for inference.
+struct LoadWarning {
+  /// What was skipped: "loss", "metric", "optimizer", "optimizer state" or "training_config" (all of it).
+  std::string item;
+  /// Its name as the file gives it: "focal_loss", "f1_score", "Lion" (a metric's logs name when it has one).
+  std::string name;
+  /// The whole warning: the file, what was skipped and why, and what the model got instead.
+  std::string message;
+};
+
 /// How load_model() reads a Keras file: limits, isolation in a child process, compile or not.
 struct LoadOptions {
-  /// Compile with training_config's optimizer and loss (Adam defaults and categorical_crossentropy without one).
+  /// Compile with training_config's optimizer, loss and metrics (Adam defaults, categorical_crossentropy and
+  /// accuracy when there is no training_config). What nnlite lacks or refuses is skipped with a LoadWarning: an
+  /// unknown optimizer (or option) compiles with Adam's defaults, an unknown metric is left out, an unknown loss
+  /// leaves the model uncompiled; none of them stops the model from loading.
   bool compile = true;
+  /// Receives every LoadWarning, in order; unset, each is printed to std::cerr as "WARNING: <message>".
+  std::function<void(const LoadWarning&)> on_warning;
   /// Restore /optimizer_weights into the optimizer when present and laid out as tf.keras 2.x or Keras 3 write it;
   /// an unrecognised layout leaves a fresh optimizer (Keras warns and does the same).
   bool load_optimizer_state = true;
@@ -181,6 +204,201 @@ std::unique_ptr<Loss<Scalar>> loss_from_training_config(const json& training_con
   if (!training_config.is_object() || !training_config.contains("loss") || training_config["loss"].is_null())
     return std::make_unique<CategoricalCrossentropy<Scalar>>();
   return make_loss<Scalar>(training_config["loss"], source + ": training_config ");
+}
+
+namespace keras_detail {
+
+/// Passes a warning to options.on_warning, or prints it to std::cerr.
+inline void warn(const LoadOptions& o, std::string item, std::string name, std::string message) {
+  const LoadWarning w{std::move(item), std::move(name), std::move(message)};
+  if (o.on_warning) return o.on_warning(w);
+  std::cerr << "WARNING: " << w.message << '\n';
+}
+
+/// The name a serialized object goes by in messages: a string itself, else its config's name, else its class_name.
+inline std::string object_name(const json& spec) {
+  if (spec.is_string()) return spec.get<std::string>();
+  if (spec.is_object()) {
+    if (spec.contains("config") && spec["config"].is_object() && spec["config"].contains("name") &&
+        spec["config"]["name"].is_string())
+      return spec["config"]["name"].get<std::string>();
+    if (spec.contains("class_name") && spec["class_name"].is_string()) return spec["class_name"].get<std::string>();
+  }
+  return dump_json(spec);
+}
+
+/// "TopKCategoricalAccuracy" -> "top_k_categorical_accuracy": a Keras metric class to its function name.
+inline std::string snake_case(const std::string& cls) {
+  std::string out;
+  for (std::size_t i = 0; i < cls.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(cls[i]);
+    if (std::isupper(c) && i > 0) out += '_';
+    out += static_cast<char>(std::tolower(c));
+  }
+  return out;
+}
+
+/// training_config "metrics" as a flat list: a bare string (tf.keras 2.4), a list (per output in tf.keras 2.11:
+/// [[...]]), or a dict per output name.
+inline void flatten_metrics(const json& v, std::vector<json>& out) {
+  if (v.is_null()) return;
+  if (v.is_array()) {
+    for (const auto& e : v) flatten_metrics(e, out);
+  } else if (v.is_object() && !v.contains("class_name")) {
+    for (const auto& e : v.items()) flatten_metrics(e.value(), out);
+  } else {
+    out.push_back(v);
+  }
+}
+
+/// A serialized metric's options that nnlite's metric of that class implements, at the value it implements.
+inline bool metric_option_ok(const std::string& key, const json& value) {
+  if (key == "name" || key == "dtype" || value.is_null()) return true;
+  if (key == "threshold") return value.is_number() && value.get<double>() == 0.5;
+  if (key == "thresholds") return value.is_number() && value.get<double>() == 0.5;
+  if (key == "k") return value.is_number() && value.get<double>() == 5;
+  if (key == "num_thresholds") return value.is_number() && value.get<double>() == 200;
+  if (key == "curve") return value == "ROC";
+  if (key == "summation_method") return value == "interpolation";
+  if (key == "multi_label" || key == "from_logits") return value == false;
+  return false;
+}
+
+/// One metric of training_config as the registry name compile() takes (which is also its logs key), or an empty
+/// name with `why` set when nnlite has no such metric or not with these options.
+template <class Scalar>
+std::string metric_name_for(const json& spec, const MetricContext& context, std::string& why) {
+  const auto& reg = metric_registry<Scalar>();
+  if (spec.is_string()) {
+    const std::string n = spec.get<std::string>();
+    if (reg.contains(n)) return n;
+    why = "nnlite has no metric '" + n + "' (supported: " + reg.supported() + ")";
+    return {};
+  }
+  if (!spec.is_object() || !spec.contains("class_name") || !spec["class_name"].is_string()) {
+    why = "it is not a metric name or a serialized metric";
+    return {};
+  }
+  const std::string cls = spec["class_name"].get<std::string>();
+  const json config = spec.contains("config") && spec["config"].is_object() ? spec["config"] : json::object();
+  const std::string name =
+      config.contains("name") && config["name"].is_string() ? config["name"].get<std::string>() : "";
+  std::string kind;
+  if (cls == "MeanMetricWrapper") {  // tf.keras 2's form of compile(metrics=["accuracy"]): {name, fn}
+    if (!config.contains("fn") || !config["fn"].is_string()) {
+      why = "its MeanMetricWrapper config has no function name ('fn')";
+      return {};
+    }
+    kind = config["fn"].get<std::string>();
+    if (kind == "accuracy") {  // keras.metrics.accuracy, the function: exact equality, not argmax
+      why = "nnlite has no exact-match accuracy (Keras' metrics.accuracy function)";
+      return {};
+    }
+  } else if (cls == "Accuracy" && !reg.contains(cls)) {  // Keras' Accuracy class compares values, not argmaxes
+    why = "nnlite has no exact-match Accuracy metric (its 'accuracy' is categorical, sparse or binary accuracy)";
+    return {};
+  } else {
+    kind = reg.contains(cls) ? cls : snake_case(cls);
+    for (const auto& [key, value] : config.items())
+      if (!metric_option_ok(key, value)) {
+        why = "nnlite's " + cls + " has no option " + key + " = " + dump_json(value);
+        return {};
+      }
+  }
+  if (!reg.contains(kind)) {
+    why = "nnlite has no metric " + cls + (kind != cls ? " ('" + kind + "')" : "") + " (supported: " + reg.supported() +
+          ")";
+    return {};
+  }
+  // Keep the file's name (its logs key) when nnlite knows it as the same metric: "accuracy" for
+  // MeanMetricWrapper(fn=sparse_categorical_accuracy) under a sparse loss.
+  if (!name.empty() && reg.contains(name)) {
+    const auto a = make_metric<Scalar>(name, context), b = make_metric<Scalar>(kind, context);
+    if (typeid(*a) == typeid(*b)) return name;
+  }
+  return kind;
+}
+
+}  // namespace keras_detail
+
+/// What compile_from_training_config() did.
+struct TrainingConfigResult {
+  bool compiled = false;             // false: the loss was skipped, so the model is not compiled
+  bool optimizer_from_file = false;  // the file's optimizer (its saved state may be restored); false: Adam's defaults
+};
+
+/// Compiles `model` with what nnlite can honour of Keras' training_config (null: Adam defaults,
+/// categorical_crossentropy and accuracy): its optimizer (else Adam's defaults), loss (else the model stays
+/// uncompiled) and every metric nnlite has, in tf.keras 2 and Keras 3 forms ("accuracy", "acc", serialized metric
+/// objects, MeanMetricWrapper). Whatever is skipped is reported through options.on_warning, by name and why.
+template <class Scalar>
+TrainingConfigResult compile_from_training_config(Sequential<Scalar>& model, const json& training_config,
+                                                  const std::string& source, const LoadOptions& options) {
+  TrainingConfigResult result;
+  if (!training_config.is_null() && !training_config.is_object()) {
+    keras_detail::warn(options, "training_config", "training_config",
+                       source + ": training_config is not a JSON object, so the model is not compiled");
+    return result;
+  }
+  std::unique_ptr<Loss<Scalar>> loss;
+  try {
+    loss = loss_from_training_config<Scalar>(training_config, source);
+  } catch (const Error& e) {
+    const std::string name = keras_detail::object_name(training_config["loss"]);
+    keras_detail::warn(options, "loss", name,
+                       source + ": skipped the loss '" + name + "': " + e.what() +
+                           "; the model is loaded uncompiled (compile() it to train or evaluate)");
+    return result;
+  }
+  std::unique_ptr<Optimizer<Scalar>> optimizer;
+  try {
+    optimizer = optimizer_from_training_config<Scalar>(training_config, source);
+    result.optimizer_from_file = training_config.is_object() && training_config.contains("optimizer_config") &&
+                                 !training_config["optimizer_config"].is_null();
+  } catch (const Error& e) {
+    const json& spec = training_config["optimizer_config"];
+    std::string name = spec.is_object() && spec.contains("class_name") ? keras_detail::object_name(spec["class_name"])
+                                                                       : keras_detail::object_name(spec);
+    if (name.rfind("Custom>", 0) == 0) name = name.substr(7);
+    keras_detail::warn(options, "optimizer", name,
+                       source + ": skipped the optimizer '" + name + "': " + e.what() +
+                           "; the model is compiled with Adam's defaults instead");
+    optimizer = std::make_unique<Adam<Scalar>>();
+  }
+  std::vector<std::string> metrics;
+  if (training_config.is_null()) {
+    metrics = {"accuracy"};
+  } else {
+    std::vector<json> specs, weighted;
+    if (training_config.contains("metrics")) keras_detail::flatten_metrics(training_config["metrics"], specs);
+    if (training_config.contains("weighted_metrics"))
+      keras_detail::flatten_metrics(training_config["weighted_metrics"], weighted);
+    for (const json& spec : weighted) {
+      const std::string name = keras_detail::object_name(spec);
+      keras_detail::warn(options, "metric", name,
+                         source + ": skipped the weighted metric '" + name +
+                             "': nnlite compiles 'metrics' only, not 'weighted_metrics'");
+    }
+    const MetricContext context{loss->name(), model.output_shape(), loss->target_shape(model.output_shape())};
+    std::set<std::string> seen;
+    for (const json& spec : specs) {
+      std::string why;
+      const std::string name = keras_detail::metric_name_for<Scalar>(spec, context, why);
+      const std::string file_name = keras_detail::object_name(spec);
+      if (name.empty()) {
+        keras_detail::warn(options, "metric", file_name, source + ": skipped the metric '" + file_name + "': " + why);
+      } else if (seen.insert(name).second) {
+        metrics.push_back(name);
+        if (name != file_name && !spec.is_string())
+          keras_detail::warn(options, "metric", file_name,
+                             source + ": the metric '" + file_name + "' is compiled as nnlite's '" + name +
+                                 "', so its logs key is '" + name + "'");
+      }
+    }
+  }
+  model.compile(*optimizer, *loss, metrics);
+  result.compiled = true;
+  return result;
 }
 
 /// The model as Keras' model_config: {"class_name": "Sequential", "config": {"name", "layers": [InputLayer, ...]},

@@ -514,10 +514,12 @@ void load_weights(Sequential<Scalar>& model, const std::string& path, const Load
 }
 
 /// keras.models.load_model("model.h5"): rebuilds the Sequential from model_config, sets its weights (weight_names
-/// order, shapes checked before reading) and, with options.compile, compiles it with training_config's optimizer and
-/// loss (Adam defaults and categorical_crossentropy when there is none) and restores /optimizer_weights if present.
-/// Missing or unreadable file: IoError. Not HDF5, truncated, missing pieces, wrong dtypes: FormatError. Shapes that
-/// do not fit: ShapeError. Layers or options nnlite lacks: UnsupportedError. Every message names the file.
+/// order, shapes checked before reading) and, with options.compile, compiles it with training_config's optimizer,
+/// loss and metrics (compile_from_training_config: Adam defaults, categorical_crossentropy and accuracy when there is
+/// none) and restores /optimizer_weights if present. Parts of training_config nnlite cannot honour are skipped with
+/// a LoadWarning (options.on_warning), never an error. Missing or unreadable file: IoError. Not HDF5, truncated,
+/// missing pieces, wrong dtypes: FormatError. Shapes that do not fit: ShapeError. Layers or layer options nnlite
+/// lacks: UnsupportedError. Every message names the file.
 /// options.isolate: read it in a child process first (see LoadOptions), for files from sources you do not trust.
 /// The format is chosen by the extension as in Keras 3: ".keras" (load_keras_zip), ".h5" or ".hdf5"; any other is
 /// an UnsupportedError naming the accepted ones.
@@ -531,6 +533,7 @@ Sequential<Scalar> load_model(const std::string& path, const LoadOptions& option
   if (options.isolate) {
     LoadOptions inner = options;
     inner.isolate = false;
+    inner.on_warning = [](const LoadWarning&) {};  // the load here reports them
     detail::run_isolated(path, [&] { (void)load_model<Scalar>(path, inner); });
   }
   h5::File f = h5::File::open(path);
@@ -551,21 +554,24 @@ Sequential<Scalar> load_model(const std::string& path, const LoadOptions& option
   if (!options.compile) return model;
 
   json training_config;
-  if (f.has_attribute("training_config"))
-    training_config = parse_json(f.read_string("training_config", options.max_attribute_bytes),
-                                 source + " attribute 'training_config'");
-  if (!training_config.is_null() && !training_config.is_object())
-    throw FormatError(source + " attribute 'training_config' is not a JSON object");
-  json optimizer_config;
-  if (training_config.is_object() && training_config.contains("optimizer_config"))
-    optimizer_config = training_config["optimizer_config"];
-  try {
-    model.compile(*optimizer_from_training_config<Scalar>(training_config, source),
-                  *loss_from_training_config<Scalar>(training_config, source), {"accuracy"});
-  } catch (const UnsupportedError& e) {
-    throw UnsupportedError(std::string(e.what()) + " (load with LoadOptions::compile = false to skip compiling)");
+  if (f.has_attribute("training_config")) {
+    try {
+      training_config = parse_json(f.read_string("training_config", options.max_attribute_bytes),
+                                   source + " attribute 'training_config'");
+    } catch (const FormatError& e) {  // the weights are fine: load them for inference
+      keras_detail::warn(options, "training_config", "training_config",
+                         std::string(e.what()) + "; the model is not compiled");
+      return model;
+    }
   }
-  if (options.load_optimizer_state) keras_detail::read_optimizer_weights(f, model, origin, optimizer_config, options);
+  const TrainingConfigResult compiled = compile_from_training_config(model, training_config, source, options);
+  if (compiled.optimizer_from_file && options.load_optimizer_state && f.has("optimizer_weights") &&
+      !keras_detail::read_optimizer_weights(f, model, origin, training_config["optimizer_config"], options))
+    keras_detail::warn(options, "optimizer state", model.optimizer().class_name(),
+                       source +
+                           ": skipped the optimizer state in /optimizer_weights: its names or shapes are not a "
+                           "layout nnlite maps onto " +
+                           model.optimizer().class_name() + "; the optimizer starts fresh");
   return model;
 }
 

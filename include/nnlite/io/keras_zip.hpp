@@ -461,12 +461,14 @@ void load_keras3_weights(Sequential<Scalar>& model, const std::string& path, con
   keras_zip_detail::load_v3_weights(model, h5::File::open(path), options);
 }
 
-/// keras.models.load_model("m.keras") (Keras 3 native format) for a Sequential model.
+/// keras.models.load_model("m.keras") (Keras 3 native format) for a Sequential model, compiled from compile_config
+/// as load_model compiles an .h5 file from training_config (what nnlite cannot honour is a LoadWarning).
 template <class Scalar>
 Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& options) {
   if (options.isolate) {
     LoadOptions inner = options;
     inner.isolate = false;
+    inner.on_warning = [](const LoadWarning&) {};  // the load here reports them
     detail::run_isolated(path, [&] { (void)load_keras_zip<Scalar>(path, inner); });
   }
   using namespace keras_zip_detail;
@@ -492,20 +494,25 @@ Sequential<Scalar> load_keras_zip(const std::string& path, const LoadOptions& op
   const h5::File f = h5::File::open_image(path + "/model.weights.h5#" + std::to_string(next_image_id()), image);
   load_v3_weights(model, f, options);
   if (!options.compile) return model;
-  json training_config = json::object();
-  if (config.contains("compile_config") && config["compile_config"].is_object()) {
+  // compile_config holds what Keras 3's compile() was given; as a training_config: optimizer_config, loss, metrics.
+  json training_config;
+  if (config.contains("compile_config") && !config["compile_config"].is_null()) {
     const json& cc = config["compile_config"];
-    if (cc.contains("optimizer")) training_config["optimizer_config"] = cc["optimizer"];
-    if (cc.contains("loss")) training_config["loss"] = cc["loss"];
+    training_config = cc;
+    if (cc.is_object()) {
+      training_config.erase("optimizer");
+      if (cc.contains("optimizer")) training_config["optimizer_config"] = cc["optimizer"];
+    }
   }
-  try {
-    model.compile(*optimizer_from_training_config<Scalar>(training_config, source + " config.json compile_config"),
-                  *loss_from_training_config<Scalar>(training_config, source + " config.json compile_config"),
-                  {"accuracy"});
-  } catch (const UnsupportedError& e) {
-    throw UnsupportedError(std::string(e.what()) + " (load with LoadOptions::compile = false to skip compiling)");
-  }
-  if (options.load_optimizer_state) load_v3_optimizer(model, f);
+  const std::string where = source + " config.json compile_config";
+  const TrainingConfigResult compiled = compile_from_training_config(model, training_config, where, options);
+  if (compiled.optimizer_from_file && options.load_optimizer_state && f.has("optimizer") &&
+      !load_v3_optimizer(model, f))
+    keras_detail::warn(options, "optimizer state", model.optimizer().class_name(),
+                       source +
+                           ": skipped the optimizer variables in model.weights.h5 optimizer/vars: their count, "
+                           "shapes or types do not fit " +
+                           model.optimizer().class_name() + "; the optimizer starts fresh");
   return model;
 }
 
