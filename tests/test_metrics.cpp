@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace test_metrics {
+
 using nnlite::Index;
 using nnlite::Metric;
 using nnlite::MetricContext;
@@ -314,3 +316,5 @@ TEST_CASE("accuracy: resolved from the loss's labels and the output as Keras 3 d
   m.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
   CHECK(m.evaluate(tensor(Shape{4, 3}, p), tensor(Shape{4}, labels), 3)["accuracy"] == doctest::Approx(want));
 }
+
+}  // namespace test_metrics

@@ -14,6 +14,8 @@
 
 #include "test_support.hpp"
 
+namespace test_regularizers {
+
 using nnlite::Conv2D;
 using nnlite::Conv2DOptions;
 using nnlite::Dense;
@@ -544,3 +546,5 @@ TEST_CASE("Regularizers: a user's registered regularizer is written, read back a
   CHECK(m.grads()[0] == doctest::Approx(4 * 0.25 * 8).epsilon(1e-15));
   CHECK(m.grads()[1] == doctest::Approx(4 * 0.25 * -1).epsilon(1e-15));
 }
+
+}  // namespace test_regularizers
