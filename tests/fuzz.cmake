@@ -8,11 +8,23 @@ if(NNLITE_FUZZ)
     message(FATAL_ERROR "NNLITE_FUZZ=ON needs HDF5 and zlib (nnlite::io)")
   endif()
   set(_nnlite_fuzz_flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-  foreach(target fuzz_idx fuzz_model_config fuzz_keras_h5 fuzz_checkpoint fuzz_keras_zip)
-    add_executable(${target} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/${target}.cpp)
-    target_link_libraries(${target} PRIVATE nnlite::io nnlite_warnings)
-    target_compile_options(${target} PRIVATE ${_nnlite_fuzz_flags})
-    target_link_options(${target} PRIVATE ${_nnlite_fuzz_flags})
+  # One binary holds every target (tests/fuzz/fuzz_main.cpp picks one by the name it is started under), compiled as
+  # one translation unit: five separate targets instantiated the loaders and every layer class five times.
+  set(_nnlite_fuzz_targets fuzz_idx fuzz_model_config fuzz_keras_h5 fuzz_checkpoint fuzz_keras_zip)
+  set(_fuzz_sources "")
+  foreach(target ${_nnlite_fuzz_targets} fuzz_main)
+    list(APPEND _fuzz_sources ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/${target}.cpp)
+  endforeach()
+  nnlite_unity_sources(_fuzz_tus fuzz 1 ${_fuzz_sources})
+  add_executable(nnlite_fuzz ${_fuzz_tus})
+  target_include_directories(nnlite_fuzz PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
+  target_link_libraries(nnlite_fuzz PRIVATE nnlite::io nnlite_warnings)
+  target_compile_options(nnlite_fuzz PRIVATE ${_nnlite_fuzz_flags})
+  target_link_options(nnlite_fuzz PRIVATE ${_nnlite_fuzz_flags})
+  foreach(target ${_nnlite_fuzz_targets})  # build/tests/<target> -> nnlite_fuzz
+    add_custom_target(${target} ALL
+      COMMAND ${CMAKE_COMMAND} -E create_symlink nnlite_fuzz ${CMAKE_CURRENT_BINARY_DIR}/${target}
+      DEPENDS nnlite_fuzz VERBATIM)
   endforeach()
   # The seed corpus generator is an ordinary program (no sanitizers): fuzz_make_corpus <dir>.
   add_executable(fuzz_make_corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/make_corpus.cpp)

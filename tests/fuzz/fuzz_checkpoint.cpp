@@ -9,7 +9,7 @@
 
 #include "fuzz_util.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+NNLITE_FUZZ_TARGET(fuzz_checkpoint) {
   std::vector<std::uint8_t> bytes(data, data + size);
   if (bytes.size() >= 16) {
     const std::uint64_t sum =

@@ -5,7 +5,7 @@
 
 #include "fuzz_util.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+NNLITE_FUZZ_TARGET(fuzz_idx) {
   const std::string& path = nnlite_fuzz::write_input("fuzz_idx", data, size);
   nnlite::IdxLimits limits;
   limits.max_bytes = std::uint64_t(1) << 24;  // 16 MB: keeps executions fast; the ceiling logic is what is tested

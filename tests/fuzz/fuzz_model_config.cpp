@@ -5,13 +5,11 @@
 #include <nnlite/io/keras_h5.hpp>
 #include <string>
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+#include "fuzz_util.hpp"
+
+NNLITE_FUZZ_TARGET(fuzz_model_config) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  nnlite::LoadOptions o;
-  // Small ceilings keep each execution fast; the checks are the same code whatever the numbers.
-  o.max_layers = 64;
-  o.max_tensor_elements = nnlite::Index(1) << 16;
-  o.max_total_params = nnlite::Index(1) << 17;
+  const nnlite::LoadOptions o = nnlite_fuzz::small_load_options();
   try {
     const nlohmann::json config = nnlite::parse_json(text, "fuzz model_config");
     nnlite::Sequential<float> model = nnlite::model_from_keras_config<float>(config, "fuzz", o);

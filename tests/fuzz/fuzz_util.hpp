@@ -1,5 +1,6 @@
-// tests/fuzz/fuzz_util.hpp: what the libFuzzer targets share: the fuzz input written to a per-process scratch file
-// (the loaders read paths), removed at exit.
+// tests/fuzz/fuzz_util.hpp: what the libFuzzer targets share: the table of targets (one binary, nnlite_fuzz, holds
+// them all; fuzz_main.cpp picks one), the fuzz input written to a per-process scratch file (the loaders read paths),
+// removed at exit, and the small loader ceilings.
 #pragma once
 
 #include <fcntl.h>
@@ -8,9 +9,29 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 
+#include <nnlite/io/keras_h5.hpp>
+
 namespace nnlite_fuzz {
+
+using TargetFn = int (*)(const std::uint8_t* data, std::size_t size);
+
+// Target name -> its LLVMFuzzerTestOneInput body. The targets compile as one translation unit (tests/fuzz.cmake):
+// each would otherwise instantiate the loaders and every layer class again, most of its compile time.
+inline std::map<std::string, TargetFn>& targets() {
+  static std::map<std::string, TargetFn> table;
+  return table;
+}
+inline bool register_target(const char* name, TargetFn fn) { return targets().emplace(name, fn).second; }
+
+// Defines a target: NNLITE_FUZZ_TARGET(fuzz_idx) { ... uses data, size ... }.
+#define NNLITE_FUZZ_TARGET(name)                                                                 \
+  static int name##_one_input(const std::uint8_t* data, std::size_t size);                       \
+  [[maybe_unused]] static const bool name##_registered =                                          \
+      nnlite_fuzz::register_target(#name, &name##_one_input);                                     \
+  static int name##_one_input(const std::uint8_t* data, std::size_t size)
 
 // The scratch file for this process ($TMPDIR or /tmp), named after the target so parallel jobs never share one;
 // `extension` (".h5", ".keras") is what load_model chooses the format by.
@@ -39,6 +60,28 @@ inline const std::string& write_input(const char* target, const std::uint8_t* da
   }
   ::close(fd);
   return path;
+}
+
+// Small ceilings keep each execution fast; the checks are the same code whatever the numbers.
+inline nnlite::LoadOptions small_load_options() {
+  nnlite::LoadOptions o;
+  o.max_attribute_bytes = std::uint64_t(1) << 20;
+  o.max_layers = 64;
+  o.max_tensor_elements = nnlite::Index(1) << 16;
+  o.max_total_params = nnlite::Index(1) << 17;
+  return o;
+}
+
+// load_model on the input as a whole file with that extension (the format is chosen by it); nnlite::Error is the
+// expected way to refuse.
+inline int load_model_file(const char* target, const std::uint8_t* data, std::size_t size, const char* extension) {
+  const std::string& path = write_input(target, data, size, extension);
+  try {
+    nnlite::Sequential<float> model = nnlite::load_model<float>(path, small_load_options());
+    (void)model.count_params();
+  } catch (const nnlite::Error&) {
+  }
+  return 0;
 }
 
 }  // namespace nnlite_fuzz

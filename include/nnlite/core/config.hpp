@@ -216,4 +216,22 @@ struct ConfigReader {
   }
 };
 
+/// Keras' serialized object as the registries' make_*() accept it: a bare class name (its defaults), or
+/// {"class_name": ..., "config": {...}} (no or a null config: the defaults). Empty when `spec` is neither.
+struct SerializedObject {
+  std::string class_name;
+  const json* config;
+};
+inline std::optional<SerializedObject> serialized_object(const json& spec) {
+  static const json empty = json::object();
+  if (spec.is_string()) return SerializedObject{spec.get<std::string>(), &empty};
+  if (!spec.is_object() || !spec.contains("class_name") || !spec["class_name"].is_string()) return std::nullopt;
+  const json* cfg = &empty;
+  if (spec.contains("config") && !spec["config"].is_null()) {
+    if (!spec["config"].is_object()) return std::nullopt;
+    cfg = &spec["config"];
+  }
+  return SerializedObject{spec["class_name"].get<std::string>(), cfg};
+}
+
 }  // namespace nnlite

@@ -411,22 +411,11 @@ void register_callback(const std::string& class_name, CallbackCreator<Scalar> cr
 /// the wrong type or an unknown argument: FormatError; a bad value (patience < 0): the class's ArgumentError.
 template <class Scalar = float>
 std::unique_ptr<Callback<Scalar>> make_callback(const json& spec, const std::string& source = "callback") {
-  static const json empty = json::object();
-  std::string cls;
-  const json* cfg = &empty;
-  if (spec.is_string()) {
-    cls = spec.get<std::string>();
-  } else if (spec.is_object() && spec.contains("class_name") && spec["class_name"].is_string()) {
-    cls = spec["class_name"].get<std::string>();
-    if (spec.contains("config") && !spec["config"].is_null()) {
-      if (!spec["config"].is_object()) throw FormatError(source + ": 'config' of " + cls + " must be an object");
-      cfg = &spec["config"];
-    }
-  } else {
-    throw FormatError(source + " must be {\"class_name\": ..., \"config\": {...}}, got " + dump_json(spec));
-  }
+  const auto obj = serialized_object(spec);
+  if (!obj) throw FormatError(source + " must be {\"class_name\": ..., \"config\": {...}}, got " + dump_json(spec));
+  const std::string& cls = obj->class_name;
   const auto& create = callback_registry<Scalar>().at(cls, source + ": ");
-  ConfigReader reader{*cfg, cls, cls, source};
+  ConfigReader reader{*obj->config, cls, cls, source};
   reader.kind = "callback";
   return create(reader);
 }

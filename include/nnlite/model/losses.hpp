@@ -562,19 +562,11 @@ void register_loss(const std::string& name, LossCreator<Scalar> creator, const s
 /// ({"class_name": ..., "config": {...}}, as training_config holds it). `source` prefixes every message.
 template <class Scalar>
 std::unique_ptr<Loss<Scalar>> make_loss(const nlohmann::json& spec, const std::string& source = "") {
-  static const nlohmann::json empty = nlohmann::json::object();
-  std::string name;
-  const nlohmann::json* cfg = &empty;
-  if (spec.is_string()) {
-    name = spec.get<std::string>();
-  } else if (spec.is_object() && spec.contains("class_name") && spec["class_name"].is_string()) {
-    name = spec["class_name"].get<std::string>();
-    if (spec.contains("config") && spec["config"].is_object()) cfg = &spec["config"];
-  } else {
-    throw UnsupportedError(source + "loss " + dump_json(spec) + " is not a loss name or a serialized loss");
-  }
+  const auto obj = serialized_object(spec);
+  if (!obj) throw UnsupportedError(source + "loss " + dump_json(spec) + " is not a loss name or a serialized loss");
+  const std::string& name = obj->class_name;
   const auto& create = loss_registry<Scalar>().at(name, source);
-  ConfigReader reader{*cfg, name, name, source.empty() ? "loss" : source};
+  ConfigReader reader{*obj->config, name, name, source.empty() ? "loss" : source};
   reader.kind = "loss";
   return create(reader);
 }

@@ -48,20 +48,12 @@ void register_optimizer(const std::string& class_name, OptimizerCreator<Scalar> 
 /// "Custom>Adam"), or a bare class name with Keras' defaults. `source` prefixes every message.
 template <class Scalar>
 std::unique_ptr<Optimizer<Scalar>> make_optimizer(const json& spec, const std::string& source = "optimizer") {
-  static const json empty = json::object();
-  std::string cls;
-  const json* cfg = &empty;
-  if (spec.is_string()) {
-    cls = spec.get<std::string>();
-  } else if (spec.is_object() && spec.contains("class_name") && spec["class_name"].is_string()) {
-    cls = spec["class_name"].get<std::string>();
-    if (spec.contains("config") && spec["config"].is_object()) cfg = &spec["config"];
-  } else {
-    throw FormatError(source + " must be {\"class_name\": ..., \"config\": {...}}");
-  }
+  const auto obj = serialized_object(spec);
+  if (!obj) throw FormatError(source + " must be {\"class_name\": ..., \"config\": {...}}");
+  std::string cls = obj->class_name;
   if (cls.rfind("Custom>", 0) == 0) cls = cls.substr(7);  // tf.keras 2.11 registers its new optimizers so
   const auto& create = optimizer_registry<Scalar>().at(cls, source + ": ");
-  ConfigReader reader{*cfg, cls, cls, source};
+  ConfigReader reader{*obj->config, cls, cls, source};
   reader.kind = "optimizer";
   return create(reader);
 }

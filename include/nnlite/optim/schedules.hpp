@@ -108,28 +108,30 @@ inline std::vector<double> numbers(const ConfigReader& c, const char* key) {
 
 }  // namespace schedule_detail
 
-/// Keras' ExponentialDecay: initial_learning_rate * decay_rate ^ (step / decay_steps), the exponent floored when
-/// staircase.
-class ExponentialDecay : public LearningRateSchedule {
+/// What ExponentialDecay and InverseTimeDecay share: Keras' arguments (initial_learning_rate, decay_steps,
+/// decay_rate, staircase, name), their checks and config; `Derived` gives kName and decayed(initial, rate, p) at
+/// p = step / decay_steps (floored when staircase).
+template <class Derived>
+class StepDecaySchedule : public LearningRateSchedule {
  public:
-  ExponentialDecay(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase = false,
-                   std::string name = "ExponentialDecay")
+  StepDecaySchedule(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase,
+                    std::string name)
       : initial_(initial_learning_rate),
         decay_steps_(decay_steps),
         decay_rate_(decay_rate),
         staircase_(staircase),
         name_(std::move(name)) {
-    schedule_detail::check_finite("ExponentialDecay", "initial_learning_rate", initial_learning_rate);
-    schedule_detail::check_finite("ExponentialDecay", "decay_rate", decay_rate);
-    schedule_detail::check_decay_steps("ExponentialDecay", decay_steps);
+    schedule_detail::check_finite(Derived::kName, "initial_learning_rate", initial_learning_rate);
+    schedule_detail::check_finite(Derived::kName, "decay_rate", decay_rate);
+    schedule_detail::check_decay_steps(Derived::kName, decay_steps);
   }
 
   double operator()(std::int64_t step) const override {
     double p = static_cast<double>(step) / decay_steps_;
     if (staircase_) p = std::floor(p);
-    return initial_ * std::pow(decay_rate_, p);
+    return Derived::decayed(initial_, decay_rate_, p);
   }
-  std::string class_name() const override { return "ExponentialDecay"; }
+  std::string class_name() const override { return Derived::kName; }
   json config() const override {
     return {{"initial_learning_rate", initial_},
             {"decay_steps", schedule_detail::steps_json(decay_steps_)},
@@ -137,14 +139,16 @@ class ExponentialDecay : public LearningRateSchedule {
             {"staircase", staircase_},
             {"name", name_}};
   }
-  std::unique_ptr<LearningRateSchedule> clone() const override { return std::make_unique<ExponentialDecay>(*this); }
+  std::unique_ptr<LearningRateSchedule> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
 
   static std::unique_ptr<LearningRateSchedule> from_config(const ConfigReader& c) {
     return schedule_detail::build(c, [&] {
-      return std::make_unique<ExponentialDecay>(
-          schedule_detail::required(c, "initial_learning_rate"), schedule_detail::required(c, "decay_steps"),
-          schedule_detail::required(c, "decay_rate"), c.boolean("staircase", false),
-          schedule_detail::name_of(c, "ExponentialDecay"));
+      return std::make_unique<Derived>(schedule_detail::required(c, "initial_learning_rate"),
+                                       schedule_detail::required(c, "decay_steps"),
+                                       schedule_detail::required(c, "decay_rate"), c.boolean("staircase", false),
+                                       schedule_detail::name_of(c, Derived::kName));
     });
   }
 
@@ -152,6 +156,17 @@ class ExponentialDecay : public LearningRateSchedule {
   double initial_, decay_steps_, decay_rate_;
   bool staircase_;
   std::string name_;
+};
+
+/// Keras' ExponentialDecay: initial_learning_rate * decay_rate ^ (step / decay_steps), the exponent floored when
+/// staircase.
+class ExponentialDecay : public StepDecaySchedule<ExponentialDecay> {
+ public:
+  static constexpr const char* kName = "ExponentialDecay";
+  ExponentialDecay(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase = false,
+                   std::string name = kName)
+      : StepDecaySchedule(initial_learning_rate, decay_steps, decay_rate, staircase, std::move(name)) {}
+  static double decayed(double initial, double rate, double p) { return initial * std::pow(rate, p); }
 };
 
 /// Keras' PiecewiseConstantDecay: values[0] while step <= boundaries[0], values[i] while boundaries[i-1] < step <=
@@ -213,48 +228,13 @@ class PiecewiseConstantDecay : public LearningRateSchedule {
 
 /// Keras' InverseTimeDecay: initial_learning_rate / (1 + decay_rate * step / decay_steps), step / decay_steps
 /// floored when staircase. (tf.keras 2's optimizer `decay` is InverseTimeDecay(lr, 1, decay).)
-class InverseTimeDecay : public LearningRateSchedule {
+class InverseTimeDecay : public StepDecaySchedule<InverseTimeDecay> {
  public:
+  static constexpr const char* kName = "InverseTimeDecay";
   InverseTimeDecay(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase = false,
-                   std::string name = "InverseTimeDecay")
-      : initial_(initial_learning_rate),
-        decay_steps_(decay_steps),
-        decay_rate_(decay_rate),
-        staircase_(staircase),
-        name_(std::move(name)) {
-    schedule_detail::check_finite("InverseTimeDecay", "initial_learning_rate", initial_learning_rate);
-    schedule_detail::check_finite("InverseTimeDecay", "decay_rate", decay_rate);
-    schedule_detail::check_decay_steps("InverseTimeDecay", decay_steps);
-  }
-
-  double operator()(std::int64_t step) const override {
-    double p = static_cast<double>(step) / decay_steps_;
-    if (staircase_) p = std::floor(p);
-    return initial_ / (1.0 + decay_rate_ * p);
-  }
-  std::string class_name() const override { return "InverseTimeDecay"; }
-  json config() const override {
-    return {{"initial_learning_rate", initial_},
-            {"decay_steps", schedule_detail::steps_json(decay_steps_)},
-            {"decay_rate", decay_rate_},
-            {"staircase", staircase_},
-            {"name", name_}};
-  }
-  std::unique_ptr<LearningRateSchedule> clone() const override { return std::make_unique<InverseTimeDecay>(*this); }
-
-  static std::unique_ptr<LearningRateSchedule> from_config(const ConfigReader& c) {
-    return schedule_detail::build(c, [&] {
-      return std::make_unique<InverseTimeDecay>(
-          schedule_detail::required(c, "initial_learning_rate"), schedule_detail::required(c, "decay_steps"),
-          schedule_detail::required(c, "decay_rate"), c.boolean("staircase", false),
-          schedule_detail::name_of(c, "InverseTimeDecay"));
-    });
-  }
-
- private:
-  double initial_, decay_steps_, decay_rate_;
-  bool staircase_;
-  std::string name_;
+                   std::string name = kName)
+      : StepDecaySchedule(initial_learning_rate, decay_steps, decay_rate, staircase, std::move(name)) {}
+  static double decayed(double initial, double rate, double p) { return initial / (1.0 + rate * p); }
 };
 
 /// Keras' CosineDecay with optional linear warmup. Without warmup_target: s = min(step, decay_steps),
