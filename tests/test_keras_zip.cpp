@@ -92,8 +92,7 @@ double test_accuracy(Sequential<float>& model, const std::string& dir) {
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
-const std::string kFixture =
-    test_support::keras_fixtures_dir() + "/hgmldl_keras3.4.1_best-cnn-model.keras";
+const std::string kFixture = test_support::keras_fixtures_dir() + "/hgmldl_keras3.4.1_best-cnn-model.keras";
 
 }  // namespace
 

@@ -660,7 +660,6 @@ TEST_CASE("a process killed with SIGKILL while writing checkpoints leaves a load
   }
 }
 
-
 }  // namespace test_malformed
 
 #endif  // NNLITE_WITH_IO

@@ -441,7 +441,6 @@ TEST_CASE("plot: save_png errors name the path and leave no temporary file") {
   CHECK(read_png_header(ok).height == 30);
 }
 
-
 }  // namespace test_plot
 
 #endif  // NNLITE_HAVE_PLOT

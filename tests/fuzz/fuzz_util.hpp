@@ -27,10 +27,9 @@ inline std::map<std::string, TargetFn>& targets() {
 inline bool register_target(const char* name, TargetFn fn) { return targets().emplace(name, fn).second; }
 
 // Defines a target: NNLITE_FUZZ_TARGET(fuzz_idx) { ... uses data, size ... }.
-#define NNLITE_FUZZ_TARGET(name)                                                                 \
-  static int name##_one_input(const std::uint8_t* data, std::size_t size);                       \
-  [[maybe_unused]] static const bool name##_registered =                                          \
-      nnlite_fuzz::register_target(#name, &name##_one_input);                                     \
+#define NNLITE_FUZZ_TARGET(name)                                                                                 \
+  static int name##_one_input(const std::uint8_t* data, std::size_t size);                                       \
+  [[maybe_unused]] static const bool name##_registered = nnlite_fuzz::register_target(#name, &name##_one_input); \
   static int name##_one_input(const std::uint8_t* data, std::size_t size)
 
 // The scratch file for this process ($TMPDIR or /tmp), named after the target so parallel jobs never share one;
@@ -79,8 +78,7 @@ inline int load_model_file(const char* target, const std::uint8_t* data, std::si
   try {
     nnlite::Sequential<float> model = nnlite::load_model<float>(path, small_load_options());
     (void)model.count_params();
-  } catch (const nnlite::Error&) {
-  }
+  } catch (const nnlite::Error&) {}
   return 0;
 }
 
