@@ -14,6 +14,7 @@
 #include <nnlite/nnlite.hpp>
 
 #include "test_support.hpp"
+#include "toy_problem.hpp"
 
 namespace test_callbacks_io {
 
@@ -47,30 +48,8 @@ using test_support::contains;
 using test_support::message_of;
 using test_support::TempDir;
 namespace fs = std::filesystem;
-
-nnlite::Sequential<float> small_model(std::uint64_t seed) {
-  nnlite::Sequential<float> m(Shape{6, 6, 1}, "small");
-  m.set_seed(seed);
-  m.add(nnlite::Conv2D<float>(4, {3, 3}, "relu"));
-  m.add(nnlite::Flatten<float>());
-  m.add(nnlite::Dense<float>(16, "relu"));
-  m.add(nnlite::Dropout<float>(0.25));
-  m.add(nnlite::Dense<float>(3, "softmax"));
-  m.compile(nnlite::Adam<float>(1e-2));
-  return m;
-}
-
-void toy_data(Index n, Tensor<float>& x, Tensor<float>& y) {
-  nnlite::Rng rng(7);
-  x.resize(Shape{n, 6, 6, 1});
-  y.resize(Shape{n, 3});
-  y.setZero();
-  for (Index i = 0; i < n; ++i) {
-    const auto label = static_cast<Index>(rng.below(3));
-    for (Index p = 0; p < 36; ++p) x[i * 36 + p] = static_cast<float>(rng.uniform() + (p % 3 == label ? 0.5 : 0.0));
-    y[i * 3 + label] = 1;
-  }
-}
+using test_support::small_model;
+using test_support::toy_data;
 
 nnlite::FitOptions<float> quiet_fit(int epochs, std::vector<nnlite::Callback<float>*> callbacks = {}) {
   nnlite::FitOptions<float> o;

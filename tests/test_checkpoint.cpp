@@ -11,6 +11,7 @@
 #include <nnlite/nnlite.hpp>
 
 #include "test_support.hpp"
+#include "toy_problem.hpp"
 
 namespace test_checkpoint {
 
@@ -20,44 +21,10 @@ using nnlite::Index;
 using nnlite::Shape;
 using nnlite::Tensor;
 namespace fs = std::filesystem;
+using test_support::small_model;
+using test_support::toy_data;
 
-// A per-process scratch directory (ctest may run test binaries in parallel), removed when the tests end.
-struct ScratchDir {
-  fs::path dir = fs::temp_directory_path() / ("nnlite_test_checkpoint_" + std::to_string(::getpid()));
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-};
-fs::path scratch(const std::string& name) {
-  static ScratchDir scratch_dir;
-  fs::create_directories(scratch_dir.dir);
-  return scratch_dir.dir / name;
-}
-
-nnlite::Sequential<float> small_model(std::uint64_t seed, Index hidden = 16) {
-  nnlite::Sequential<float> m(Shape{6, 6, 1}, "small");
-  m.set_seed(seed);
-  m.add(nnlite::Conv2D<float>(4, {3, 3}, "relu"));
-  m.add(nnlite::Flatten<float>());
-  m.add(nnlite::Dense<float>(hidden, "relu"));
-  m.add(nnlite::Dropout<float>(0.25));
-  m.add(nnlite::Dense<float>(3, "softmax"));
-  m.compile(nnlite::Adam<float>(1e-2));
-  return m;
-}
-
-void toy_data(Index n, Tensor<float>& x, Tensor<float>& y) {
-  nnlite::Rng rng(7);
-  x.resize(Shape{n, 6, 6, 1});
-  y.resize(Shape{n, 3});
-  y.setZero();
-  for (Index i = 0; i < n; ++i) {
-    const auto label = static_cast<Index>(rng.below(3));
-    for (Index p = 0; p < 36; ++p) x[i * 36 + p] = static_cast<float>(rng.uniform() + (p % 3 == label ? 0.5 : 0.0));
-    y[i * 3 + label] = 1;
-  }
-}
+fs::path scratch(const std::string& name) { return fs::path(test_support::scratch_dir("checkpoint")) / name; }
 
 std::vector<float> params_of(nnlite::Sequential<float>& m) { return {m.params(), m.params() + m.count_params()}; }
 
