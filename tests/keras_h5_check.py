@@ -2,7 +2,7 @@
 # tests/keras_h5_check.py: checks nnlite's .h5 files from Python the way Keras' legacy h5 loader reads them
 # (attribute names and string types, layer/weight order, dataset paths, shapes, dtypes) and re-runs the models in NumPy.
 
-# usage: keras_h5_check.py <dir>   where <dir> holds what tests/keras_h5_writer.cpp wrote. Exit 0 pass, 1 fail, 77 skip.
+# usage: keras_h5_check.py <dir>   where <dir> holds what `nnlite_keras_writer h5 <dir>` (tests/keras_writer.cpp) wrote. Exit 0 pass, 1 fail, 77 skip.
 import json
 import os
 import sys

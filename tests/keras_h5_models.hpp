@@ -1,5 +1,5 @@
 // tests/keras_h5_models.hpp: the two Fashion-MNIST study models and a fixed input batch, shared by
-// test_keras_h5.cpp and keras_h5_writer.cpp so that the C++ and Python checks see the same models.
+// test_keras_h5.cpp and keras_writer.cpp so that the C++ and Python checks see the same models.
 #pragma once
 
 #include <cstdint>

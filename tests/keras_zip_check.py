@@ -4,7 +4,7 @@
 # and order in model.weights.h5, dtypes), against the layout of Keras 3.4.1 (saving_lib.py, serialization_lib.py,
 # Sequential.get_config, BaseOptimizer variables: iterations, learning_rate, then slots interleaved per weight).
 
-# usage: keras_zip_check.py <dir>   where <dir> holds what tests/keras_zip_writer.cpp wrote. Exit 0 pass, 1 fail,
+# usage: keras_zip_check.py <dir>   where <dir> holds what `nnlite_keras_writer keras <dir>` (tests/keras_writer.cpp) wrote. Exit 0 pass, 1 fail,
 # 77 skip.
 import io
 import json

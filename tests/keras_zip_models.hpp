@@ -1,5 +1,5 @@
 // tests/keras_zip_models.hpp: a Sequential holding every registered layer class that fits in one, shared by
-// test_keras_zip.cpp and keras_zip_writer.cpp so that the C++ and Python checks see the same model.
+// test_keras_zip.cpp and keras_writer.cpp so that the C++ and Python checks see the same model.
 #pragma once
 
 #include <cstdint>
