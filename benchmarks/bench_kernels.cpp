@@ -405,9 +405,9 @@ Index study_param_count() {
 // Arrays an update reads or writes, each counted once per direction (Keras' defaults: SGD without momentum, RMSprop
 // neither centered nor with momentum).
 int optimizer_arrays(const std::string& name) {
-  if (name == "SGD") return 3;                              // p r/w, g r
-  if (name == "RMSprop" || name == "Adagrad") return 5;     // + one slot r/w
-  return 7;                                                 // Adam, AdamW, Nadam, Adamax: + two slots r/w
+  if (name == "SGD") return 3;                           // p r/w, g r
+  if (name == "RMSprop" || name == "Adagrad") return 5;  // + one slot r/w
+  return 7;                                              // Adam, AdamW, Nadam, Adamax: + two slots r/w
 }
 
 void BM_optimizer_step(benchmark::State& state, std::string name) {
@@ -424,8 +424,8 @@ void BM_optimizer_step(benchmark::State& state, std::string name) {
     benchmark::DoNotOptimize(params.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GB/s"] = benchmark::Counter(double(n) * 4 * optimizer_arrays(name) * double(state.iterations()) * 1e-9,
-                                              benchmark::Counter::kIsRate);
+  state.counters["GB/s"] = benchmark::Counter(
+      double(n) * 4 * optimizer_arrays(name) * double(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
   state.counters["params"] = double(n);
 }
 

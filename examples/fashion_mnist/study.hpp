@@ -137,8 +137,7 @@ inline std::shared_ptr<const nnlite::LearningRateSchedule> parse_lr_schedule(con
       std::size_t used = 0;
       const double v = std::stod(text, &used);
       if (used == text.size() && std::isfinite(v)) return v;
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     throw fail("'" + text + "' is not a number");
   };
   auto numbers = [&](const std::string& text) {

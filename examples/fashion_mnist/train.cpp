@@ -474,8 +474,8 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
 
   std::unique_ptr<StudyReduceLR> reduce_lr;
   if (config.reduce_lr_on_plateau >= 0)
-    reduce_lr = std::make_unique<StudyReduceLR>(config.reduce_lr_on_plateau, config.learning_rate, run.quiet,
-                                                rec.history);
+    reduce_lr =
+        std::make_unique<StudyReduceLR>(config.reduce_lr_on_plateau, config.learning_rate, run.quiet, rec.history);
   // --checkpoint-best: Keras' ModelCheckpoint(save_best_only=True) on val_loss; a resumed run starts from the best
   // val_loss of the epochs done (Keras keeps `best` across fit() calls).
   std::unique_ptr<nnlite::ModelCheckpoint<float>> checkpoint_best;
@@ -483,10 +483,12 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
     nnlite::ModelCheckpointOptions o;
     o.monitor = "val_loss";
     o.save_best_only = true;
-    if (rec.best_epoch() >= 0) o.initial_value_threshold = rec.history["val_loss"][static_cast<std::size_t>(rec.best_epoch())];
+    if (rec.best_epoch() >= 0)
+      o.initial_value_threshold = rec.history["val_loss"][static_cast<std::size_t>(rec.best_epoch())];
     const std::string dir = join(run.out_dir, "iteration_" + std::to_string(iteration));
     fs::create_directories(dir);
-    checkpoint_best = std::make_unique<nnlite::ModelCheckpoint<float>>(join(dir, "best-{epoch:02d}-{val_loss:.4f}.keras"), o);
+    checkpoint_best =
+        std::make_unique<nnlite::ModelCheckpoint<float>>(join(dir, "best-{epoch:02d}-{val_loss:.4f}.keras"), o);
   }
 
   const std::string csv_path = join(run.out_dir, "history_iter" + std::to_string(iteration) + ".csv");
