@@ -384,6 +384,64 @@ void BM_separable(benchmark::State& state, Pass pass, bool sgemm) {
 void batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond); }
 void small_batches(benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(32)->Unit(benchmark::kMicrosecond); }
 
+// One optimizer step (Keras 3's update rule, fused over the flat buffer, as fit() runs it) over as many parameters
+// as the study's "improved" model has, in GB/s of the arrays the update must touch: parameters read and written,
+// gradients read, each state slot (Adam's m and v, ...) read and written; beside a memcpy moving the same bytes (half
+// read, half written: the memory-bandwidth bound at this size). AdamW's decoupled weight decay is a second pass over
+// the parameters that these bytes do not count.
+Index study_param_count() {
+  nnlite::Sequential<float> model(nnlite::Shape{28, 28, 1});
+  model.add(nnlite::Conv2D<float>(32, {3, 3}, "relu"));
+  model.add(nnlite::MaxPool2D<float>(2));
+  model.add(nnlite::Conv2D<float>(64, {3, 3}, "relu"));
+  model.add(nnlite::MaxPool2D<float>(2));
+  model.add(nnlite::Flatten<float>());
+  model.add(nnlite::Dense<float>(128, "relu"));
+  model.add(nnlite::Dense<float>(10, "softmax"));
+  model.compile(nnlite::SGD<float>(0.01), "categorical_crossentropy");
+  return model.count_params();  // 225,034
+}
+
+// Arrays an update reads or writes, each counted once per direction (Keras' defaults: SGD without momentum, RMSprop
+// neither centered nor with momentum).
+int optimizer_arrays(const std::string& name) {
+  if (name == "SGD") return 3;                           // p r/w, g r
+  if (name == "RMSprop" || name == "Adagrad") return 5;  // + one slot r/w
+  return 7;                                              // Adam, AdamW, Nadam, Adamax: + two slots r/w
+}
+
+void BM_optimizer_step(benchmark::State& state, std::string name) {
+  const Index n = study_param_count();
+  auto opt = nnlite::make_optimizer<float>(nlohmann::json{{"class_name", name}, {"config", nlohmann::json::object()}},
+                                           "bench");
+  Tensor<float> params(nnlite::Shape{n}), grads(nnlite::Shape{n});
+  fill(params, 1);
+  fill(grads, 2);
+  for (float& g : grads) g *= 1e-3f;
+  opt->step(params.data(), grads.data(), n);  // the state is allocated on the first step
+  for (auto _ : state) {
+    opt->step(params.data(), grads.data(), n);
+    benchmark::DoNotOptimize(params.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(
+      double(n) * 4 * optimizer_arrays(name) * double(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["params"] = double(n);
+}
+
+// The bound: memcpy of arrays/2 parameter vectors (as many bytes read plus written as the update touches).
+void BM_optimizer_copy(benchmark::State& state, int arrays) {
+  const Index n = study_param_count() * arrays / 2;
+  std::vector<float> src(static_cast<std::size_t>(n), 1.0f), dst(src.size());
+  for (auto _ : state) {
+    std::memcpy(dst.data(), src.data(), src.size() * sizeof(float));
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(double(n) * 4 * 2 * double(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
+}
+
 void register_all() {
   for (const ConvShape& s : kConvShapes) {
     for (Pass pass : {Pass::forward, Pass::backward, Pass::backward_weights}) {
@@ -446,6 +504,11 @@ void register_all() {
   for (const char* a : {"linear", "relu", "gelu"})
     benchmark::RegisterBenchmark((std::string("conv1_improved/fwd+bwd/") + a).c_str(), BM_conv_activation, a)
         ->Apply(small_batches);
+  for (const char* o : {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Adamax"})
+    benchmark::RegisterBenchmark((std::string("optimizer_step/") + o).c_str(), BM_optimizer_step, std::string(o));
+  for (int arrays : {3, 5, 7})
+    benchmark::RegisterBenchmark(("optimizer_step/copy_" + std::to_string(arrays) + "_arrays").c_str(),
+                                 BM_optimizer_copy, arrays);
 }
 
 }  // namespace

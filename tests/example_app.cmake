@@ -1,12 +1,13 @@
 # tests/example_app.cmake: end-to-end tests of the fashion_mnist app through example_app_check.py (outputs, figures,
 # evaluate, resume after a simulated and a real kill and after SIGTERM / SIGINT, the iteration lock, NaN guard, bad
-# flags, --optimizer / --early-stopping, evaluate of Keras files compiled with other losses, and the study as Slurm
-# jobs); they skip (77) without the data (evaluate_losses also without the Keras fixtures or h5py).
+# flags, --optimizer / --early-stopping, --lr-schedule / --reduce-lr-on-plateau / --checkpoint-best, evaluate of
+# Keras files compiled with other losses, and the study as Slurm jobs); they skip (77) without the data
+# (evaluate_losses also without the Keras fixtures or h5py).
 find_package(CLI11 CONFIG QUIET)
 find_package(Python3 COMPONENTS Interpreter QUIET)
 # The same conditions as examples/CMakeLists.txt, which is read after this file (so the target is not known yet).
 if(NNLITE_BUILD_EXAMPLES AND NNLITE_HAVE_IO AND NNLITE_HAVE_PLOT AND CLI11_FOUND AND Python3_Interpreter_FOUND)
-  foreach(_mode end_to_end resume lock kill sigterm sigint nan_guard bad_flags train_options evaluate_losses)
+  foreach(_mode end_to_end resume lock kill sigterm sigint nan_guard bad_flags train_options lr_options evaluate_losses)
     add_test(NAME example_app_${_mode}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/example_app_check.py ${_mode}
                      $<TARGET_FILE:fashion_mnist> ${CMAKE_CURRENT_BINARY_DIR}/example_app/${_mode})

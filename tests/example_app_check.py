@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # End-to-end checks of the fashion_mnist app (stdlib only): outputs, PNG files, evaluate, resume after a simulated
 # and a real kill, after SIGTERM and SIGINT, the iteration lock, CLI errors, --optimizer and --early-stopping, and
-# evaluate of Keras files compiled with other losses (evaluate_losses: the Keras fixtures, edited with h5py).
+# evaluate of Keras files compiled with other losses (evaluate_losses: the Keras fixtures, edited with h5py),
+# --lr-schedule, --reduce-lr-on-plateau and --checkpoint-best (lr_options).
 # Usage: example_app_check.py MODE APP SCRATCH_DIR; exit 77 = skipped (no data).
 import fcntl
 import json
@@ -351,6 +352,14 @@ def bad_flags(app, scratch, data):
         (["--optimizer", "lion"], "unknown optimizer 'lion' (supported: Adagrad, Adam, AdamW, Adamax, Nadam, RMSprop, SGD)"),
         (["--early-stopping", "-1"], "--early-stopping"),
         (["--early-stopping", "soon"], "--early-stopping"),
+        (["--lr-schedule", "cosine"], "--lr-schedule 'cosine': wrong number of ':'-separated fields for cosine"),
+        (["--lr-schedule", "linear:100"], "--lr-schedule 'linear:100': unknown schedule 'linear'"),
+        (["--lr-schedule", "exponential:100:x"], "--lr-schedule 'exponential:100:x': 'x' is not a number"),
+        (["--lr-schedule", "cosine:0"], "--lr-schedule 'cosine:0': CosineDecay"),
+        (["--lr-schedule", "piecewise:10,20:0.1,0.01"], "The length of boundaries should be 1 less"),
+        (["--reduce-lr-on-plateau", "-1"], "--reduce-lr-on-plateau"),
+        (["--reduce-lr-on-plateau", "2", "--lr-schedule", "cosine:100"],
+         "--reduce-lr-on-plateau cannot be used with --lr-schedule 'cosine:100'"),
         (["--iterations", "2", "--only-iteration", "3"], "--only-iteration 3"),
         (["--train-limit", "5"], "--train-limit"),
         (["--data", os.path.join(scratch, "nowhere")], "nowhere"),
@@ -375,7 +384,8 @@ def bad_flags(app, scratch, data):
     p = run([app, "--help"])
     if "--stop-after-epochs" in p.stdout or "--term-while-writing" in p.stdout or "--train-limit" not in p.stdout:
         fail("--help should list the options but not the hidden testing flag")
-    for option in ["--optimizer", "--early-stopping PATIENCE", "--learning-rate"]:
+    for option in ["--optimizer", "--early-stopping PATIENCE", "--learning-rate", "--lr-schedule SPEC",
+                   "--reduce-lr-on-plateau PATIENCE", "--checkpoint-best"]:
         if option not in p.stdout:
             fail("--help should list " + option)
     print("ok  %d bad command lines rejected with a message" % len(cases))
@@ -566,9 +576,118 @@ def evaluate_losses(app, scratch, data):
     print("ok  an unknown optimizer and metric are warnings; loss and accuracy as before")
 
 
+def keras_reduce_lr(val_losses, lr, patience, factor=0.1, min_delta=1e-4):
+    """Keras 3's ReduceLROnPlateau(monitor='val_loss', patience) with its other defaults (cooldown 0, min_lr 0),
+    worked out from the history: the learning_rate it logs at each epoch's end (the rate before that epoch's
+    reduction, as Keras logs it) and the rate after the last epoch."""
+    best, wait, logged = float("inf"), 0, []
+    for v in val_losses:
+        logged.append(lr)
+        if v < best - min_delta:
+            best, wait = v, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                lr, wait = max(lr * factor, 0.0), 0
+    return logged, lr
+
+
+def training_optimizer(path):
+    with open(path, "rb") as f:
+        h5 = f.read()  # training_config is a JSON string attribute, stored as it is
+    start = h5.find(b'"optimizer_config":{')
+    return json.JSONDecoder().raw_decode(h5[start + len(b'"optimizer_config":'):].decode("latin-1"))[0] \
+        if start >= 0 else {}
+
+
+def lr_options(app, scratch, data):
+    """--lr-schedule SPEC, --reduce-lr-on-plateau PATIENCE, --checkpoint-best: recorded, applied, resumable."""
+    # 800 training images, batch 32: 25 steps an epoch, 50 in the run.
+    common = ["--data", data, "--iterations", "1", "--epochs", "2", "--train-limit", "1000", "--threads", "1",
+              "--learning-rate", "0.01", "--quiet"]
+    fixed = fresh(os.path.join(scratch, "fixed"))
+    run([app, "--out", fixed] + common)
+    # Schedules that equal the fixed rate for all 50 steps train the same numbers; one that decays does not.
+    for spec in ["exponential:10:1", "piecewise:1000:0.01,0.5", "inverse_time:10:0"]:
+        out = fresh(os.path.join(scratch, spec.split(":")[0]))
+        run([app, "--out", out, "--lr-schedule", spec] + common)
+        same_results(fixed, out, "--lr-schedule " + spec + " (constant over the run)")
+    out = fresh(os.path.join(scratch, "cosine"))
+    run([app, "--out", out, "--lr-schedule", "cosine:50:0.1"] + common)
+    r = json.load(open(os.path.join(out, "report.json")))
+    if r["config"]["lr_schedule"] != "cosine:50:0.1":
+        fail("report.json config should record the schedule: %r" % r["config"])
+    if histories(r) == histories(json.load(open(os.path.join(fixed, "report.json")))):
+        fail("a decaying cosine schedule trained the same numbers as the fixed rate")
+    lr = training_optimizer(os.path.join(out, "best_model.h5")).get("config", {}).get("learning_rate", {})
+    if not isinstance(lr, dict) or lr.get("class_name") != "CosineDecay" or \
+            lr["config"].get("initial_learning_rate") != 0.01 or lr["config"].get("decay_steps") != 50 or \
+            lr["config"].get("alpha") != 0.1:
+        fail("best_model.h5's optimizer should hold CosineDecay(0.01, 50, alpha=0.1): %r" % lr)
+    p = run([app, "--out", out, "--lr-schedule", "cosine:60:0.1"] + common, expect=1)
+    if 'lr_schedule: "cosine:50:0.1" in the checkpoints, "cosine:60:0.1" now' not in p.stderr:
+        fail("a resume with another --lr-schedule should be refused, naming the difference")
+    print("ok  --lr-schedule: constant schedules equal the fixed rate, cosine decays and is in best_model.h5")
+
+    # --reduce-lr-on-plateau 1 --checkpoint-best: Keras' rules worked out from the history, and a resume after a
+    # stop gives the same numbers, rates and files.
+    common = ["--data", data, "--iterations", "1", "--epochs", "8", "--train-limit", "1000", "--threads", "1",
+              "--learning-rate", "0.01", "--reduce-lr-on-plateau", "1", "--checkpoint-best"]
+    ref = fresh(os.path.join(scratch, "plateau_ref"))
+    p = run([app, "--out", ref] + common)
+    r = json.load(open(os.path.join(ref, "report.json")))
+    if r["config"]["reduce_lr_on_plateau"] != 1 or r["config"]["checkpoint_best"] is not True:
+        fail("report.json config should record reduce_lr_on_plateau 1 and checkpoint_best: %r" % r["config"])
+    h = r["iterations"][0]["history"]
+    want, final_lr = keras_reduce_lr(h["val_loss"], 0.01, 1)
+    if len(h.get("learning_rate", [])) != 8 or any(abs(a - b) > 1e-7 * b for a, b in zip(h["learning_rate"], want)):
+        fail("learning_rate per epoch %r; Keras' ReduceLROnPlateau on val_loss %r: %r" %
+             (h.get("learning_rate"), h["val_loss"], want))
+    if final_lr == 0.01:
+        print("note: val_loss improved at every epoch, so no reduction was exercised")
+    elif "ReduceLROnPlateau reducing learning rate" not in p.stdout:
+        fail("a reduction should be announced")
+    best, expected = float("inf"), []
+    for e, v in enumerate(h["val_loss"]):
+        if v < best:  # ModelCheckpoint: np.less, no min_delta
+            best = v
+            expected.append("best-%02d-%.4f.keras" % (e + 1, v))
+    files = sorted(os.listdir(os.path.join(ref, "iteration_1")))
+    if files != expected:
+        fail("--checkpoint-best wrote %r; the improving epochs of %r give %r" % (files, h["val_loss"], expected))
+    with open(os.path.join(ref, "iteration_1", expected[-1]), "rb") as f:
+        if f.read(2) != b"PK":
+            fail(expected[-1] + " should be a .keras zip")
+    saved_lr = training_optimizer(os.path.join(ref, "best_model.h5")).get("config", {}).get("learning_rate")
+    if not isinstance(saved_lr, float) or abs(saved_lr - final_lr) > 1e-7 * final_lr:
+        fail("best_model.h5's optimizer should hold the reduced rate %r, got %r" % (final_lr, saved_lr))
+    print("ok  --reduce-lr-on-plateau 1 follows Keras' rule (rates %r), --checkpoint-best wrote %d files" %
+          (h["learning_rate"], len(files)))
+
+    out = fresh(os.path.join(scratch, "plateau_resume"))
+    run([app, "--out", out, "--stop-after-epochs", "3", "--quiet"] + common, expect=75)
+    run([app, "--out", out, "--quiet"] + common)
+    same_results(ref, out, "--reduce-lr-on-plateau --checkpoint-best stopped after 3 epochs and resumed")
+    h2 = json.load(open(os.path.join(out, "report.json")))["iterations"][0]["history"]
+    if h2["learning_rate"] != h["learning_rate"]:
+        fail("resumed learning rates %r differ from %r" % (h2["learning_rate"], h["learning_rate"]))
+    if training_optimizer(os.path.join(out, "best_model.h5")).get("config", {}).get("learning_rate") != saved_lr:
+        fail("the resumed run's best_model.h5 should hold the same reduced rate")
+    if sorted(os.listdir(os.path.join(out, "iteration_1"))) != files:
+        fail("the resumed run's best-model files differ: %r" % sorted(os.listdir(os.path.join(out, "iteration_1"))))
+    p = run([app, "--out", out, "--quiet"] + common[:-3] + ["--reduce-lr-on-plateau", "2", "--checkpoint-best"],
+            expect=1)
+    if "reduce_lr_on_plateau: 1 in the checkpoints, 2 now" not in p.stderr:
+        fail("a resume with another --reduce-lr-on-plateau should be refused, naming the difference")
+    p = run([app, "--out", out, "--quiet"] + common[:-1], expect=1)
+    if "checkpoint_best: true in the checkpoints, false now" not in p.stderr:
+        fail("a resume without --checkpoint-best should be refused, naming the difference")
+    print("ok  a resume continues ReduceLROnPlateau and ModelCheckpoint, and refuses other settings")
+
+
 def main():
     if len(sys.argv) != 4:
-        print("usage: example_app_check.py end_to_end|resume|lock|kill|sigterm|sigint|nan_guard|bad_flags|train_options|"
+        print("usage: example_app_check.py end_to_end|resume|lock|kill|sigterm|sigint|nan_guard|bad_flags|train_options|lr_options|"
               "evaluate_losses APP SCRATCH")
         return 2
     mode, app, scratch = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
@@ -576,7 +695,7 @@ def main():
     data = "" if mode == "bad_flags" else data_dir()  # bad command lines fail before any data is read
     modes = {"end_to_end": end_to_end, "resume": resume, "lock": lock, "nan_guard": nan_guard, "bad_flags": bad_flags,
              "kill": lambda *a: interrupted(*a, signal.SIGKILL), "sigterm": lambda *a: interrupted(*a, signal.SIGTERM),
-             "sigint": lambda *a: interrupted(*a, signal.SIGINT), "train_options": train_options,
+             "sigint": lambda *a: interrupted(*a, signal.SIGINT), "train_options": train_options, "lr_options": lr_options,
              "evaluate_losses": evaluate_losses}
     modes[mode](app, scratch, data)
     print("PASS " + mode)

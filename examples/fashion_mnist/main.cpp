@@ -62,7 +62,21 @@ void add_train_options(CLI::App* app, Config& config, RunOptions& run) {
                       nnlite::optimizer_registry<float>().supported() +
                       ", or their lower-case names), with Keras' defaults except --learning-rate")
       ->capture_default_str();
-  // (A learning-rate schedule option, --lr-schedule, would go here, next to the optimizer it drives.)
+  app->add_option("--lr-schedule", config.lr_schedule,
+                  "The learning rate as a Keras schedule starting at --learning-rate, DECAY_STEPS in batches: "
+                  "cosine:DECAY_STEPS[:ALPHA] (CosineDecay), exponential:DECAY_STEPS:RATE (ExponentialDecay), "
+                  "inverse_time:DECAY_STEPS:RATE (InverseTimeDecay) or piecewise:B1,B2,...:V0,V1,V2,... "
+                  "(PiecewiseConstantDecay, the V are the rates); off by default")
+      ->type_name("SPEC");
+  app->add_option("--reduce-lr-on-plateau", config.reduce_lr_on_plateau,
+                  "Multiply the learning rate by 0.1 once val_loss has not improved for PATIENCE epochs (Keras' "
+                  "ReduceLROnPlateau(monitor='val_loss', patience=PATIENCE), its defaults otherwise); not with "
+                  "--lr-schedule; off by default")
+      ->type_name("PATIENCE")
+      ->check(CLI::Range(0, 100000));
+  app->add_flag("--checkpoint-best", config.checkpoint_best,
+                "Save the model whenever val_loss improves, as OUT/iteration_<i>/best-<epoch>-<val_loss>.keras "
+                "(Keras' ModelCheckpoint(save_best_only=True, monitor='val_loss')); off by default");
   app->add_option("--early-stopping", config.early_stopping,
                   "Stop an iteration once val_loss has not improved for PATIENCE epochs and keep its best epoch's "
                   "weights (Keras' EarlyStopping(monitor='val_loss', patience=PATIENCE, restore_best_weights=True)); "
@@ -93,7 +107,10 @@ void add_train_options(CLI::App* app, Config& config, RunOptions& run) {
 int train(Config config, const RunOptions& run) {
   // The optimizer by its canonical class name ("sgd" -> "SGD"), so that checkpoints of either spelling match; an
   // unknown name is the registry's error, listing the supported ones, before any data is read.
-  (void)make_optimizer(config);
+  if (!config.lr_schedule.empty() && config.reduce_lr_on_plateau >= 0)  // Keras cannot set a scheduled rate either
+    throw nnlite::ArgumentError("--reduce-lr-on-plateau cannot be used with --lr-schedule '" + config.lr_schedule +
+                                "': an optimizer that follows a schedule has no settable learning rate");
+  (void)make_optimizer(config);  // also checks --lr-schedule
   config.optimizer = nnlite::optimizer_registry<float>().canonical(config.optimizer);
   if (config.train_limit != 0 && config.train_limit < 10)
     throw nnlite::ArgumentError("--train-limit must be 0 (all images) or at least 10, got " +
@@ -109,7 +126,11 @@ int train(Config config, const RunOptions& run) {
   if (!run.quiet) {
     std::cout << "Study: model " << config.model << ", " << config.iterations << " iteration(s) x " << config.epochs
               << " epoch(s), batch size " << config.batch_size << ", " << config.optimizer << "(learning_rate "
-              << config.learning_rate << ")"
+              << config.learning_rate << (config.lr_schedule.empty() ? "" : ", schedule " + config.lr_schedule) << ")"
+              << (config.reduce_lr_on_plateau >= 0
+                      ? ", ReduceLROnPlateau (patience " + std::to_string(config.reduce_lr_on_plateau) + ")"
+                      : std::string())
+              << (config.checkpoint_best ? ", best-model checkpoints" : "")
               << (config.early_stopping >= 0
                       ? ", early stopping (patience " + std::to_string(config.early_stopping) + ")"
                       : std::string())

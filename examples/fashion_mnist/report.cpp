@@ -92,7 +92,10 @@ std::string report_markdown(const StudyReport& r) {
   md << "## Setup\n\n| setting | value |\n|---|---|\n"
      << "| model | " << c.model << " |\n| iterations | " << c.iterations << " |\n| epochs | " << c.epochs
      << " |\n| batch size | " << c.batch_size << " |\n| optimizer | " << c.optimizer << ", learning rate "
-     << c.learning_rate
+     << c.learning_rate << (c.lr_schedule.empty() ? "" : ", schedule `" + c.lr_schedule + "`")
+     << (c.reduce_lr_on_plateau >= 0 ? ", ReduceLROnPlateau (patience " + std::to_string(c.reduce_lr_on_plateau) + ")"
+                                     : "")
+     << (c.checkpoint_best ? ", best-model checkpoints (ModelCheckpoint)" : "")
      << (c.early_stopping >= 0
              ? ", early stopping (patience " + std::to_string(c.early_stopping) + ", best weights restored)"
              : "")

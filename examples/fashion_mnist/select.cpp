@@ -147,6 +147,7 @@ int select_and_report(const RunOptions& run, const StudyData* preloaded) {
   nnlite::Sequential<float> model = make_model(config, best);
   nnlite::load_checkpoint(checkpoint_path(run.out_dir, best), model);
   const IterationRecord& winner = state.iterations[static_cast<std::size_t>(best - 1)];
+  replay_reduce_lr(config, winner.history, model);  // best_model.* holds the reduced rate, as Keras' model.save would
   if (!run.quiet)
     std::cout << "\nBest: iteration " << best << " (final val_loss "
               << fmt(winner.history["val_loss"][winner.model_epoch()]) << "); evaluating it on " << data.sets.test.n

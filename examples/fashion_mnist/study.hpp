@@ -5,7 +5,9 @@
 #include <nnlite/nnlite.hpp>
 #include <nnlite/plot.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -25,10 +27,16 @@ struct Config {
   Index batch_size = 32;
   double learning_rate = 1e-3;
   // Any class name the optimizer registry knows (--optimizer; stored canonical: "sgd" -> "SGD"), with Keras' defaults
-  // except learning_rate. A learning-rate schedule (a later --lr-schedule) belongs beside these two.
+  // except learning_rate.
   std::string optimizer = "Adam";
+  // --lr-schedule: the optimizer's learning rate as a schedule starting at learning_rate (parse_lr_schedule); "": off.
+  std::string lr_schedule;
   // --early-stopping: EarlyStopping's patience on val_loss, restoring the best weights; -1: off.
   int early_stopping = -1;
+  // --reduce-lr-on-plateau: ReduceLROnPlateau's patience on val_loss (Keras' defaults otherwise); -1: off.
+  int reduce_lr_on_plateau = -1;
+  // --checkpoint-best: ModelCheckpoint(save_best_only=True, monitor="val_loss") into <out>/iteration_<i>/.
+  bool checkpoint_best = false;
   std::uint64_t seed = 42;
   Index train_limit = 0;  // use only the first N training images; 0: all of them
   double validation_fraction = 0.2;
@@ -102,11 +110,69 @@ StudyData load_study_data(const std::string& dir, Index train_limit, bool quiet)
 // The seed of iteration i's split (1-based), derived from --seed; model_seed (study_models.hpp) seeds its model.
 std::uint64_t split_seed(std::uint64_t seed, int iteration);
 
-// The run's optimizer: config.optimizer with Keras' defaults and config.learning_rate. An unknown name is the
-// registry's UnsupportedError listing the supported ones.
+// --lr-schedule's SPEC (Keras' schedules, decay steps counted in batches, the initial rate `initial`):
+//   cosine:DECAY_STEPS[:ALPHA]            CosineDecay(initial, DECAY_STEPS, ALPHA=0)
+//   exponential:DECAY_STEPS:RATE          ExponentialDecay(initial, DECAY_STEPS, RATE)
+//   inverse_time:DECAY_STEPS:RATE         InverseTimeDecay(initial, DECAY_STEPS, RATE)
+//   piecewise:B1,B2,...:V0,V1,V2,...      PiecewiseConstantDecay([B1, ...], [V0, ...]) (the values are the rates)
+// A malformed SPEC is an ArgumentError naming it; the schedules' own checks (decay_steps > 0, ...) apply.
+inline std::shared_ptr<const nnlite::LearningRateSchedule> parse_lr_schedule(const std::string& spec, double initial) {
+  auto fail = [&](const std::string& why) {
+    return nnlite::ArgumentError("--lr-schedule '" + spec + "': " + why +
+                                 " (expected cosine:DECAY_STEPS[:ALPHA], exponential:DECAY_STEPS:RATE, "
+                                 "inverse_time:DECAY_STEPS:RATE or piecewise:B1,B2,...:V0,V1,V2,...)");
+  };
+  auto split = [](const std::string& text, char sep) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+      const std::size_t at = text.find(sep, start);
+      parts.push_back(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
+      if (at == std::string::npos) return parts;
+      start = at + 1;
+    }
+  };
+  auto number = [&](const std::string& text) {
+    try {
+      std::size_t used = 0;
+      const double v = std::stod(text, &used);
+      if (used == text.size() && std::isfinite(v)) return v;
+    } catch (const std::exception&) {}
+    throw fail("'" + text + "' is not a number");
+  };
+  auto numbers = [&](const std::string& text) {
+    std::vector<double> v;
+    for (const std::string& part : split(text, ',')) v.push_back(number(part));
+    return v;
+  };
+  const std::vector<std::string> f = split(spec, ':');
+  const std::string& kind = f[0];
+  try {
+    if (kind == "cosine" && (f.size() == 2 || f.size() == 3))
+      return std::make_shared<nnlite::CosineDecay>(initial, number(f[1]), f.size() == 3 ? number(f[2]) : 0.0);
+    if (kind == "exponential" && f.size() == 3)
+      return std::make_shared<nnlite::ExponentialDecay>(initial, number(f[1]), number(f[2]));
+    if (kind == "inverse_time" && f.size() == 3)
+      return std::make_shared<nnlite::InverseTimeDecay>(initial, number(f[1]), number(f[2]));
+    if (kind == "piecewise" && f.size() == 3)
+      return std::make_shared<nnlite::PiecewiseConstantDecay>(numbers(f[1]), numbers(f[2]));
+  } catch (const nnlite::ArgumentError& e) {
+    if (std::string(e.what()).rfind("--lr-schedule", 0) == 0) throw;
+    throw fail(e.what());
+  }
+  if (kind != "cosine" && kind != "exponential" && kind != "inverse_time" && kind != "piecewise")
+    throw fail("unknown schedule '" + kind + "'");
+  throw fail("wrong number of ':'-separated fields for " + kind);
+}
+
+// The run's optimizer: config.optimizer with Keras' defaults and config.learning_rate, or the --lr-schedule starting
+// there. An unknown name is the registry's UnsupportedError listing the supported ones.
 inline std::unique_ptr<nnlite::Optimizer<float>> make_optimizer(const Config& config) {
-  return nnlite::make_optimizer<float>(
-      json{{"class_name", config.optimizer}, {"config", {{"learning_rate", config.learning_rate}}}}, "--optimizer");
+  const json rate = config.lr_schedule.empty()
+                        ? json(config.learning_rate)
+                        : nnlite::serialize_schedule(*parse_lr_schedule(config.lr_schedule, config.learning_rate));
+  return nnlite::make_optimizer<float>(json{{"class_name", config.optimizer}, {"config", {{"learning_rate", rate}}}},
+                                       "--optimizer");
 }
 
 // A fresh, compiled study model with the iteration's seed (study_models.hpp says how).
@@ -171,6 +237,10 @@ class StudyClock {
 };
 
 // Trains (or resumes, or skips when already finished) iteration i, checkpointing after every epoch.
+// --reduce-lr-on-plateau: puts into `model`'s optimizer the rate ReduceLROnPlateau had reached after the epochs of
+// `past` (replayed from config.learning_rate); a checkpoint holds the weights and optimizer state, not that rate.
+void replay_reduce_lr(const Config& config, const nnlite::History& past, nnlite::Sequential<float>& model);
+
 IterationRecord train_iteration(const Config& config, const RunOptions& run, const StudyData& data, int iteration,
                                 StudyClock& clock);
 

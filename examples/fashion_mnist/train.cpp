@@ -34,7 +34,10 @@ json Config::to_json() const {
           {"batch_size", batch_size},
           {"learning_rate", learning_rate},
           {"optimizer", optimizer},
+          {"lr_schedule", lr_schedule},
           {"early_stopping", early_stopping},
+          {"reduce_lr_on_plateau", reduce_lr_on_plateau},
+          {"checkpoint_best", checkpoint_best},
           {"seed", seed},
           {"train_limit", train_limit},
           {"validation_fraction", validation_fraction}};
@@ -49,6 +52,9 @@ Config Config::from_json(const json& j) {
   c.learning_rate = j.at("learning_rate").get<double>();
   c.optimizer = j.value("optimizer", c.optimizer);  // checkpoints from before these options: the study's defaults
   c.early_stopping = j.value("early_stopping", c.early_stopping);
+  c.lr_schedule = j.value("lr_schedule", c.lr_schedule);
+  c.reduce_lr_on_plateau = j.value("reduce_lr_on_plateau", c.reduce_lr_on_plateau);
+  c.checkpoint_best = j.value("checkpoint_best", c.checkpoint_best);
   c.seed = j.at("seed").get<std::uint64_t>();
   c.train_limit = j.at("train_limit").get<Index>();
   c.validation_fraction = j.at("validation_fraction").get<double>();
@@ -352,7 +358,59 @@ class StudyEarlyStopping : public nnlite::Callback<float> {
   std::vector<nnlite::Tensor<float>> best_weights_;
 };
 
+// --reduce-lr-on-plateau P: Keras' ReduceLROnPlateau(monitor="val_loss", patience=P), resumable. A resumed run
+// rebuilds its state (wait, cooldown, best value and the reduced rate) by replaying the checkpoint's val_loss history
+// into it from the study's learning rate, as StudyEarlyStopping does. Each reduction is printed (unless --quiet).
+class StudyReduceLR : public nnlite::Callback<float> {
+ public:
+  StudyReduceLR(int patience, double initial_lr, bool quiet, const nnlite::History& past)
+      : plateau_(options(patience)), initial_lr_(initial_lr), quiet_(quiet), past_(past) {}
+
+  void on_train_begin(const nnlite::Logs& logs) override {
+    plateau_.model = this->model;
+    plateau_.params = this->params;
+    plateau_.on_train_begin(logs);
+    replay(plateau_, initial_lr_, past_, *this->model);
+  }
+  static void replay(nnlite::ReduceLROnPlateau<float>& into, double initial_lr, const nnlite::History& past,
+                     nnlite::Sequential<float>& model) {
+    if (past.size() == 0) return;
+    model.optimizer().set_learning_rate(initial_lr);
+    for (std::size_t e = 0; e < past.size(); ++e) {
+      nnlite::Logs l{{"val_loss", past["val_loss"][e]}};
+      into.on_epoch_end(static_cast<int>(e), l);
+    }
+  }
+  static nnlite::ReduceLROnPlateauOptions options(int patience) {
+    nnlite::ReduceLROnPlateauOptions o;
+    o.monitor = "val_loss";
+    o.patience = patience;
+    return o;
+  }
+  void on_epoch_end(int epoch, nnlite::Logs& logs) override {
+    const double before = this->model->optimizer().learning_rate();
+    plateau_.on_epoch_end(epoch, logs);
+    const double after = this->model->optimizer().learning_rate();
+    if (after != before && !quiet_)  // Keras' verbose=1 message
+      std::cout << "\nEpoch " << epoch + 1 << ": ReduceLROnPlateau reducing learning rate to " << after << ".\n";
+  }
+
+ private:
+  nnlite::ReduceLROnPlateau<float> plateau_;
+  double initial_lr_;
+  bool quiet_;
+  const nnlite::History past_;  // the epochs done before this run
+};
+
 }  // namespace
+
+void replay_reduce_lr(const Config& config, const nnlite::History& past, nnlite::Sequential<float>& model) {
+  if (config.reduce_lr_on_plateau < 0) return;
+  nnlite::ReduceLROnPlateau<float> plateau(StudyReduceLR::options(config.reduce_lr_on_plateau));
+  plateau.model = &model;
+  plateau.on_train_begin({});
+  StudyReduceLR::replay(plateau, config.learning_rate, past, model);
+}
 
 IterationRecord train_iteration(const Config& config, const RunOptions& run, const StudyData& data, int iteration,
                                 StudyClock& clock) {
@@ -414,6 +472,25 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
     early_stopping = std::make_unique<StudyEarlyStopping>(config.early_stopping, rec.history, std::move(best_weights));
   }
 
+  std::unique_ptr<StudyReduceLR> reduce_lr;
+  if (config.reduce_lr_on_plateau >= 0)
+    reduce_lr =
+        std::make_unique<StudyReduceLR>(config.reduce_lr_on_plateau, config.learning_rate, run.quiet, rec.history);
+  // --checkpoint-best: Keras' ModelCheckpoint(save_best_only=True) on val_loss; a resumed run starts from the best
+  // val_loss of the epochs done (Keras keeps `best` across fit() calls).
+  std::unique_ptr<nnlite::ModelCheckpoint<float>> checkpoint_best;
+  if (config.checkpoint_best) {
+    nnlite::ModelCheckpointOptions o;
+    o.monitor = "val_loss";
+    o.save_best_only = true;
+    if (rec.best_epoch() >= 0)
+      o.initial_value_threshold = rec.history["val_loss"][static_cast<std::size_t>(rec.best_epoch())];
+    const std::string dir = join(run.out_dir, "iteration_" + std::to_string(iteration));
+    fs::create_directories(dir);
+    checkpoint_best =
+        std::make_unique<nnlite::ModelCheckpoint<float>>(join(dir, "best-{epoch:02d}-{val_loss:.4f}.keras"), o);
+  }
+
   const std::string csv_path = join(run.out_dir, "history_iter" + std::to_string(iteration) + ".csv");
   // After every epoch: the record, the checkpoint and the CSV, all written atomically.
   struct SaveEachEpoch : nnlite::Callback<float> {
@@ -461,6 +538,9 @@ IterationRecord train_iteration(const Config& config, const RunOptions& run, con
   options.callbacks = {&save_each_epoch};
   // EarlyStopping first: the epoch's checkpoint then knows whether training stops there.
   if (early_stopping) options.callbacks.insert(options.callbacks.begin(), early_stopping.get());
+  // Before the epoch's record: ReduceLROnPlateau puts learning_rate into the logs it keeps.
+  if (reduce_lr) options.callbacks.insert(options.callbacks.end() - 1, reduce_lr.get());
+  if (checkpoint_best) options.callbacks.insert(options.callbacks.end() - 1, checkpoint_best.get());
   try {
     model.fit(train, &val, options);
     if (early_stopping && !run.quiet)
