@@ -448,4 +448,58 @@ TEST_CASE("class_weight and sample_weight in fit and evaluate, with Keras' rules
   }
 }
 
+TEST_CASE("learning beyond classification: sigmoid + binary_crossentropy and linear + mean_squared_error reach bars") {
+  nnlite::FitOptions<float> opt;
+  opt.verbose = 0;
+  opt.batch_size = 32;
+  nnlite::Rng rng(5);
+  {
+    // Points in [-1, 1]^2, label 1 inside the circle of radius 0.7 (about 38% of them): not linearly separable.
+    const Index n = 600;
+    Tensor<float> x(Shape{n, 2}), y(Shape{n, 1});
+    for (Index i = 0; i < n; ++i) {
+      const double a = rng.uniform(-1.0, 1.0), b = rng.uniform(-1.0, 1.0);
+      x.at(i, 0) = static_cast<float>(a);
+      x.at(i, 1) = static_cast<float>(b);
+      y.at(i, 0) = a * a + b * b < 0.49 ? 1.0f : 0.0f;
+    }
+    Sequential<float> m(Shape{2}, "circle");
+    m.set_seed(3);
+    m.add(nnlite::Dense<float>(32, "relu"));
+    m.add(nnlite::Dense<float>(1, "sigmoid"));
+    m.compile(nnlite::Adam<float>(1e-2), "binary_crossentropy", {"accuracy"});
+    opt.epochs = 60;
+    m.fit(x, y, opt);
+    const auto e = m.evaluate(x, y);
+    INFO("binary accuracy " << e["accuracy"] << ", loss " << e.loss);
+    CHECK(e["accuracy"] > 0.95);  // chance (always 0) is about 0.62
+    CHECK(e.loss < 0.2);
+  }
+  {
+    // y = 2 a - 3 b + 0.5 plus noise of standard deviation 0.01: the best MSE is the noise's, 1e-4.
+    const Index n = 400;
+    Tensor<float> x(Shape{n, 2}), y(Shape{n, 1});
+    for (Index i = 0; i < n; ++i) {
+      const double a = rng.uniform(-1.0, 1.0), b = rng.uniform(-1.0, 1.0);
+      x.at(i, 0) = static_cast<float>(a);
+      x.at(i, 1) = static_cast<float>(b);
+      y.at(i, 0) = static_cast<float>(2 * a - 3 * b + 0.5 + 0.01 * rng.uniform(-1.7320508, 1.7320508));
+    }
+    Sequential<float> m(Shape{2}, "line");
+    m.set_seed(4);
+    m.add(nnlite::Dense<float>(1));
+    m.compile(nnlite::Adam<float>(5e-2), "mean_squared_error", {"mae"});
+    opt.epochs = 60;
+    m.fit(x, y, opt);
+    const auto e = m.evaluate(x, y);
+    INFO("mse " << e.loss << ", mae " << e["mae"]);
+    CHECK(e.loss < 1e-3);  // the labels' own variance is about 4.3
+    CHECK(e["mae"] < 0.03);
+    const auto w = m.get_weights();  // kernel (2, 1), bias (1)
+    CHECK(w[0][0] == doctest::Approx(2.0).epsilon(0.02));
+    CHECK(w[0][1] == doctest::Approx(-3.0).epsilon(0.02));
+    CHECK(w[1][0] == doctest::Approx(0.5).epsilon(0.04));
+  }
+}
+
 }  // namespace test_losses_breadth
