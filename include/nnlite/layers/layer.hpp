@@ -60,14 +60,18 @@
 
 namespace nnlite {
 
-enum class Mode { inference, training };
+/// Whether forward() runs as in Keras' predict/evaluate or as in fit (Dropout active, BatchNormalization updating).
+enum class Mode {
+  inference,  ///< Keras' training=False: Dropout off, BatchNormalization uses its moving statistics.
+  training    ///< Keras' training=True: Dropout draws masks, BatchNormalization updates its moving statistics.
+};
 
 /// One weight of a layer as Keras names it: shape, initializer, trainable or not.
 struct ParamSpec {
-  std::string name;  // as Keras names the weight: "kernel", "bias", "gamma", "moving_mean", ...
-  Shape shape;
-  Initializer init;
-  bool trainable = true;  // false: the layer updates it itself (moving statistics); the optimizer never sees it
+  std::string name;  ///< As Keras names the weight: "kernel", "bias", "gamma", "moving_mean", ...
+  Shape shape;       ///< The weight's shape, as Keras stores it (Conv2D kernel: (kh, kw, in, out)).
+  Initializer init;  ///< Keras' `kernel_initializer` / `bias_initializer` / ... for this weight.
+  bool trainable = true;  ///< False: the layer updates it itself (moving statistics); the optimizer never sees it.
 };
 
 /// Keras' serialized initializer: {"class_name": "GlorotUniform", "config": {"seed": null}} (the random ones carry a
@@ -109,20 +113,25 @@ inline Initializer read_initializer(const ConfigReader& c, const char* key, Init
 template <class Scalar>
 class Layer {
  public:
-  using scalar_type = Scalar;
+  using scalar_type = Scalar;  ///< float or double: the type of the layer's weights and tensors.
   virtual ~Layer() = default;
 
-  /// Keras' class name ("Conv2D") and the stem of its automatic names ("conv2d" -> conv2d, conv2d_1, ...).
+  /// Keras' class name, as the registry and the config's "class_name" spell it ("Conv2D").
   virtual std::string class_name() const = 0;
+  /// The stem of the layer's automatic names ("conv2d" -> conv2d, conv2d_1, ...).
   virtual std::string name_stem() const = 0;
 
+  /// Keras' layer.name (empty until set or until the model names it).
   const std::string& name() const { return name_; }
+  /// Sets Keras' layer.name.
   void set_name(std::string name) { name_ = std::move(name); }
+  /// Whether a name was set (else the model gives it an automatic one from name_stem()).
   bool has_name() const { return !name_.empty(); }
 
   /// Keras' layer.trainable: false freezes every weight of the layer (fine-tuning). The model takes the change at
   /// the next compile(), as Keras does.
   bool trainable() const { return trainable_; }
+  /// Sets Keras' layer.trainable (taken at the next compile()).
   void set_trainable(bool trainable) { trainable_ = trainable; }
 
   /// Validates the per-sample input shape, sizes the layer and returns the per-sample output shape.
@@ -132,14 +141,19 @@ class Layer {
     built_ = true;
     return output_shape_;
   }
+  /// Whether build() has run.
   bool built() const { return built_; }
+  /// The per-sample input shape of the last build().
   const Shape& input_shape() const { return input_shape_; }
+  /// The per-sample output shape of the last build().
   const Shape& output_shape() const { return output_shape_; }
 
+  /// The layer's weights in Keras' order with shapes, initializers and trainability (valid after build()).
   virtual std::vector<ParamSpec> param_specs() const { return {}; }
   /// The regularizer of weight i of param_specs() (Keras' kernel_regularizer, bias_regularizer, ...), null for none.
   /// The model adds its penalty to the loss while the weight is trainable, as Keras does for layer.losses.
   virtual const Regularizer* weight_regularizer(std::size_t /*i*/) const { return nullptr; }
+  /// Number of weight values of the layer (Keras' count_params()).
   Index param_count() const {
     Index n = 0;
     for (const auto& p : param_specs()) n += p.shape.size();
@@ -172,15 +186,22 @@ class Layer {
     }
     bind_weights(std::move(v), std::move(g));
   }
+  /// Drops the weight pointers (a clone starts unbound).
   void unbind() { bind_weights({}, {}); }
+  /// Whether weights are bound (a layer without weights never is).
   bool bound() const { return !values_.empty() && values_[0] != nullptr; }
 
-  /// Weight i of param_specs() (values, and the gradient backward writes).
+  /// The values of weight i of param_specs(), null when unbound.
   Scalar* weight(std::size_t i) { return i < values_.size() ? values_[i] : nullptr; }
+  /// The values of weight i of param_specs(), null when unbound.
   const Scalar* weight(std::size_t i) const { return i < values_.size() ? values_[i] : nullptr; }
+  /// The gradient of weight i of param_specs(), which backward() overwrites; null when unbound.
   Scalar* weight_grad(std::size_t i) { return i < grads_.size() ? grads_[i] : nullptr; }
 
+  /// Resizes `out` to (batch, output_shape...) and writes the layer's output for `in` (Keras' call()).
   virtual void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) = 0;
+  /// Overwrites every trainable weight's gradient and, when not null, `d_in` with d(loss)/d(in), after the forward
+  /// that produced `out` from `in`.
   virtual void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                         Tensor<Scalar>* d_in) = 0;
 
@@ -189,6 +210,7 @@ class Layer {
   virtual Activation output_activation() const { return Activation::linear; }
   /// The logits of the last forward pass, whose input was `in` (only when output_activation() is not linear).
   virtual const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const { return nullptr; }
+  /// backward() from d(loss)/d(logits) instead of d(loss)/d(out) (only when output_activation() is not linear).
   virtual void backward_from_logits(const Tensor<Scalar>& /*in*/, const Tensor<Scalar>& /*d_logits*/,
                                     Tensor<Scalar>* /*d_in*/) {
     throw Error(class_name() + " layer '" + name_ + "' does not end in a softmax or sigmoid");
@@ -203,12 +225,14 @@ class Layer {
             {"dtype", std::is_same_v<Scalar, double> ? "float64" : "float32"}};
   }
 
+  /// An independent copy: same options, unbound weights, fresh workspaces.
   virtual std::unique_ptr<Layer> clone() const = 0;
 
  protected:
+  /// Validates the per-sample input shape (shape_error() otherwise), sizes the weights and returns the output shape.
   virtual Shape compute_output_shape(const Shape& input_shape) = 0;
 
-  // "Conv2D layer 'conv2d': expected ... but got (28, 28)": every shape complaint names the layer.
+  /// Throws ShapeError naming the layer: "Conv2D layer 'conv2d': expected ... but got (28, 28)".
   [[noreturn]] void shape_error(const std::string& what) const {
     throw ShapeError(class_name() + " layer '" + name_ + "': " + what);
   }
