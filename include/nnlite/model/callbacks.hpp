@@ -29,13 +29,16 @@ class Sequential;
 
 /// Keras' callback.params: what fit() is about to do.
 struct FitParams {
-  int initial_epoch = 0, epochs = 0;
-  Index steps = 0;  // batches per epoch
-  Index samples = 0, validation_samples = 0;
-  int verbose = 1;
-  /// Data-parallel fit (FitOptions::data_parallel): this process's rank and the number of ranks. Callbacks run on every
-  /// rank with the same logs; one that writes files or prints should do so only where rank == 0.
-  int rank = 0, num_ranks = 1;
+  int initial_epoch = 0;            ///< Keras' `initial_epoch`: the 0-based epoch fit() starts at.
+  int epochs = 0;                   ///< Keras' `epochs`: the epoch fit() stops before.
+  Index steps = 0;                  ///< Keras' `steps`: batches per epoch.
+  Index samples = 0;                ///< Training samples (all ranks' together in a data-parallel fit).
+  Index validation_samples = 0;     ///< Validation samples, 0 without validation data.
+  int verbose = 1;                  ///< Keras' `verbose`: 0 silent, 1 progress bar, 2 one line per epoch.
+  /// Data-parallel fit (FitOptions::data_parallel): this process's rank. Callbacks run on every rank with the same
+  /// logs; one that writes files or prints should do so only where rank == 0.
+  int rank = 0;
+  int num_ranks = 1;  ///< Data-parallel fit: the number of ranks (1 otherwise).
 };
 
 /// Keras' hooks, called by fit() / evaluate() in Keras' order. `model` and `params` are set before on_train_begin;
@@ -46,20 +49,29 @@ template <class Scalar = float>
 class Callback {
  public:
   virtual ~Callback() = default;
-  Sequential<Scalar>* model = nullptr;
-  FitParams params;
+  Sequential<Scalar>* model = nullptr;  ///< Keras' callback.model: the model being fitted or evaluated.
+  FitParams params;                      ///< Keras' callback.params: what fit() is about to do.
 
+  /// Keras' on_train_begin: once, before the first epoch.
   virtual void on_train_begin(const Logs& /*logs*/) {}
+  /// Keras' on_train_end: once, after the last epoch (also when a callback stopped training).
   virtual void on_train_end(const Logs& /*logs*/) {}
+  /// Keras' on_epoch_begin: before each epoch's first batch (epoch 0-based).
   virtual void on_epoch_begin(int /*epoch*/, const Logs& /*logs*/) {}
   /// The epoch's logs (val_ ones included) may be extended here, as Keras' callbacks do (learning_rate); later
   /// callbacks, the progress bar and the History see the additions.
   virtual void on_epoch_end(int /*epoch*/, Logs& /*logs*/) {}
+  /// Keras' on_train_batch_begin: before each training batch (0-based within the epoch).
   virtual void on_train_batch_begin(Index /*batch*/, const Logs& /*logs*/) {}
+  /// Keras' on_train_batch_end: after each training step, with the epoch's running means so far.
   virtual void on_train_batch_end(Index /*batch*/, const Logs& /*logs*/) {}
+  /// Keras' on_test_begin: before evaluate() or fit()'s validation pass.
   virtual void on_test_begin(const Logs& /*logs*/) {}
+  /// Keras' on_test_end: after evaluate() or fit()'s validation pass, with its results.
   virtual void on_test_end(const Logs& /*logs*/) {}
+  /// Keras' on_test_batch_begin: before each evaluation batch.
   virtual void on_test_batch_begin(Index /*batch*/, const Logs& /*logs*/) {}
+  /// Keras' on_test_batch_end: after each evaluation batch, with the running means so far.
   virtual void on_test_batch_end(Index /*batch*/, const Logs& /*logs*/) {}
 };
 
@@ -67,6 +79,7 @@ class Callback {
 template <class Scalar = float>
 class LambdaCallback : public Callback<Scalar> {
  public:
+  /// Calls `on_epoch_end(epoch, logs)` at the end of every epoch.
   explicit LambdaCallback(std::function<void(int epoch, Logs& logs)> on_epoch_end) : fn_(std::move(on_epoch_end)) {}
   void on_epoch_end(int epoch, Logs& logs) override { fn_(epoch, logs); }
 
@@ -82,13 +95,13 @@ class LambdaCallback : public Callback<Scalar> {
 /// restore_best_weights, the best epoch's weights are put back at the end of training, as Keras 3 does (the first
 /// monitored epoch's weights when none improved). A monitor missing from the logs is skipped, as Keras warns and does.
 struct EarlyStoppingOptions {
-  std::string monitor = "val_loss";
-  double min_delta = 0;
-  int patience = 0;
-  std::string mode = "auto";  // auto, min, max
-  std::optional<double> baseline;
-  bool restore_best_weights = false;
-  int start_from_epoch = 0;
+  std::string monitor = "val_loss";   ///< Keras' `monitor`: the logs entry watched.
+  double min_delta = 0;               ///< Keras' `min_delta`: the smallest change that counts as an improvement.
+  int patience = 0;                   ///< Keras' `patience`: epochs without improvement before stopping.
+  std::string mode = "auto";          ///< Keras' `mode`: "auto", "min" or "max".
+  std::optional<double> baseline;     ///< Keras' `baseline`: a value the monitor must also beat to reset wait.
+  bool restore_best_weights = false;  ///< Keras' `restore_best_weights`: put the best epoch's weights back at the end.
+  int start_from_epoch = 0;           ///< Keras' `start_from_epoch`: epochs of warm-up before monitoring starts.
 };
 
 /// Whether a monitored quantity improves upward (Keras' auto mode rule), for monitor-based callbacks.
@@ -105,7 +118,9 @@ inline bool monitor_is_max(const std::string& monitor, const std::string& mode, 
 template <class Scalar = float>
 class EarlyStopping : public Callback<Scalar> {
  public:
+  /// EarlyStopping(monitor="val_loss", patience, min_delta) with Keras' other defaults.
   explicit EarlyStopping(int patience = 0, double min_delta = 0) : EarlyStopping(options(patience, min_delta)) {}
+  /// All of Keras' arguments; ArgumentError for patience or start_from_epoch < 0 or an unknown mode.
   explicit EarlyStopping(EarlyStoppingOptions o) : o_(std::move(o)) {
     if (o_.patience < 0) throw ArgumentError("EarlyStopping: patience must be >= 0, got " + std::to_string(o_.patience));
     if (o_.start_from_epoch < 0) throw ArgumentError("EarlyStopping: start_from_epoch must be >= 0");
@@ -142,9 +157,13 @@ class EarlyStopping : public Callback<Scalar> {
   void on_train_end(const Logs&) override {
     if (o_.restore_best_weights && !best_weights_.empty()) this->model->set_weights(best_weights_);
   }
-  int stopped_epoch() const { return stopped_epoch_; }  // 0 when it did not stop training
+  /// Keras' stopped_epoch: the epoch training stopped at, 0 when it did not stop training.
+  int stopped_epoch() const { return stopped_epoch_; }
+  /// Keras' best_epoch: the epoch of the best monitored value.
   int best_epoch() const { return best_epoch_; }
+  /// Keras' best: the best monitored value so far (+-inf before the first).
   double best() const { return best_; }
+  /// Keras' wait: epochs since the last improvement.
   int wait() const { return wait_; }
 
  private:
@@ -171,14 +190,14 @@ inline bool monitor_improves(double current, const std::optional<double>& best, 
 
 /// Keras 3's ReduceLROnPlateau arguments, with its defaults.
 struct ReduceLROnPlateauOptions {
-  std::string monitor = "val_loss";
-  double factor = 0.1;  // new_lr = lr * factor; must be < 1
-  int patience = 10;    // epochs without improvement before a reduction
-  int verbose = 0;      // 1: print each reduction
-  std::string mode = "auto";
-  double min_delta = 1e-4;
-  int cooldown = 0;     // epochs after a reduction during which wait stays 0
-  double min_lr = 0.0;  // the rate is never reduced below this
+  std::string monitor = "val_loss";  ///< Keras' `monitor`: the logs entry watched.
+  double factor = 0.1;               ///< Keras' `factor`: new_lr = lr * factor; must be < 1.
+  int patience = 10;                 ///< Keras' `patience`: epochs without improvement before a reduction.
+  int verbose = 0;                   ///< Keras' `verbose`: 1 prints each reduction.
+  std::string mode = "auto";         ///< Keras' `mode`: "auto", "min" or "max".
+  double min_delta = 1e-4;           ///< Keras' `min_delta`: the smallest change that counts as an improvement.
+  int cooldown = 0;                  ///< Keras' `cooldown`: epochs after a reduction during which wait stays 0.
+  double min_lr = 0.0;               ///< Keras' `min_lr`: the rate is never reduced below this.
 };
 
 /// Keras 3's ReduceLROnPlateau: multiplies the optimizer's learning rate by `factor` once the monitored value has
@@ -191,6 +210,7 @@ struct ReduceLROnPlateauOptions {
 template <class Scalar = float>
 class ReduceLROnPlateau : public Callback<Scalar> {
  public:
+  /// Keras' arguments; ArgumentError for factor >= 1 or < 0, min_lr < 0, patience or cooldown < 0, an unknown mode.
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions o = {}) : o_(std::move(o)) {
     if (o_.factor >= 1.0)
       throw ArgumentError("ReduceLROnPlateau does not support a factor >= 1.0. Received factor=" +
@@ -210,6 +230,7 @@ class ReduceLROnPlateau : public Callback<Scalar> {
     max_ = monitor_is_max(o_.monitor, o_.mode, "ReduceLROnPlateau");
     o_.min_delta = std::abs(o_.min_delta);
   }
+  /// The arguments in use (min_delta made non-negative).
   const ReduceLROnPlateauOptions& options() const { return o_; }
 
   void on_train_begin(const Logs&) override {
@@ -257,9 +278,13 @@ class ReduceLROnPlateau : public Callback<Scalar> {
       }
     }
   }
+  /// Keras' in_cooldown(): whether a reduction happened fewer than `cooldown` epochs ago.
   bool in_cooldown() const { return cooldown_counter_ > 0; }
+  /// Keras' wait: epochs without improvement counted towards `patience`.
   int wait() const { return wait_; }
+  /// Keras' cooldown_counter: cooldown epochs left.
   int cooldown_counter() const { return cooldown_counter_; }
+  /// Keras' best: the best monitored value so far, none before the first.
   std::optional<double> best() const { return best_; }
 
  private:
@@ -274,7 +299,9 @@ class ReduceLROnPlateau : public Callback<Scalar> {
 template <class Scalar = float>
 class LearningRateScheduler : public Callback<Scalar> {
  public:
+  /// Keras' `schedule`: (0-based epoch, current rate) -> the epoch's rate.
   using Schedule = std::function<double(int epoch, double lr)>;
+  /// Keras' arguments; `verbose` 1 prints each new rate. ArgumentError for an empty schedule.
   explicit LearningRateScheduler(Schedule schedule, int verbose = 0)
       : schedule_(std::move(schedule)), verbose_(verbose) {
     if (!schedule_) throw ArgumentError("LearningRateScheduler: schedule must be a function");
@@ -306,6 +333,7 @@ class LearningRateScheduler : public Callback<Scalar> {
 template <class Scalar = float>
 class TerminateOnNaN : public Callback<Scalar> {
  public:
+  /// Keras' `raise_error`: throw NumericError at once instead of stopping after the batch.
   explicit TerminateOnNaN(bool raise_error = false) : raise_error_(raise_error) {}
   void on_train_batch_end(Index batch, const Logs& logs) override {
     auto it = logs.find("loss");
@@ -316,6 +344,7 @@ class TerminateOnNaN : public Callback<Scalar> {
     if (this->params.rank == 0) std::cout << "Batch " << batch << ": Invalid loss, terminating training\n";
     this->model->stop_training = true;
   }
+  /// Keras' `raise_error` as given to the constructor.
   bool raise_error() const { return raise_error_; }
 
  private:
