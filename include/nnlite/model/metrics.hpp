@@ -24,6 +24,7 @@ Index argmax_row(const Scalar* row, Index k) {
   return best;
 }
 
+/// The argmax of every sample of a (batch, classes) tensor: predicted class indices.
 template <class Scalar>
 std::vector<int> argmax_rows(const Tensor<Scalar>& t) {
   std::vector<int> out(static_cast<std::size_t>(t.batch()));
@@ -51,15 +52,22 @@ template <class Scalar>
 class Metric {
  public:
   virtual ~Metric() = default;
-  virtual std::string name() const = 0;  // the History / logs key: "accuracy"
+  /// Keras' metric.name, the History / logs key: "accuracy".
+  virtual std::string name() const = 0;
+  /// Keras' reset_state(): starts the accumulation over (fit() does at each epoch).
   virtual void reset() = 0;
+  /// Keras' update_state(y_true, y_pred, sample_weight): adds a batch; `sample_weight` is null or one per sample.
   virtual void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* sample_weight) = 0;
+  /// Keras' result(): the value over every batch since the last reset.
   virtual double result() const = 0;
+  /// An independent copy with the same options and state.
   virtual std::unique_ptr<Metric> clone() const = 0;
   /// The state as state_size() numbers that add up over batches (every Keras metric's state is sums: totals, counts,
   /// confusion counts), so data-parallel fit() sums them over ranks and sets the sum back. 0: not reducible.
   virtual Index state_size() const { return 0; }
+  /// Writes the state_size() numbers of the state to `out`.
   virtual void get_state(double* /*out*/) const {}
+  /// Sets the state from state_size() numbers (as get_state() writes them).
   virtual void set_state(const double* /*in*/) {}
 };
 
@@ -67,6 +75,7 @@ class Metric {
 template <class Scalar>
 class CategoricalAccuracy : public Metric<Scalar> {
  public:
+  /// A categorical accuracy reported under `name`.
   explicit CategoricalAccuracy(std::string name = "accuracy") : name_(std::move(name)) {}
   std::string name() const override { return name_; }
   void reset() override { total_ = count_ = 0; }
@@ -96,9 +105,9 @@ class CategoricalAccuracy : public Metric<Scalar> {
 /// What a metric creator knows at compile(): the loss's name and the per-sample shapes of the output and of the
 /// labels the loss takes (Keras resolves "accuracy" from these).
 struct MetricContext {
-  std::string loss;
-  Shape output;  // per sample, e.g. (10,) or (1,)
-  Shape target;  // per sample, e.g. (10,) one-hot, () sparse
+  std::string loss;  ///< The loss's name as compile() was given it: "categorical_crossentropy".
+  Shape output;      ///< The model's per-sample output shape, e.g. (10,) or (1,).
+  Shape target;      ///< The labels' per-sample shape, e.g. (10,) one-hot, () sparse.
 };
 
 namespace metric_detail {
@@ -119,6 +128,7 @@ inline std::string resolve_accuracy(const MetricContext& c) {
 template <class Scalar>
 class MeanPositionMetric : public Metric<Scalar> {
  public:
+  /// A mean reported under `name`.
   explicit MeanPositionMetric(std::string name) : name_(std::move(name)) {}
   std::string name() const override { return name_; }
   void reset() override { total_ = count_ = 0; }
@@ -153,6 +163,7 @@ class MeanPositionMetric : public Metric<Scalar> {
 template <class Scalar>
 class SparseCategoricalAccuracy : public MeanPositionMetric<Scalar> {
  public:
+  /// A sparse categorical accuracy reported under `name`.
   explicit SparseCategoricalAccuracy(std::string name = "sparse_categorical_accuracy")
       : MeanPositionMetric<Scalar>(std::move(name)) {}
   std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<SparseCategoricalAccuracy>(*this); }
@@ -167,6 +178,7 @@ class SparseCategoricalAccuracy : public MeanPositionMetric<Scalar> {
 template <class Scalar>
 class BinaryAccuracy : public MeanPositionMetric<Scalar> {
  public:
+  /// Keras' BinaryAccuracy(name, threshold).
   explicit BinaryAccuracy(std::string name = "binary_accuracy", double threshold = 0.5)
       : MeanPositionMetric<Scalar>(std::move(name)), threshold_(threshold) {}
   std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<BinaryAccuracy>(*this); }
@@ -189,6 +201,7 @@ class BinaryAccuracy : public MeanPositionMetric<Scalar> {
 template <class Scalar>
 class TopKCategoricalAccuracy : public MeanPositionMetric<Scalar> {
  public:
+  /// Keras' TopKCategoricalAccuracy(k, name).
   explicit TopKCategoricalAccuracy(std::string name = "top_k_categorical_accuracy", Index k = 5)
       : MeanPositionMetric<Scalar>(std::move(name)), k_(k) {}
   std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<TopKCategoricalAccuracy>(*this); }
@@ -212,6 +225,7 @@ class TopKCategoricalAccuracy : public MeanPositionMetric<Scalar> {
 template <class Scalar>
 class MeanErrorMetric : public MeanPositionMetric<Scalar> {
  public:
+  /// Mean absolute error, or mean squared error when `squared`, reported under `name`.
   MeanErrorMetric(std::string name, bool squared) : MeanPositionMetric<Scalar>(std::move(name)), squared_(squared) {}
   std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<MeanErrorMetric>(*this); }
 
@@ -234,6 +248,7 @@ class MeanErrorMetric : public MeanPositionMetric<Scalar> {
 template <class Scalar>
 class PrecisionRecall : public Metric<Scalar> {
  public:
+  /// Keras' Precision (or Recall when `recall`) with `thresholds`, reported under `name`.
   PrecisionRecall(std::string name, bool recall, double threshold = 0.5)
       : name_(std::move(name)), recall_(recall), threshold_(threshold) {}
   std::string name() const override { return name_; }
@@ -275,6 +290,7 @@ class PrecisionRecall : public Metric<Scalar> {
 template <class Scalar>
 class AUC : public Metric<Scalar> {
  public:
+  /// Keras' AUC(num_thresholds, name); ArgumentError for num_thresholds <= 1.
   explicit AUC(std::string name = "auc", int num_thresholds = 200) : name_(std::move(name)), n_(num_thresholds) {
     if (num_thresholds <= 1) throw ArgumentError("AUC: num_thresholds must be > 1, got " + std::to_string(num_thresholds));
     reset();
@@ -336,6 +352,7 @@ class AUC : public Metric<Scalar> {
 template <class Scalar>
 using MetricCreator = std::function<std::unique_ptr<Metric<Scalar>>(const std::string& name, const MetricContext&)>;
 
+/// The metric registry: compile()'s metric name (or alias: "acc", "mae", ...) -> creator.
 template <class Scalar>
 Registry<MetricCreator<Scalar>>& metric_registry() {
   static Registry<MetricCreator<Scalar>> registry = [] {
@@ -374,12 +391,14 @@ Registry<MetricCreator<Scalar>>& metric_registry() {
   return registry;
 }
 
+/// Adds (or replaces) a metric name for compile() and make_metric.
 template <class Scalar>
 void register_metric(const std::string& name, MetricCreator<Scalar> creator,
                      const std::vector<std::string>& aliases = {}) {
   metric_registry<Scalar>().add(name, std::move(creator), aliases);
 }
 
+/// The metric compile() makes for `name`; unknown names: UnsupportedError listing the registered ones.
 template <class Scalar>
 std::unique_ptr<Metric<Scalar>> make_metric(const std::string& name, const MetricContext& context) {
   return metric_registry<Scalar>().at(name, "compile: ")(name, context);
@@ -387,11 +406,13 @@ std::unique_ptr<Metric<Scalar>> make_metric(const std::string& name, const Metri
 
 /// Per-class precision, recall and F1 with the confusion matrix, from predictions and labels.
 struct ClassReport {
-  double precision = 0, recall = 0, f1 = 0;
-  long support = 0;
+  double precision = 0;  ///< TP / (TP + FP), 0 when nothing was predicted as the class.
+  double recall = 0;     ///< TP / (TP + FN), 0 when the class has no samples.
+  double f1 = 0;         ///< The harmonic mean of precision and recall, 0 when both are 0.
+  long support = 0;      ///< Samples whose label is the class.
 };
 
-/// confusion[true][predicted]
+/// The confusion matrix, counts indexed [true class][predicted class]; ArgumentError for a class out of range.
 inline std::vector<std::vector<long>> confusion_matrix(const std::vector<int>& truth, const std::vector<int>& predicted,
                                                        int num_classes) {
   if (truth.size() != predicted.size())
