@@ -30,12 +30,18 @@
 
 namespace nnlite {
 
+/// Keras' backend.epsilon(): the clip of probabilities, [1e-7, 1 - 1e-7].
 constexpr double keras_epsilon = 1e-7;
 
 /// Keras' loss reductions.
-enum class Reduction { sum_over_batch_size, sum };
+enum class Reduction {
+  sum_over_batch_size,  ///< Keras' "sum_over_batch_size" (and "auto"): the weighted sum divided by the positions.
+  sum                   ///< Keras' "sum": the weighted sum of the per-position losses.
+};
 
+/// Keras' name of a reduction: "sum_over_batch_size" or "sum".
 inline std::string reduction_name(Reduction r) { return r == Reduction::sum ? "sum" : "sum_over_batch_size"; }
+/// A reduction from Keras' name ("auto" and "" mean sum_over_batch_size); UnsupportedError for others.
 inline Reduction parse_reduction(const std::string& name) {
   if (name == "sum_over_batch_size" || name == "auto" || name.empty()) return Reduction::sum_over_batch_size;
   if (name == "sum") return Reduction::sum;
@@ -45,10 +51,10 @@ inline Reduction parse_reduction(const std::string& name) {
 /// What a loss sees of one batch.
 template <class Scalar>
 struct LossInputs {
-  const Tensor<Scalar>& output;                // the model's output, (batch, ..., k)
-  const Tensor<Scalar>& target;                // labels, (batch, target_shape...)
-  const Tensor<Scalar>* logits = nullptr;      // the last layer's logits, when takes_logits() said so
-  const Scalar* sample_weight = nullptr;       // one weight per sample, or null (all 1)
+  const Tensor<Scalar>& output;            ///< The model's output, (batch, ..., k).
+  const Tensor<Scalar>& target;            ///< Labels, (batch, target_shape...).
+  const Tensor<Scalar>* logits = nullptr;  ///< The last layer's logits, when takes_logits() said so.
+  const Scalar* sample_weight = nullptr;   ///< One weight per sample, or null (all 1).
 };
 
 /// A Keras loss: value and exact gradient per position, reduced as Keras reduces (sum_over_batch_size).
@@ -57,12 +63,13 @@ class Loss {
  public:
   virtual ~Loss() = default;
 
-  /// Keras' function name ("categorical_crossentropy", what training_config stores) and class
-  /// ("CategoricalCrossentropy").
+  /// Keras' function name: "categorical_crossentropy", what training_config stores.
   virtual std::string name() const = 0;
+  /// Keras' class name: "CategoricalCrossentropy".
   virtual std::string class_name() const = 0;
   /// Keras' get_config().
   virtual nlohmann::json config() const { return {{"name", name()}, {"reduction", reduction_name(reduction_)}}; }
+  /// An independent copy with the same options.
   virtual std::unique_ptr<Loss> clone() const = 0;
 
   /// Whether the loss works from the logits of a last layer whose output activation is `a` (TensorFlow's rule).
@@ -75,6 +82,7 @@ class Loss {
   /// What the labels must look like, for messages: "one-hot labels of the output's shape".
   virtual std::string target_description() const { return "labels of the output's shape"; }
 
+  /// Keras' `reduction`.
   Reduction reduction() const { return reduction_; }
 
   /// The batch's loss as Keras reports it; with `grad` not null, also its exact derivative with respect to the output
@@ -102,6 +110,7 @@ class Loss {
   }
 
  protected:
+  /// A loss with Keras' `reduction`.
   explicit Loss(Reduction reduction = Reduction::sum_over_batch_size) : reduction_(reduction) {}
 
   /// The loss at one position: k values of the output (and their logits when the loss took them) against the label
@@ -111,7 +120,7 @@ class Loss {
   /// Label values per position for k output values (1 for sparse labels).
   virtual Index target_width(Index k) const { return k; }
 
-  Reduction reduction_;
+  Reduction reduction_;  ///< Keras' `reduction`.
 };
 
 namespace loss_detail {
@@ -135,7 +144,9 @@ inline Shape drop_last(const Shape& s) {
 template <class Scalar>
 class SmoothedCrossentropy : public Loss<Scalar> {
  public:
+  /// Keras' `from_logits`: the output is logits, not probabilities.
   bool from_logits() const { return from_logits_; }
+  /// Keras' `label_smoothing` in [0, 1].
   double label_smoothing() const { return label_smoothing_; }
   nlohmann::json config() const override {
     auto c = Loss<Scalar>::config();
@@ -146,6 +157,7 @@ class SmoothedCrossentropy : public Loss<Scalar> {
   }
 
  protected:
+  /// Keras' arguments; ArgumentError naming `class_name` for a label_smoothing outside [0, 1].
   SmoothedCrossentropy(const char* class_name, bool from_logits, double label_smoothing, Reduction reduction)
       : Loss<Scalar>(reduction), from_logits_(from_logits), label_smoothing_(label_smoothing) {
     if (!(label_smoothing >= 0 && label_smoothing <= 1))
@@ -160,8 +172,8 @@ class SmoothedCrossentropy : public Loss<Scalar> {
                                      loss_detail::reduction_of(c));
   }
 
-  bool from_logits_;
-  double label_smoothing_;
+  bool from_logits_;        ///< Keras' `from_logits`.
+  double label_smoothing_;  ///< Keras' `label_smoothing`.
 };
 
 /// Keras' categorical_crossentropy / CategoricalCrossentropy(from_logits, label_smoothing): one-hot (or soft) labels
@@ -169,6 +181,7 @@ class SmoothedCrossentropy : public Loss<Scalar> {
 template <class Scalar>
 class CategoricalCrossentropy : public SmoothedCrossentropy<Scalar> {
  public:
+  /// Keras' CategoricalCrossentropy(from_logits, label_smoothing, reduction).
   explicit CategoricalCrossentropy(bool from_logits = false, double label_smoothing = 0.0,
                                    Reduction reduction = Reduction::sum_over_batch_size)
       : SmoothedCrossentropy<Scalar>("CategoricalCrossentropy", from_logits, label_smoothing, reduction) {}
@@ -180,6 +193,7 @@ class CategoricalCrossentropy : public SmoothedCrossentropy<Scalar> {
 
   bool takes_logits(Activation a) const override { return !from_logits_ && a == Activation::softmax; }
 
+  /// The loss from its Keras config (axis must be -1; FormatError for bad values).
   static std::unique_ptr<Loss<Scalar>> from_config(const ConfigReader& c) {
     c.require_null("ignore_class");
     return SmoothedCrossentropy<Scalar>::template create<CategoricalCrossentropy>(c);
@@ -254,6 +268,7 @@ class CategoricalCrossentropy : public SmoothedCrossentropy<Scalar> {
 template <class Scalar>
 class SparseCategoricalCrossentropy : public Loss<Scalar> {
  public:
+  /// Keras' SparseCategoricalCrossentropy(from_logits, reduction).
   explicit SparseCategoricalCrossentropy(bool from_logits = false,
                                          Reduction reduction = Reduction::sum_over_batch_size)
       : Loss<Scalar>(reduction), from_logits_(from_logits) {}
@@ -270,6 +285,7 @@ class SparseCategoricalCrossentropy : public Loss<Scalar> {
     return c;
   }
   std::unique_ptr<Loss<Scalar>> clone() const override { return std::make_unique<SparseCategoricalCrossentropy>(*this); }
+  /// Keras' `from_logits`: the output is logits, not probabilities.
   bool from_logits() const { return from_logits_; }
   bool takes_logits(Activation a) const override { return !from_logits_ && a == Activation::softmax; }
   Shape target_shape(const Shape& output) const override { return loss_detail::drop_last(output); }
@@ -279,6 +295,7 @@ class SparseCategoricalCrossentropy : public Loss<Scalar> {
            loss_detail::drop_last(target) == loss_detail::drop_last(output);
   }
 
+  /// The loss from its Keras config (axis must be -1, ignore_class null).
   static std::unique_ptr<Loss<Scalar>> from_config(const ConfigReader& c) {
     if (c.integer("axis", -1, -1, -1) != -1) c.unsupported("'axis'");
     c.require_null("ignore_class");
@@ -332,6 +349,7 @@ class SparseCategoricalCrossentropy : public Loss<Scalar> {
 template <class Scalar>
 class BinaryCrossentropy : public SmoothedCrossentropy<Scalar> {
  public:
+  /// Keras' BinaryCrossentropy(from_logits, label_smoothing, reduction).
   explicit BinaryCrossentropy(bool from_logits = false, double label_smoothing = 0.0,
                               Reduction reduction = Reduction::sum_over_batch_size)
       : SmoothedCrossentropy<Scalar>("BinaryCrossentropy", from_logits, label_smoothing, reduction) {}
@@ -341,6 +359,7 @@ class BinaryCrossentropy : public SmoothedCrossentropy<Scalar> {
   std::unique_ptr<Loss<Scalar>> clone() const override { return std::make_unique<BinaryCrossentropy>(*this); }
   bool takes_logits(Activation a) const override { return !from_logits_ && a == Activation::sigmoid; }
 
+  /// The loss from its Keras config (axis must be -1; FormatError for bad values).
   static std::unique_ptr<Loss<Scalar>> from_config(const ConfigReader& c) {
     return SmoothedCrossentropy<Scalar>::template create<BinaryCrossentropy>(c);
   }
@@ -378,10 +397,13 @@ class BinaryCrossentropy : public SmoothedCrossentropy<Scalar> {
 template <class Scalar, class Derived>
 class SimpleLoss : public Loss<Scalar> {
  public:
+  /// A loss with Keras' `reduction`, its only argument.
   explicit SimpleLoss(Reduction reduction = Reduction::sum_over_batch_size) : Loss<Scalar>(reduction) {}
+  /// An independent copy of the Derived loss.
   std::unique_ptr<Loss<Scalar>> clone() const override {
     return std::make_unique<Derived>(static_cast<const Derived&>(*this));
   }
+  /// The loss from its Keras config (only `reduction` is read).
   static std::unique_ptr<Loss<Scalar>> from_config(const ConfigReader& c) {
     return std::make_unique<Derived>(loss_detail::reduction_of(c));
   }
@@ -488,6 +510,7 @@ class CategoricalHinge : public SimpleLoss<Scalar, CategoricalHinge<Scalar>> {
 template <class Scalar>
 class Huber : public Loss<Scalar> {
  public:
+  /// Keras' Huber(delta, reduction); ArgumentError unless delta is a positive number.
   explicit Huber(double delta = 1.0, Reduction reduction = Reduction::sum_over_batch_size)
       : Loss<Scalar>(reduction), delta_(delta) {
     if (!(delta > 0) || !std::isfinite(delta))
@@ -502,7 +525,9 @@ class Huber : public Loss<Scalar> {
     return c;
   }
   std::unique_ptr<Loss<Scalar>> clone() const override { return std::make_unique<Huber>(*this); }
+  /// Keras' `delta`: where the loss turns from quadratic to linear.
   double delta() const { return delta_; }
+  /// The loss from its Keras config (FormatError for a bad delta).
   static std::unique_ptr<Loss<Scalar>> from_config(const ConfigReader& c) {
     try {
       return std::make_unique<Huber>(c.number("delta", 1.0), loss_detail::reduction_of(c));
@@ -533,6 +558,7 @@ class Huber : public Loss<Scalar> {
 template <class Scalar>
 using LossCreator = std::function<std::unique_ptr<Loss<Scalar>>(const ConfigReader&)>;
 
+/// The loss registry: Keras' loss name (or alias: class name, "mse", ...) -> creator from a config.
 template <class Scalar>
 Registry<LossCreator<Scalar>>& loss_registry() {
   static Registry<LossCreator<Scalar>> registry = [] {
@@ -553,6 +579,7 @@ Registry<LossCreator<Scalar>>& loss_registry() {
   return registry;
 }
 
+/// Adds (or replaces) a loss name for compile() and make_loss.
 template <class Scalar>
 void register_loss(const std::string& name, LossCreator<Scalar> creator, const std::vector<std::string>& aliases = {}) {
   loss_registry<Scalar>().add(name, std::move(creator), aliases);
