@@ -46,18 +46,19 @@ struct Evaluation;
 /// One weight of one layer as a view into the model's buffer (Keras' layer.weights).
 template <class Scalar>
 struct WeightView {
-  std::string name;  // "kernel", "bias", "moving_mean", ...
-  Shape shape;
-  Scalar* data;
-  bool trainable;  // the optimizer updates it
+  std::string name;  ///< As Keras names the weight: "kernel", "bias", "moving_mean", ...
+  Shape shape;       ///< The weight's shape in Keras' layout.
+  Scalar* data;      ///< Its shape.size() values in the model's buffer.
+  bool trainable;    ///< Whether the optimizer updates it.
 };
 
 /// Keras' Sequential model: layers in order over one flat weight buffer; compile, fit, evaluate, predict.
 template <class Scalar = float>
 class Sequential {
  public:
-  using LayerPtr = std::unique_ptr<Layer<Scalar>>;
+  using LayerPtr = std::unique_ptr<Layer<Scalar>>;  ///< How the model owns a layer.
 
+  /// An empty model named `name`, with a random seed (like Keras) until set_seed().
   explicit Sequential(std::string name = "sequential") : name_(std::move(name)) {
     std::random_device rd;
     seed_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();  // like Keras: random unless a seed is set
@@ -67,7 +68,9 @@ class Sequential {
     set_input_shape(std::move(input_shape));
   }
 
+  /// A deep copy: cloned layers, the same weights, copies of the optimizer, the loss and the metrics.
   Sequential(const Sequential& other) { *this = other; }
+  /// A deep copy, as the copy constructor makes.
   Sequential& operator=(const Sequential& other) {
     if (this == &other) return *this;
     name_ = other.name_;
@@ -92,7 +95,9 @@ class Sequential {
     bind_all();
     return *this;
   }
-  Sequential(Sequential&&) noexcept = default;  // vectors move their buffers, so the layers' views stay valid
+  /// Moves the model; the layers' views into the weight buffer stay valid (vectors move their buffers).
+  Sequential(Sequential&&) noexcept = default;
+  /// Moves the model, as the move constructor does.
   Sequential& operator=(Sequential&&) noexcept = default;
 
   /// Keras' model.stop_training: a callback sets it to end fit() after the current epoch (after the current batch when
@@ -104,7 +109,9 @@ class Sequential {
 
   // ---- building -------------------------------------------------------------------------------------------
 
+  /// Keras' model.name ("sequential" unless given).
   const std::string& name() const { return name_; }
+  /// Sets Keras' model.name.
   void set_name(std::string name) { name_ = std::move(name); }
 
   /// Fixes the weights' initial values and every random stream (dropout masks, shuffling). Call before the
@@ -113,8 +120,10 @@ class Sequential {
     seed_ = seed;
     return *this;
   }
+  /// The seed of the weights' initial values and of every random stream.
   std::uint64_t seed() const { return seed_; }
 
+  /// The per-sample input shape, like keras.Input(shape=...); only before the first layer is added.
   Sequential& set_input_shape(Shape input_shape) {
     if (input_shape.rank() == 0 || input_shape.size() < 1)
       throw ShapeError("model '" + name_ + "': input shape " + input_shape.str() + " must be non-empty");
@@ -122,7 +131,9 @@ class Sequential {
     input_shape_ = std::move(input_shape);
     return *this;
   }
+  /// The per-sample input shape, empty while unknown.
   const Shape& input_shape() const { return input_shape_; }
+  /// The last layer's per-sample output shape (the input shape without layers).
   Shape output_shape() const { return layers_.empty() ? input_shape_ : layers_.back()->output_shape(); }
 
   /// Adds a layer (copied or moved in) and returns a reference to the model's copy.
@@ -134,6 +145,7 @@ class Sequential {
     return ref;
   }
 
+  /// Adds an owned layer (named from its name_stem() when it has no name; ArgumentError for a duplicate name).
   Layer<Scalar>& add(LayerPtr layer) {
     if (!layer) throw ArgumentError("model '" + name_ + "': add() got a null layer");
     if (!layer->has_name()) layer->set_name(unique_name(layer->name_stem()));
@@ -146,9 +158,13 @@ class Sequential {
     return *layers_.back();
   }
 
+  /// The number of layers (Keras' len(model.layers)).
   std::size_t size() const { return layers_.size(); }
+  /// Keras' model.layers[i] (std::out_of_range past the end).
   Layer<Scalar>& layer(std::size_t i) { return *layers_.at(i); }
+  /// Keras' model.layers[i] (std::out_of_range past the end).
   const Layer<Scalar>& layer(std::size_t i) const { return *layers_.at(i); }
+  /// Keras' model.get_layer(name); ArgumentError when no layer has that name.
   Layer<Scalar>& layer(const std::string& name) {
     for (auto& l : layers_)
       if (l->name() == name) return *l;
@@ -170,6 +186,7 @@ class Sequential {
     if (layers_.empty()) throw Error("model '" + name_ + "' has no layers");
     if (!allocated()) allocate();
   }
+  /// Whether the weights exist (build(), compile() or the first use created them).
   bool built() const { return allocated(); }
 
   // ---- weights: one flat buffer ----------------------------------------------------------------------------------
@@ -189,8 +206,11 @@ class Sequential {
   }
   /// The flat buffers: the first trainable_size() values are what the optimizer steps over.
   Scalar* params() { return params_.data(); }
+  /// The flat weight buffer, read-only.
   const Scalar* params() const { return params_.data(); }
+  /// The flat gradient buffer, parallel to params() (backward() fills its first trainable_size() values).
   Scalar* grads() { return grads_.data(); }
+  /// How many values at the front of params() the optimizer trains.
   Index trainable_size() const { return n_trainable_; }
 
   /// Views of layer i's weights, in Keras' order.
@@ -207,11 +227,13 @@ class Sequential {
 
   /// Where each trainable weight sits in the optimizer's span, in buffer order (for optimizer state in files).
   struct TrainableWeight {
-    std::size_t layer, weight;
-    std::string name;
-    Shape shape;
-    Index offset;
+    std::size_t layer;   ///< The layer's index in the model.
+    std::size_t weight;  ///< The weight's index in the layer's param_specs().
+    std::string name;    ///< As Keras names the weight: "kernel", "bias", ...
+    Shape shape;         ///< The weight's shape.
+    Index offset;        ///< Its first value's offset in params().
   };
+  /// Keras' model.trainable_weights, in buffer order, with where each one sits.
   std::vector<TrainableWeight> trainable_weights() const {
     std::vector<TrainableWeight> out;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -234,6 +256,7 @@ class Sequential {
       }
     return out;
   }
+  /// Keras' set_weights(): every weight tensor in get_weights()' order; ShapeError (model unchanged) on a mismatch.
   void set_weights(const std::vector<Tensor<Scalar>>& values) {
     std::size_t k = 0;
     for (std::size_t i = 0; i < layers_.size(); ++i)
@@ -282,35 +305,46 @@ class Sequential {
                const std::vector<std::string>& metrics = {"accuracy"}) {
     compile(optimizer, *make_loss<Scalar>(loss), metrics);
   }
+  /// The optimizer and the loss by Keras name ("adam", "categorical_crossentropy"), with their defaults.
   void compile(const std::string& optimizer = "adam", const std::string& loss = "categorical_crossentropy",
                const std::vector<std::string>& metrics = {"accuracy"}) {
     compile(*make_optimizer<Scalar>(nlohmann::json(optimizer), "compile"), nlohmann::json(loss), metrics);
   }
+  /// Whether compile() has run.
   bool compiled() const { return optimizer_ != nullptr; }
+  /// Keras' model.optimizer; Error before compile().
   Optimizer<Scalar>& optimizer() {
     if (!optimizer_) throw Error("model '" + name_ + "' is not compiled");
     return *optimizer_;
   }
+  /// Keras' model.optimizer; Error before compile().
   const Optimizer<Scalar>& optimizer() const {
     if (!optimizer_) throw Error("model '" + name_ + "' is not compiled");
     return *optimizer_;
   }
+  /// Keras' model.loss: the compiled loss; Error before compile().
   const Loss<Scalar>& loss() const {
     if (!loss_) throw Error("model '" + name_ + "' is not compiled");
     return *loss_;
   }
   /// The metric names compile() was given, and the metric objects (reset and updated by the trainer).
   const std::vector<std::string>& metric_names() const { return metric_names_; }
+  /// The compiled metric objects, in metric_names() order.
   std::vector<std::unique_ptr<Metric<Scalar>>>& metrics() { return metrics_; }
 
   // ---- training (defined in training.hpp) ---------------------------------------------------------------------
 
+  /// Keras' fit(x, y, ...): trains for the options' epochs (validation_split holds out the last fraction of samples).
   History fit(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const FitOptions<Scalar>& options = {});
+  /// Keras' fit(x, y, validation_data=(x_val, y_val), ...).
   History fit(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>& x_val,
               const Tensor<Scalar>& y_val, const FitOptions<Scalar>& options = {});
+  /// Keras' fit over data sources; `validation` null for none (validation_split is not applied here).
   History fit(const DataSource<Scalar>& train, const DataSource<Scalar>* validation,
               const FitOptions<Scalar>& options = {});
+  /// Keras' evaluate(): loss and metrics over a data source, in inference mode.
   Evaluation evaluate(const DataSource<Scalar>& data, Index batch_size = 32);
+  /// Keras' evaluate(x, y, batch_size): loss and metrics over every sample, in inference mode.
   Evaluation evaluate(const Tensor<Scalar>& x, const Tensor<Scalar>& y, Index batch_size = 32);
   Evaluation train_on_batch(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>* sample_weight = nullptr);
   double compute_gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>* sample_weight = nullptr);
@@ -447,6 +481,7 @@ class Sequential {
        << rule << '\n';
     return os.str();
   }
+  /// Prints summary() to `os` (Keras' model.summary()).
   void print_summary(std::ostream& os = std::cout) const { os << summary(); }
 
  private:
