@@ -18,36 +18,40 @@ namespace nnlite {
 
 /// How check_gradients() perturbs and compares: step, tolerances, which parameters to sample.
 struct GradientCheckOptions {
-  Mode mode = Mode::training;  // passed to every forward call
-  /// 0 picks the default for the scalar type: double checks tightly; float rounding allows only a coarse check.
-  double step = 0;       // central-difference step h: 1e-6 for double, 3e-3 for float
-  double tolerance = 0;  // largest accepted relative error: 1e-6 for double, 1e-2 for float
-  double floor = 0;      // relative-error floor as a fraction of the largest |a| + |n|: 1e-3 double, 1e-2 float
-  std::uint64_t seed = 20240607;  // fixes the projection R, sampled coordinates and any parameters we create
-  Index max_checks = 0;           // coordinates compared per tensor (input, parameters), sampled; 0 compares all
-  bool check_input = true;        // false: backward gets d_in = nullptr, as the first layer of a model does
-  bool reseed_layer = true;       // layer.seed(seed) before every forward, so random layers repeat their draws
+  Mode mode = Mode::training;  ///< Passed to every forward call.
+  /// Central-difference step h; 0 picks the scalar type's default: 1e-6 for double, 3e-3 for float (float rounding
+  /// allows only a coarse check).
+  double step = 0;
+  double tolerance = 0;  ///< Largest accepted relative error; 0: 1e-6 for double, 1e-2 for float.
+  double floor = 0;  ///< Relative-error floor as a fraction of the largest |a| + |n|; 0: 1e-3 double, 1e-2 float.
+  std::uint64_t seed = 20240607;  ///< Fixes the projection R, sampled coordinates and any parameters we create.
+  Index max_checks = 0;  ///< Coordinates compared per tensor (input, parameters), sampled; 0 compares all.
+  bool check_input = true;   ///< False: backward gets d_in = nullptr, as the first layer of a model does.
+  bool reseed_layer = true;  ///< layer.seed(seed) before every forward, so random layers repeat their draws.
 };
 
 /// The comparison over one tensor (the input or the flat parameter vector).
 struct GradientErrors {
-  double max_error = 0;  // largest relative error over the compared coordinates
-  Index checked = 0;     // how many coordinates were compared
-  Index worst = -1;      // flat index of the worst coordinate (-1 when none was compared)
-  double analytic = 0;   // backward's derivative at `worst`
-  double numeric = 0;    // the central difference at `worst`
+  double max_error = 0;  ///< Largest relative error over the compared coordinates.
+  Index checked = 0;     ///< How many coordinates were compared.
+  Index worst = -1;      ///< Flat index of the worst coordinate (-1 when none was compared).
+  double analytic = 0;   ///< Backward's derivative at `worst`.
+  double numeric = 0;    ///< The central difference at `worst`.
 };
 
 /// What check_gradients() found: the largest relative error and where it was.
 struct GradientCheckResult {
-  std::string layer;  // "Conv2D 'conv2d'"
-  double tolerance = 0;
-  GradientErrors input, params;
+  std::string layer;      ///< The layer checked: "Conv2D 'conv2d'".
+  double tolerance = 0;   ///< The relative error accepted.
+  GradientErrors input;   ///< The comparison over the input gradient (none compared without check_input).
+  GradientErrors params;  ///< The comparison over the flat parameter vector.
 
   /// NaN errors fail too (the comparison is written so that NaN is never <= tolerance).
   bool ok() const { return input.max_error <= tolerance && params.max_error <= tolerance; }
+  /// ok().
   explicit operator bool() const { return ok(); }
 
+  /// One line for a test message: "Conv2D 'conv2d': OK (tolerance ...)" and each tensor's worst coordinate.
   std::string str() const {
     std::ostringstream os;
     os.precision(3);
