@@ -17,16 +17,20 @@ namespace nnlite {
 class Communicator {
  public:
   virtual ~Communicator() = default;
-  virtual int rank() const = 0;  // 0 .. size() - 1
+  /// This process's rank, 0 .. size() - 1.
+  virtual int rank() const = 0;
+  /// The number of ranks.
   virtual int size() const = 0;
   /// buf[i] = the sum of buf[i] over every rank, on every rank.
   virtual void allreduce_sum(float* buf, Index count) const = 0;
+  /// buf[i] = the sum of buf[i] over every rank, on every rank.
   virtual void allreduce_sum(double* buf, Index count) const = 0;
   /// buf = root's buf, on every rank.
   virtual void broadcast(float* buf, Index count, int root) const = 0;
+  /// buf = root's buf, on every rank.
   virtual void broadcast(double* buf, Index count, int root) const = 0;
-  // Ends every rank of the job (this rank failed and the others would wait for it forever); prints `message`
-  // first. Not collective: one rank calls it.
+  /// Ends every rank of the job (this rank failed and the others would wait for it forever); prints `message`
+  /// first. Not collective: one rank calls it.
   [[noreturn]] virtual void abort(int code, const std::string& message) const = 0;
 };
 
