@@ -19,12 +19,15 @@ using Logs = std::map<std::string, double>;
 
 /// Keras' History: per-epoch logs of fit() (loss, metrics, val_ ones), with CSV export.
 struct History {
-  std::vector<int> epoch;  // 0-based, like Keras' callbacks
-  std::vector<double> seconds;
-  std::map<std::string, std::vector<double>> history;
+  std::vector<int> epoch;        ///< Keras' History.epoch: each logged epoch, 0-based like Keras' callbacks.
+  std::vector<double> seconds;   ///< Each epoch's wall time in seconds.
+  std::map<std::string, std::vector<double>> history;  ///< Keras' History.history: name -> one value per epoch.
 
+  /// The number of epochs logged.
   std::size_t size() const { return epoch.size(); }
+  /// Whether `key` ("val_accuracy") was logged.
   bool has(const std::string& key) const { return history.count(key) != 0; }
+  /// Whether fit() had validation data (val_loss was logged).
   bool has_validation() const { return has("val_loss"); }
 
   /// history["val_loss"], or an ArgumentError that lists what was logged.
@@ -38,6 +41,7 @@ struct History {
     return it->second;
   }
 
+  /// Records one epoch: its index, its logs and its wall time.
   void append(int epoch_index, const Logs& logs, double wall_seconds) {
     epoch.push_back(epoch_index);
     seconds.push_back(wall_seconds);
@@ -71,12 +75,14 @@ struct History {
     return os.str();
   }
 
+  /// {"epoch": [...], "seconds": [...], "loss": [...], ...}.
   nlohmann::json to_json() const {
     nlohmann::json j{{"epoch", epoch}, {"seconds", seconds}};
     for (const auto& kv : history) j[kv.first] = kv.second;
     return j;
   }
 
+  /// The History to_json() wrote.
   static History from_json(const nlohmann::json& j) {
     History h;
     h.epoch = j.at("epoch").get<std::vector<int>>();
