@@ -36,6 +36,8 @@ bool is_plain_relu(const Layer<Scalar>& layer) {
 
 }  // namespace fold_detail
 
+/// An inference copy of `original` with each BatchNormalization after a linear Conv2D or Dense folded into it (and
+/// a following relu fused), computing the same predict() to rounding (see the file comment).
 template <class Scalar>
 Sequential<Scalar> fold_batch_normalization(const Sequential<Scalar>& original) {
   Sequential<Scalar> src = original;  // weights() needs a built, mutable model
