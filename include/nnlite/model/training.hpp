@@ -31,14 +31,14 @@ namespace nnlite {
 /// Keras' fit() arguments: epochs, batch_size, validation data, shuffling, callbacks, weights, verbosity.
 template <class Scalar = float>
 struct FitOptions {
-  int epochs = 1;
-  Index batch_size = 32;
-  bool shuffle = true;                      // a new permutation every epoch
-  double validation_split = 0.0;            // the last fraction of the data, before shuffling (Keras' rule)
-  int initial_epoch = 0;                    // continue a run: epochs are numbered from here to `epochs`
-  int verbose = 1;                          // 0 silent, 1 progress bar (plain lines when not a terminal), 2 per epoch
-  bool terminate_on_nan = true;             // stop with NumericError on a NaN/Inf loss, before the step applies it
-  std::vector<Callback<Scalar>*> callbacks;  // not owned; called in this order, before the progress bar
+  int epochs = 1;         ///< Keras' `epochs`: the epoch index training stops before.
+  Index batch_size = 32;  ///< Keras' `batch_size`: samples per step (the global batch in a data-parallel fit).
+  bool shuffle = true;    ///< Keras' `shuffle`: a new permutation every epoch.
+  double validation_split = 0.0;  ///< Keras' `validation_split`: the last fraction of the data, before shuffling.
+  int initial_epoch = 0;  ///< Keras' `initial_epoch`: continue a run; epochs are numbered from here to `epochs`.
+  int verbose = 1;  ///< Keras' `verbose`: 0 silent, 1 progress bar (plain lines when not a terminal), 2 per epoch.
+  bool terminate_on_nan = true;  ///< Stop with NumericError on a NaN/Inf loss, before the step applies it.
+  std::vector<Callback<Scalar>*> callbacks;  ///< Keras' `callbacks`: not owned; called in this order, before the bar.
   /// Keras' class_weight: each training sample's loss is weighted by its class's entry (1 for a class not listed).
   /// The class is the label's argmax for one-hot labels, the rounded label for a single value (sparse or binary).
   /// Training data only (validation and evaluate are unweighted), and, as in Keras 3, not together with sample
@@ -63,10 +63,11 @@ struct FitOptions {
 
 /// What evaluate() and train_on_batch() return: the loss and every compiled metric by name.
 struct Evaluation {
-  double loss = 0;
-  double accuracy = std::numeric_limits<double>::quiet_NaN();  // the "accuracy" metric, when compiled with it
-  Logs logs;                                                   // "loss", "accuracy", ...
+  double loss = 0;  ///< The loss (with the regularization penalties, as Keras reports it).
+  double accuracy = std::numeric_limits<double>::quiet_NaN();  ///< The "accuracy" (or "acc", "categorical_accuracy") metric, else NaN.
+  Logs logs;                                                   ///< Every value by name: "loss", "accuracy", ...
 
+  /// logs[key]; ArgumentError for a name that was not logged.
   double operator[](const std::string& key) const {
     auto it = logs.find(key);
     if (it == logs.end()) throw ArgumentError("evaluation has no '" + key + "'");
@@ -78,6 +79,7 @@ struct Evaluation {
 template <class Scalar>
 class Trainer {
  public:
+  /// A trainer over `model`, using the model's workspaces (repeated calls reuse them).
   explicit Trainer(Sequential<Scalar>& model) : m_(model), ws_(model.trainer_ws_) {}
 
   /// Forward in training mode, the compiled loss and backward: fills the model's grads() and returns the batch's
@@ -113,6 +115,7 @@ class Trainer {
     return loss;
   }
 
+  /// Sequential::fit over data sources (data-parallel when o.data_parallel is set).
   History fit(const DataSource<Scalar>& train, const DataSource<Scalar>* validation, const FitOptions<Scalar>& o) {
     if (!o.data_parallel) return fit_loop(train, validation, o, nullptr);
     const Communicator& comm = *o.data_parallel;
@@ -167,6 +170,7 @@ class Trainer {
     return evaluation(logs);
   }
 
+  /// Sequential::train_on_batch: one step on one batch, its loss and metrics from before the step.
   Evaluation train_on_batch(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>* sample_weight) {
     require_compiled("train_on_batch");
     check_batch(x, y, sample_weight);
@@ -175,6 +179,7 @@ class Trainer {
     return evaluation(metric_logs(loss));
   }
 
+  /// Sequential::compute_gradients: fills grads() for one batch and returns its loss, without a step.
   double compute_gradients(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>* sample_weight) {
     require_compiled("compute_gradients");
     check_batch(x, y, sample_weight);
