@@ -34,17 +34,24 @@ namespace nnlite {
 /// Keras' save_freq: "epoch" (at each epoch's end) or a number of training batches.
 class SaveFreq {
  public:
+  /// "epoch": at each epoch's end.
   SaveFreq() = default;
-  SaveFreq(const char* s) : SaveFreq(std::string(s)) {}  // NOLINT: "epoch", as Keras writes it
-  SaveFreq(const std::string& s) {                       // NOLINT
+  /// "epoch", as Keras writes it; ArgumentError for any other string.
+  SaveFreq(const char* s) : SaveFreq(std::string(s)) {}  // NOLINT
+  /// "epoch", as Keras writes it; ArgumentError for any other string.
+  SaveFreq(const std::string& s) {  // NOLINT
     if (s != "epoch") throw ArgumentError("save_freq must be 'epoch' or a number of batches, got '" + s + "'");
   }
+  /// Every `batches` training batches (>= 1, else ArgumentError).
   SaveFreq(int batches) : batches_(batches) {  // NOLINT
     if (batches < 1)
       throw ArgumentError("save_freq must be 'epoch' or a number of batches >= 1, got " + std::to_string(batches));
   }
+  /// Whether it is "epoch".
   bool epoch() const { return batches_ == 0; }
+  /// The number of batches between saves, 0 for "epoch".
   int batches() const { return batches_; }
+  /// As Keras writes it: "epoch" or the number of batches.
   std::string str() const { return epoch() ? "epoch" : std::to_string(batches_); }
 
  private:
@@ -231,13 +238,14 @@ inline bool ends_with(const std::string& s, const std::string& suffix) {
 
 /// Keras 3's ModelCheckpoint arguments (besides filepath), with its defaults.
 struct ModelCheckpointOptions {
-  std::string monitor = "val_loss";
-  int verbose = 0;
-  bool save_best_only = false;     // save only when the monitored value improves
-  bool save_weights_only = false;  // save_weights (".weights.h5") instead of save_model (".keras" / ".h5")
-  std::string mode = "auto";
-  SaveFreq save_freq;                             // "epoch" or every N batches
-  std::optional<double> initial_value_threshold;  // the best value to beat at first
+  std::string monitor = "val_loss";  ///< Keras' `monitor`: the logs entry save_best_only compares.
+  int verbose = 0;                   ///< Keras' `verbose`: 1 prints each save.
+  bool save_best_only = false;       ///< Keras' `save_best_only`: save only when the monitored value improves.
+  /// Keras' `save_weights_only`: save_weights (".weights.h5") instead of save_model (".keras" / ".h5").
+  bool save_weights_only = false;
+  std::string mode = "auto";  ///< Keras' `mode`: "auto", "min" or "max".
+  SaveFreq save_freq;         ///< Keras' `save_freq`: "epoch" or every N batches.
+  std::optional<double> initial_value_threshold;  ///< Keras' `initial_value_threshold`: the best value to beat at first.
 };
 
 /// Keras 3's ModelCheckpoint: saves the model (save_model: ".keras" or ".h5") or its weights (save_weights_only:
@@ -250,6 +258,7 @@ struct ModelCheckpointOptions {
 template <class Scalar = float>
 class ModelCheckpoint : public Callback<Scalar> {
  public:
+  /// Keras' ModelCheckpoint(filepath, ...); ArgumentError for a filepath without the extension the options need.
   explicit ModelCheckpoint(std::string filepath, ModelCheckpointOptions o = {}) : o_(std::move(o)) {
     if (o_.save_weights_only) {
       if (!callback_detail::ends_with(filepath, ".weights.h5"))
@@ -267,8 +276,11 @@ class ModelCheckpoint : public Callback<Scalar> {
     max_ = monitor_is_max(o_.monitor, o_.mode, "ModelCheckpoint");
     best_ = o_.initial_value_threshold;
   }
+  /// The arguments besides filepath.
   const ModelCheckpointOptions& options() const { return o_; }
+  /// Keras' `filepath`, with its format fields unexpanded.
   const std::string& filepath() const { return format_.pattern(); }
+  /// Keras' best: the best monitored value so far, none before the first (or initial_value_threshold).
   std::optional<double> best() const { return best_; }
   /// The files written so far, in order.
   const std::vector<std::string>& saved() const { return saved_; }
@@ -360,13 +372,17 @@ class ModelCheckpoint : public Callback<Scalar> {
 template <class Scalar = float>
 class CSVLogger : public Callback<Scalar> {
  public:
+  /// Keras' CSVLogger(filename, separator, append); ArgumentError for an empty filename or a separator of not one char.
   explicit CSVLogger(std::string filename, std::string separator = ",", bool append = false)
       : filename_(std::move(filename)), sep_(std::move(separator)), append_(append) {
     if (filename_.empty()) throw ArgumentError("CSVLogger: filename must not be empty");
     if (sep_.size() != 1) throw ArgumentError("CSVLogger: separator must be a 1-character string, got '" + sep_ + "'");
   }
+  /// Keras' `filename`.
   const std::string& filename() const { return filename_; }
+  /// Keras' `separator`: one character.
   const std::string& separator() const { return sep_; }
+  /// Keras' `append`: keep an existing file and add rows to it.
   bool append() const { return append_; }
 
   void on_train_begin(const Logs&) override {
@@ -437,12 +453,16 @@ class CSVLogger : public Callback<Scalar> {
 template <class Scalar = float>
 class BackupAndRestore : public Callback<Scalar> {
  public:
+  /// Keras' BackupAndRestore(backup_dir, save_freq, delete_checkpoint); ArgumentError for an empty backup_dir.
   explicit BackupAndRestore(std::string backup_dir, SaveFreq save_freq = {}, bool delete_checkpoint = true)
       : dir_(std::move(backup_dir)), freq_(save_freq), delete_(delete_checkpoint) {
     if (dir_.empty()) throw ArgumentError("BackupAndRestore: Empty `backup_dir` argument passed");
   }
+  /// Keras' `backup_dir`.
   const std::string& backup_dir() const { return dir_; }
+  /// Keras' `save_freq`: "epoch" or every N batches.
   const SaveFreq& save_freq() const { return freq_; }
+  /// Keras' `delete_checkpoint`: remove backup_dir at the end of training.
   bool delete_checkpoint() const { return delete_; }
   /// The checkpoint file inside backup_dir.
   std::string checkpoint_path() const { return (std::filesystem::path(dir_) / "latest.ckpt").string(); }
