@@ -36,6 +36,7 @@ class LearningRateSchedule {
   virtual std::string class_name() const = 0;
   /// Keras' get_config(): the constructor arguments by their Keras names.
   virtual json config() const = 0;
+  /// An independent copy of the schedule.
   virtual std::unique_ptr<LearningRateSchedule> clone() const = 0;
 };
 
@@ -114,6 +115,7 @@ inline std::vector<double> numbers(const ConfigReader& c, const char* key) {
 template <class Derived>
 class StepDecaySchedule : public LearningRateSchedule {
  public:
+  /// Keras' arguments; ArgumentError for a non-finite initial_learning_rate or decay_rate, or decay_steps <= 0.
   StepDecaySchedule(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase,
                     std::string name)
       : initial_(initial_learning_rate),
@@ -126,12 +128,15 @@ class StepDecaySchedule : public LearningRateSchedule {
     schedule_detail::check_decay_steps(Derived::kName, decay_steps);
   }
 
+  /// Derived::decayed(initial_learning_rate, decay_rate, p) at p = step / decay_steps (floored when staircase).
   double operator()(std::int64_t step) const override {
     double p = static_cast<double>(step) / decay_steps_;
     if (staircase_) p = std::floor(p);
     return Derived::decayed(initial_, decay_rate_, p);
   }
+  /// Keras' class name: Derived::kName.
   std::string class_name() const override { return Derived::kName; }
+  /// Keras' get_config(): initial_learning_rate, decay_steps, decay_rate, staircase, name.
   json config() const override {
     return {{"initial_learning_rate", initial_},
             {"decay_steps", schedule_detail::steps_json(decay_steps_)},
@@ -139,10 +144,12 @@ class StepDecaySchedule : public LearningRateSchedule {
             {"staircase", staircase_},
             {"name", name_}};
   }
+  /// An independent copy of the Derived schedule.
   std::unique_ptr<LearningRateSchedule> clone() const override {
     return std::make_unique<Derived>(static_cast<const Derived&>(*this));
   }
 
+  /// The schedule from its Keras config (FormatError for a missing or bad argument).
   static std::unique_ptr<LearningRateSchedule> from_config(const ConfigReader& c) {
     return schedule_detail::build(c, [&] {
       return std::make_unique<Derived>(schedule_detail::required(c, "initial_learning_rate"),
@@ -162,10 +169,12 @@ class StepDecaySchedule : public LearningRateSchedule {
 /// staircase.
 class ExponentialDecay : public StepDecaySchedule<ExponentialDecay> {
  public:
-  static constexpr const char* kName = "ExponentialDecay";
+  static constexpr const char* kName = "ExponentialDecay";  ///< Keras' class name, also the default name.
+  /// Keras' ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase, name).
   ExponentialDecay(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase = false,
                    std::string name = kName)
       : StepDecaySchedule(initial_learning_rate, decay_steps, decay_rate, staircase, std::move(name)) {}
+  /// initial * rate ^ p.
   static double decayed(double initial, double rate, double p) { return initial * std::pow(rate, p); }
 };
 
@@ -174,6 +183,8 @@ class ExponentialDecay : public StepDecaySchedule<ExponentialDecay> {
 /// to the step's integer type: a float boundary is truncated).
 class PiecewiseConstantDecay : public LearningRateSchedule {
  public:
+  /// Keras' PiecewiseConstantDecay(boundaries, values, name); ArgumentError unless values has one more entry than a
+  /// non-empty boundaries and all are finite.
   PiecewiseConstantDecay(std::vector<double> boundaries, std::vector<double> values,
                          std::string name = "PiecewiseConstant")
       : boundaries_(std::move(boundaries)), values_(std::move(values)), name_(std::move(name)) {
@@ -209,9 +220,12 @@ class PiecewiseConstantDecay : public LearningRateSchedule {
   std::unique_ptr<LearningRateSchedule> clone() const override {
     return std::make_unique<PiecewiseConstantDecay>(*this);
   }
+  /// Keras' `boundaries`: the step counts where the rate changes.
   const std::vector<double>& boundaries() const { return boundaries_; }
+  /// Keras' `values`: the rate in each range, one more than boundaries.
   const std::vector<double>& values() const { return values_; }
 
+  /// The schedule from its Keras config (FormatError for a missing or bad argument).
   static std::unique_ptr<LearningRateSchedule> from_config(const ConfigReader& c) {
     auto bounds = schedule_detail::numbers(c, "boundaries");
     auto vals = schedule_detail::numbers(c, "values");
@@ -230,10 +244,12 @@ class PiecewiseConstantDecay : public LearningRateSchedule {
 /// floored when staircase. (tf.keras 2's optimizer `decay` is InverseTimeDecay(lr, 1, decay).)
 class InverseTimeDecay : public StepDecaySchedule<InverseTimeDecay> {
  public:
-  static constexpr const char* kName = "InverseTimeDecay";
+  static constexpr const char* kName = "InverseTimeDecay";  ///< Keras' class name, also the default name.
+  /// Keras' InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase, name).
   InverseTimeDecay(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase = false,
                    std::string name = kName)
       : StepDecaySchedule(initial_learning_rate, decay_steps, decay_rate, staircase, std::move(name)) {}
+  /// initial / (1 + rate * p).
   static double decayed(double initial, double rate, double p) { return initial / (1.0 + rate * p); }
 };
 
@@ -243,6 +259,8 @@ class InverseTimeDecay : public StepDecaySchedule<InverseTimeDecay> {
 /// warmup_steps; after, the cosine decay from warmup_target at s - warmup_steps.
 class CosineDecay : public LearningRateSchedule {
  public:
+  /// Keras' CosineDecay(initial_learning_rate, decay_steps, alpha, name, warmup_target, warmup_steps); ArgumentError
+  /// for a non-finite argument or decay_steps <= 0.
   CosineDecay(double initial_learning_rate, double decay_steps, double alpha = 0.0, std::string name = "CosineDecay",
               std::optional<double> warmup_target = std::nullopt, double warmup_steps = 0)
       : initial_(initial_learning_rate),
@@ -276,6 +294,7 @@ class CosineDecay : public LearningRateSchedule {
   }
   std::unique_ptr<LearningRateSchedule> clone() const override { return std::make_unique<CosineDecay>(*this); }
 
+  /// The schedule from its Keras config (FormatError for a missing or bad argument).
   static std::unique_ptr<LearningRateSchedule> from_config(const ConfigReader& c) {
     const std::optional<double> target =
         c.has("warmup_target") ? std::optional<double>(c.number("warmup_target", 0.0)) : std::nullopt;
