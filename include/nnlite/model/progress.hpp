@@ -13,6 +13,7 @@
 
 namespace nnlite {
 
+/// Whether standard output is a terminal (the live progress bar redraws only there).
 inline bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
 
 /// "1h02m", "3m05s", "42s", "850ms": the units Keras prints.
