@@ -33,6 +33,7 @@ namespace nnlite {
 template <class Scalar>
 using LayerCreator = std::function<std::unique_ptr<Layer<Scalar>>(const ConfigReader&, const Shape& input)>;
 
+/// The layer registry: Keras class name (or alias: "Convolution2D", "MaxPool2D", ...) -> from_config.
 template <class Scalar>
 Registry<LayerCreator<Scalar>>& layer_registry() {
   static Registry<LayerCreator<Scalar>> registry = [] {
