@@ -245,7 +245,8 @@ struct ModelCheckpointOptions {
   bool save_weights_only = false;
   std::string mode = "auto";  ///< Keras' `mode`: "auto", "min" or "max".
   SaveFreq save_freq;         ///< Keras' `save_freq`: "epoch" or every N batches.
-  std::optional<double> initial_value_threshold;  ///< Keras' `initial_value_threshold`: the best value to beat at first.
+  /// Keras' `initial_value_threshold`: the best value to beat at first.
+  std::optional<double> initial_value_threshold;
 };
 
 /// Keras 3's ModelCheckpoint: saves the model (save_model: ".keras" or ".h5") or its weights (save_weights_only:

@@ -68,9 +68,9 @@ enum class Mode {
 
 /// One weight of a layer as Keras names it: shape, initializer, trainable or not.
 struct ParamSpec {
-  std::string name;  ///< As Keras names the weight: "kernel", "bias", "gamma", "moving_mean", ...
-  Shape shape;       ///< The weight's shape, as Keras stores it (Conv2D kernel: (kh, kw, in, out)).
-  Initializer init;  ///< Keras' `kernel_initializer` / `bias_initializer` / ... for this weight.
+  std::string name;       ///< As Keras names the weight: "kernel", "bias", "gamma", "moving_mean", ...
+  Shape shape;            ///< The weight's shape, as Keras stores it (Conv2D kernel: (kh, kw, in, out)).
+  Initializer init;       ///< Keras' `kernel_initializer` / `bias_initializer` / ... for this weight.
   bool trainable = true;  ///< False: the layer updates it itself (moving statistics); the optimizer never sees it.
 };
 

@@ -29,12 +29,12 @@ class Sequential;
 
 /// Keras' callback.params: what fit() is about to do.
 struct FitParams {
-  int initial_epoch = 0;            ///< Keras' `initial_epoch`: the 0-based epoch fit() starts at.
-  int epochs = 0;                   ///< Keras' `epochs`: the epoch fit() stops before.
-  Index steps = 0;                  ///< Keras' `steps`: batches per epoch.
-  Index samples = 0;                ///< Training samples (all ranks' together in a data-parallel fit).
-  Index validation_samples = 0;     ///< Validation samples, 0 without validation data.
-  int verbose = 1;                  ///< Keras' `verbose`: 0 silent, 1 progress bar, 2 one line per epoch.
+  int initial_epoch = 0;         ///< Keras' `initial_epoch`: the 0-based epoch fit() starts at.
+  int epochs = 0;                ///< Keras' `epochs`: the epoch fit() stops before.
+  Index steps = 0;               ///< Keras' `steps`: batches per epoch.
+  Index samples = 0;             ///< Training samples (all ranks' together in a data-parallel fit).
+  Index validation_samples = 0;  ///< Validation samples, 0 without validation data.
+  int verbose = 1;               ///< Keras' `verbose`: 0 silent, 1 progress bar, 2 one line per epoch.
   /// Data-parallel fit (FitOptions::data_parallel): this process's rank. Callbacks run on every rank with the same
   /// logs; one that writes files or prints should do so only where rank == 0.
   int rank = 0;
@@ -50,7 +50,7 @@ class Callback {
  public:
   virtual ~Callback() = default;
   Sequential<Scalar>* model = nullptr;  ///< Keras' callback.model: the model being fitted or evaluated.
-  FitParams params;                      ///< Keras' callback.params: what fit() is about to do.
+  FitParams params;                     ///< Keras' callback.params: what fit() is about to do.
 
   /// Keras' on_train_begin: once, before the first epoch.
   virtual void on_train_begin(const Logs& /*logs*/) {}

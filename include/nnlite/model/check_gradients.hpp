@@ -23,11 +23,11 @@ struct GradientCheckOptions {
   /// allows only a coarse check).
   double step = 0;
   double tolerance = 0;  ///< Largest accepted relative error; 0: 1e-6 for double, 1e-2 for float.
-  double floor = 0;  ///< Relative-error floor as a fraction of the largest |a| + |n|; 0: 1e-3 double, 1e-2 float.
+  double floor = 0;      ///< Relative-error floor as a fraction of the largest |a| + |n|; 0: 1e-3 double, 1e-2 float.
   std::uint64_t seed = 20240607;  ///< Fixes the projection R, sampled coordinates and any parameters we create.
-  Index max_checks = 0;  ///< Coordinates compared per tensor (input, parameters), sampled; 0 compares all.
-  bool check_input = true;   ///< False: backward gets d_in = nullptr, as the first layer of a model does.
-  bool reseed_layer = true;  ///< layer.seed(seed) before every forward, so random layers repeat their draws.
+  Index max_checks = 0;           ///< Coordinates compared per tensor (input, parameters), sampled; 0 compares all.
+  bool check_input = true;        ///< False: backward gets d_in = nullptr, as the first layer of a model does.
+  bool reseed_layer = true;       ///< layer.seed(seed) before every forward, so random layers repeat their draws.
 };
 
 /// The comparison over one tensor (the input or the flat parameter vector).

@@ -19,8 +19,8 @@ using Logs = std::map<std::string, double>;
 
 /// Keras' History: per-epoch logs of fit() (loss, metrics, val_ ones), with CSV export.
 struct History {
-  std::vector<int> epoch;        ///< Keras' History.epoch: each logged epoch, 0-based like Keras' callbacks.
-  std::vector<double> seconds;   ///< Each epoch's wall time in seconds.
+  std::vector<int> epoch;       ///< Keras' History.epoch: each logged epoch, 0-based like Keras' callbacks.
+  std::vector<double> seconds;  ///< Each epoch's wall time in seconds.
   std::map<std::string, std::vector<double>> history;  ///< Keras' History.history: name -> one value per epoch.
 
   /// The number of epochs logged.

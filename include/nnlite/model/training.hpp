@@ -31,13 +31,13 @@ namespace nnlite {
 /// Keras' fit() arguments: epochs, batch_size, validation data, shuffling, callbacks, weights, verbosity.
 template <class Scalar = float>
 struct FitOptions {
-  int epochs = 1;         ///< Keras' `epochs`: the epoch index training stops before.
-  Index batch_size = 32;  ///< Keras' `batch_size`: samples per step (the global batch in a data-parallel fit).
-  bool shuffle = true;    ///< Keras' `shuffle`: a new permutation every epoch.
+  int epochs = 1;                 ///< Keras' `epochs`: the epoch index training stops before.
+  Index batch_size = 32;          ///< Keras' `batch_size`: samples per step (the global batch in a data-parallel fit).
+  bool shuffle = true;            ///< Keras' `shuffle`: a new permutation every epoch.
   double validation_split = 0.0;  ///< Keras' `validation_split`: the last fraction of the data, before shuffling.
   int initial_epoch = 0;  ///< Keras' `initial_epoch`: continue a run; epochs are numbered from here to `epochs`.
   int verbose = 1;  ///< Keras' `verbose`: 0 silent, 1 progress bar (plain lines when not a terminal), 2 per epoch.
-  bool terminate_on_nan = true;  ///< Stop with NumericError on a NaN/Inf loss, before the step applies it.
+  bool terminate_on_nan = true;              ///< Stop with NumericError on a NaN/Inf loss, before the step applies it.
   std::vector<Callback<Scalar>*> callbacks;  ///< Keras' `callbacks`: not owned; called in this order, before the bar.
   /// Keras' class_weight: each training sample's loss is weighted by its class's entry (1 for a class not listed).
   /// The class is the label's argmax for one-hot labels, the rounded label for a single value (sparse or binary).
@@ -64,8 +64,9 @@ struct FitOptions {
 /// What evaluate() and train_on_batch() return: the loss and every compiled metric by name.
 struct Evaluation {
   double loss = 0;  ///< The loss (with the regularization penalties, as Keras reports it).
-  double accuracy = std::numeric_limits<double>::quiet_NaN();  ///< The "accuracy" (or "acc", "categorical_accuracy") metric, else NaN.
-  Logs logs;                                                   ///< Every value by name: "loss", "accuracy", ...
+  /// The "accuracy" (or "acc", "categorical_accuracy") metric, else NaN.
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
+  Logs logs;  ///< Every value by name: "loss", "accuracy", ...
 
   /// logs[key]; ArgumentError for a name that was not logged.
   double operator[](const std::string& key) const {
