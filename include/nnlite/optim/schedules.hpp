@@ -115,9 +115,10 @@ inline std::vector<double> numbers(const ConfigReader& c, const char* key) {
 template <class Derived>
 class StepDecaySchedule : public LearningRateSchedule {
  public:
-  /// Keras' arguments; ArgumentError for a non-finite initial_learning_rate or decay_rate, or decay_steps <= 0.
-  StepDecaySchedule(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase,
-                    std::string name)
+  /// Keras' Derived(initial_learning_rate, decay_steps, decay_rate, staircase, name), the name defaulting to kName;
+  /// ArgumentError for a non-finite initial_learning_rate or decay_rate, or decay_steps <= 0.
+  StepDecaySchedule(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase = false,
+                    std::string name = Derived::kName)
       : initial_(initial_learning_rate),
         decay_steps_(decay_steps),
         decay_rate_(decay_rate),
@@ -169,11 +170,8 @@ class StepDecaySchedule : public LearningRateSchedule {
 /// staircase.
 class ExponentialDecay : public StepDecaySchedule<ExponentialDecay> {
  public:
+  using StepDecaySchedule::StepDecaySchedule;
   static constexpr const char* kName = "ExponentialDecay";  ///< Keras' class name, also the default name.
-  /// Keras' ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase, name).
-  ExponentialDecay(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase = false,
-                   std::string name = kName)
-      : StepDecaySchedule(initial_learning_rate, decay_steps, decay_rate, staircase, std::move(name)) {}
   /// initial * rate ^ p.
   static double decayed(double initial, double rate, double p) { return initial * std::pow(rate, p); }
 };
@@ -244,11 +242,8 @@ class PiecewiseConstantDecay : public LearningRateSchedule {
 /// floored when staircase. (tf.keras 2's optimizer `decay` is InverseTimeDecay(lr, 1, decay).)
 class InverseTimeDecay : public StepDecaySchedule<InverseTimeDecay> {
  public:
+  using StepDecaySchedule::StepDecaySchedule;
   static constexpr const char* kName = "InverseTimeDecay";  ///< Keras' class name, also the default name.
-  /// Keras' InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase, name).
-  InverseTimeDecay(double initial_learning_rate, double decay_steps, double decay_rate, bool staircase = false,
-                   std::string name = kName)
-      : StepDecaySchedule(initial_learning_rate, decay_steps, decay_rate, staircase, std::move(name)) {}
   /// initial / (1 + rate * p).
   static double decayed(double initial, double rate, double p) { return initial / (1.0 + rate * p); }
 };
