@@ -20,6 +20,7 @@
 
 #include "../core/error.hpp"
 
+/// RAII wrappers over the HDF5 C library, used to read and write Keras .h5 files.
 namespace nnlite::h5 {
 
 /// HDF5 prints its error stack to stderr unless told not to; we report through exceptions instead.

@@ -103,6 +103,7 @@
 #pragma GCC diagnostic pop
 #endif
 
+/// PNG charts of training histories, drawn without a plotting library (stb only).
 namespace nnlite::plot {
 
 /// An RGB colour.
