@@ -12,7 +12,7 @@ namespace nnlite {
 
 /// Keras' `padding`: "valid" or "same".
 enum class Padding {
-  valid,  ///< No padding: the output shrinks by the kernel size minus 1.
+  valid,  ///< No padding: only windows that fit inside the input.
   same,   ///< Zero padding so that the output size is ceil(input / stride).
 };
 
