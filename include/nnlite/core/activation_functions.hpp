@@ -21,39 +21,41 @@ namespace nnlite {
 
 /// A user's own elementwise activation: f(x) and its derivative df(x, y) given the input and f's output.
 struct CustomActivation {
-  std::function<double(double)> f;
-  std::function<double(double, double)> df;
+  std::function<double(double)> f;           ///< f(x).
+  std::function<double(double, double)> df;  ///< df/dx at x, given x and y = f(x).
 };
 
 /// One activation function: a kind (Activation::relu, ...) with its parameters and the name it is written as.
 /// Activation::relu and friends convert implicitly, so `Dense<float>(10, Activation::softmax)` reads as before.
 class Activation {
  public:
+  /// The function, by its name in keras.activations; a(), b(), c() and flag() hold its parameters.
   enum Kind {
-    linear,
-    relu,
-    relu6,
-    leaky_relu,  // a = negative_slope (Keras 3: 0.2)
-    elu,         // a = alpha (1.0)
-    selu,
-    gelu,  // flag: approximate (tanh form); Keras' default is the exact erf form
-    sigmoid,
-    hard_sigmoid,  // flag: tf.keras 2's clip(0.2 x + 0.5, 0, 1) instead of Keras 3's relu6(x + 3) / 6
-    hard_silu,
-    hard_swish = hard_silu,
-    tanh,
-    softplus,
-    softsign,
-    silu,
-    swish = silu,
-    mish,
-    exponential,
-    softmax,       // over the last axis
-    log_softmax,   // over the last axis
-    relu_general,  // Keras' relu(x, negative_slope = a, max_value = b, threshold = c): the ReLU layer's options
-    custom,
+    linear,                  ///< Keras' linear: x.
+    relu,                    ///< Keras' relu: max(x, 0).
+    relu6,                   ///< Keras' relu6: min(max(x, 0), 6).
+    leaky_relu,              ///< Keras' leaky_relu; a = negative_slope (Keras 3: 0.2).
+    elu,                     ///< Keras' elu; a = alpha (1.0).
+    selu,                    ///< Keras' selu.
+    gelu,                    ///< Keras' gelu; flag: approximate (tanh form); Keras' default is the exact erf form.
+    sigmoid,                 ///< Keras' sigmoid.
+    hard_sigmoid,            ///< Keras' hard_sigmoid; flag: tf.keras 2's clip(0.2 x + 0.5, 0, 1), not relu6(x + 3) / 6.
+    hard_silu,               ///< Keras' hard_silu: x * hard_sigmoid(x).
+    hard_swish = hard_silu,  ///< Keras' alias of hard_silu.
+    tanh,                    ///< Keras' tanh.
+    softplus,                ///< Keras' softplus: log(1 + exp(x)).
+    softsign,                ///< Keras' softsign: x / (1 + |x|).
+    silu,                    ///< Keras' silu: x * sigmoid(x).
+    swish = silu,            ///< Keras' alias of silu.
+    mish,                    ///< Keras' mish: x * tanh(softplus(x)).
+    exponential,             ///< Keras' exponential: exp(x).
+    softmax,                 ///< Keras' softmax, over the last axis.
+    log_softmax,             ///< Keras' log_softmax, over the last axis.
+    relu_general,  ///< Keras' relu(x, negative_slope = a, max_value = b, threshold = c): the ReLU layer's options.
+    custom,        ///< A user's CustomActivation (activations::custom).
   };
 
+  /// A built-in activation with Keras' default parameters (implicit: Activation::relu converts).
   Activation(Kind kind = linear) : kind_(kind), name_(builtin_name(kind)) {  // NOLINT: implicit on purpose
     if (kind == leaky_relu) a_ = 0.2;
     if (kind == elu) a_ = 1.0;
@@ -62,15 +64,22 @@ class Activation {
   }
   /// By Keras name or alias, through the registry: Activation("gelu"). UnsupportedError for unknown names.
   explicit Activation(const std::string& name);
+  /// By Keras name or alias, like the std::string overload.
   explicit Activation(const char* name) : Activation(std::string(name)) {}
 
+  /// Which function.
   Kind kind() const { return kind_; }
   /// The name Keras configs carry ("relu", "silu"); a registered user activation's own name.
   const std::string& name() const { return name_; }
+  /// First parameter: leaky_relu's negative_slope, elu's alpha, relu_general's negative_slope.
   double a() const { return a_; }
+  /// Second parameter: relu_general's max_value (infinity: none).
   double b() const { return b_; }
+  /// Third parameter: relu_general's threshold.
   double c() const { return c_; }
+  /// gelu's approximate; hard_sigmoid's tf.keras 2 form.
   bool flag() const { return flag_; }
+  /// A custom activation's functions; null for the built-ins.
   const CustomActivation* custom_functions() const { return custom_.get(); }
 
   /// Whether backward needs the input x: the derivative of these cannot be recovered from the output alone.
@@ -98,6 +107,7 @@ class Activation {
     return x.kind_ == y.kind_ && x.a_ == y.a_ && x.b_ == y.b_ && x.c_ == y.c_ && x.flag_ == y.flag_ &&
            x.custom_ == y.custom_;
   }
+  /// Not the same function.
   friend bool operator!=(const Activation& x, const Activation& y) { return !(x == y); }
 
   /// A copy written under another name (what register_activation stores).
@@ -107,6 +117,7 @@ class Activation {
     return copy;
   }
 
+  /// Keras' name of a built-in kind ("relu"; "custom" for custom).
   static const char* builtin_name(Kind k) {
     switch (k) {
       case linear:
@@ -165,6 +176,7 @@ class Activation {
 
 /// Builds the parametrised activations (only the activations namespace below uses it).
 struct ActivationFactory {
+  /// An activation of kind k with parameters a, b, c and flag, written as `name`.
   static Activation make(Activation::Kind k, double a, double b, double c, bool flag, std::string name) {
     Activation act(k == Activation::custom ? Activation::linear : k);
     act.kind_ = k;
@@ -175,6 +187,7 @@ struct ActivationFactory {
     act.name_ = std::move(name);
     return act;
   }
+  /// A custom activation `name` computed by `fns`.
   static Activation custom(std::string name, CustomActivation fns) {
     Activation act = make(Activation::custom, 0, 0, 0, false, std::move(name));
     act.custom_ = std::make_shared<const CustomActivation>(std::move(fns));
@@ -185,9 +198,11 @@ struct ActivationFactory {
 /// keras.activations.leaky_relu(x, negative_slope=...) and friends, with their arguments.
 namespace activations {
 
+/// keras.activations.leaky_relu(x, negative_slope=0.2).
 inline Activation leaky_relu(double negative_slope = 0.2) {
   return ActivationFactory::make(Activation::leaky_relu, negative_slope, 0, 0, false, "leaky_relu");
 }
+/// keras.activations.elu(x, alpha=1.0).
 inline Activation elu(double alpha = 1.0) {
   return ActivationFactory::make(Activation::elu, alpha, 0, 0, false, "elu");
 }
@@ -245,6 +260,7 @@ inline Activation parse_activation(const std::string& name) {
   return activation_registry().at(name);
 }
 
+/// The name `a` is written as: a.name().
 inline std::string activation_name(const Activation& a) { return a.name(); }
 
 /// The name a Keras config writes for `a`: refused when the name would read back as another function (a

@@ -69,6 +69,7 @@ inline void write_bytes(const std::string& path, const void* data, std::size_t s
 inline void write_bytes_atomically(const std::string& path, const void* data, std::size_t size) {
   write_atomically(path, [&](const std::string& tmp) { write_bytes(tmp, data, size); });
 }
+/// Writes a string atomically (the file is either the old one or the whole new text).
 inline void write_text_atomically(const std::string& path, const std::string& text) {
   write_bytes_atomically(path, text.data(), text.size());
 }

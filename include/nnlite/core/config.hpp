@@ -17,8 +17,10 @@
 
 namespace nnlite {
 
+/// nlohmann's JSON value: Keras configs and nnlite's own files.
 using json = nlohmann::json;
 
+/// The deepest nesting parse_json() accepts.
 inline constexpr int kMaxJsonDepth = 100;
 
 /// Parses JSON with a depth limit (a hostile file could nest arrays until the stack overflows).
@@ -39,25 +41,32 @@ inline std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json
 
 /// Ceilings a creator checks against before it sizes anything from a config (LoadOptions sets them).
 struct ConfigLimits {
-  Index max_tensor_elements = Index(1) << 28;  // one weight tensor, or one sample's activations
+  Index max_tensor_elements = Index(1) << 28;  ///< Elements of one weight tensor, or of one sample's activations.
 };
 
 /// One Keras object's config dict: {"name": ..., "units": 10, ...} of class `cls`, read from `source`.
 struct ConfigReader {
-  const json& cfg;
-  std::string cls, name, source;
-  ConfigLimits limits{};
-  std::string kind = "layer";  // what the object is, for messages: "layer", "optimizer", "loss"
+  const json& cfg;             ///< The config dict.
+  std::string cls;             ///< Keras' class name ("Dense"), for messages.
+  std::string name;            ///< The object's name ("dense_1"), for messages.
+  std::string source;          ///< Where the config came from (a file name), for messages.
+  ConfigLimits limits{};       ///< Size ceilings to check against.
+  std::string kind = "layer";  ///< What the object is, for messages: "layer", "optimizer", "loss"
   /// The file was written by tf.keras 2 (its hard_sigmoid is clip(0.2 x + 0.5, 0, 1), Keras 3's relu6(x + 3) / 6).
   bool tf_keras2 = false;
 
+  /// "model.h5: layer 'dense_1' (Dense): ", the start of every message.
   std::string prefix() const { return source + ": " + kind + " '" + name + "' (" + cls + "): "; }
+  /// Throws FormatError: prefix() + what.
   [[noreturn]] void bad(const std::string& what) const { throw FormatError(prefix() + what); }
+  /// Throws UnsupportedError: prefix() + what + " is not supported by nnlite".
   [[noreturn]] void unsupported(const std::string& what) const {
     throw UnsupportedError(prefix() + what + " is not supported by nnlite");
   }
 
+  /// True when `key` is present and not null.
   bool has(const char* key) const { return cfg.contains(key) && !cfg.at(key).is_null(); }
+  /// The value of `key` (json::out_of_range when absent).
   const json& at(const char* key) const { return cfg.at(key); }
 
   /// JSON integers, and floats that hold an integer (Keras files have both).
@@ -77,6 +86,7 @@ struct ConfigReader {
     return false;
   }
 
+  /// An integer in [lo, hi]; `fallback` when absent or null (FormatError when there is none).
   Index integer(const char* key, Index lo, Index hi, std::optional<Index> fallback = std::nullopt) const {
     if (!has(key)) {
       if (fallback) return *fallback;
@@ -110,16 +120,19 @@ struct ConfigReader {
     return Size2(h, w);
   }
 
+  /// A string; `fallback` when absent or null.
   std::string string(const char* key, const std::string& fallback) const {
     if (!has(key)) return fallback;
     if (!at(key).is_string()) bad(std::string("'") + key + "' must be a string, got " + dump_json(at(key)));
     return at(key).get<std::string>();
   }
+  /// A boolean; `fallback` when absent or null.
   bool boolean(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     if (!at(key).is_boolean()) bad(std::string("'") + key + "' must be true or false, got " + dump_json(at(key)));
     return at(key).get<bool>();
   }
+  /// A finite number; `fallback` when absent or null.
   double number(const char* key, double fallback) const {
     if (!has(key)) return fallback;
     if (!at(key).is_number()) bad(std::string("'") + key + "' must be a number, got " + dump_json(at(key)));
@@ -154,11 +167,13 @@ struct ConfigReader {
     if (std::find(std::begin(floats), std::end(floats), d) == std::end(floats)) unsupported("dtype '" + d + "'");
   }
 
+  /// Refuses a data_format other than "channels_last" (the default).
   void check_channels_last() const {
     const std::string f = string("data_format", "channels_last");
     if (f != "channels_last") unsupported("data_format '" + f + "' (nnlite computes channels_last, NHWC)");
   }
 
+  /// Keras' `padding`: "valid" (the default) or "same", in any case.
   Padding padding() const {
     const std::string p = to_lower(string("padding", "valid"));
     if (p == "valid") return Padding::valid;
@@ -192,6 +207,7 @@ struct ConfigReader {
     return act;
   }
 
+  /// Refuses a non-null `key` (an option nnlite does not implement, such as Dropout's noise_shape).
   void require_null(const char* key) const {
     if (has(key)) unsupported(std::string("'") + key + "' = " + dump_json(at(key)));
   }
@@ -219,9 +235,10 @@ struct ConfigReader {
 /// Keras' serialized object as the registries' make_*() accept it: a bare class name (its defaults), or
 /// {"class_name": ..., "config": {...}} (no or a null config: the defaults). Empty when `spec` is neither.
 struct SerializedObject {
-  std::string class_name;
-  const json* config;
+  std::string class_name;  ///< Keras' class name ("Adam").
+  const json* config;      ///< The config dict (an empty object for the defaults).
 };
+/// Reads `spec` as a SerializedObject; nullopt when it is neither form.
 inline std::optional<SerializedObject> serialized_object(const json& spec) {
   static const json empty = json::object();
   if (spec.is_string()) return SerializedObject{spec.get<std::string>(), &empty};

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+/// nnlite: Keras-style layers, models, optimizers and Keras file formats on Eigen, header-only.
 namespace nnlite {
 
 struct Error : std::runtime_error {

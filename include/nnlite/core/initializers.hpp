@@ -10,8 +10,16 @@
 
 namespace nnlite {
 
-enum class Initializer { glorot_uniform, zeros, ones, he_uniform, glorot_normal };
+/// Keras' built-in weight initializers that nnlite implements.
+enum class Initializer {
+  glorot_uniform,  ///< Keras' GlorotUniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
+  zeros,           ///< Keras' Zeros.
+  ones,            ///< Keras' Ones.
+  he_uniform,      ///< Keras' HeUniform: U(-l, l), l = sqrt(6 / fan_in).
+  glorot_normal,   ///< Keras' GlorotNormal: truncated normal, stddev sqrt(2 / (fan_in + fan_out)).
+};
 
+/// Keras' class name of an initializer ("GlorotUniform").
 inline std::string initializer_name(Initializer init) {
   switch (init) {
     case Initializer::glorot_uniform: return "GlorotUniform";
@@ -45,6 +53,7 @@ inline void compute_fans(const Shape& shape, double& fan_in, double& fan_out) {
   fan_out = receptive * static_cast<double>(shape[shape.rank() - 1]);
 }
 
+/// Fills the shape.size() values at `out` as Keras' initializer `init` would, for a weight of this shape.
 template <class Scalar>
 void initialize(Initializer init, const Shape& shape, Scalar* out, Rng& rng) {
   const Index n = shape.size();

@@ -44,6 +44,7 @@ inline int env_threads() {
 }
 }  // namespace detail
 
+/// std::thread::hardware_concurrency(), at least 1.
 inline int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 /// The thread count nnlite uses when set_num_threads() was never called (or was called with 0):
@@ -66,6 +67,7 @@ inline void set_num_threads(int n) {
 #endif
 }
 
+/// The thread count in use (set_num_threads(), else default_num_threads()).
 inline int num_threads() {
   if (detail::thread_setting() == 0) set_num_threads(0);
   return detail::thread_setting();

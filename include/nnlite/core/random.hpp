@@ -34,16 +34,22 @@ inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
 /// xoshiro256**: 1 ns a draw, 2^256 period, good statistical quality.
 class Rng {
  public:
+  /// One draw: 64 random bits.
   using result_type = std::uint64_t;
+  /// A generator seeded with `seed` (same seed, same stream).
   explicit Rng(std::uint64_t seed = 0) { reseed(seed); }
 
+  /// Restarts the generator as if constructed with `seed`.
   void reseed(std::uint64_t seed) {
     for (auto& w : s_) w = splitmix64(seed);
   }
 
+  /// The smallest draw (UniformRandomBitGenerator).
   static constexpr result_type min() { return 0; }
+  /// The largest draw (UniformRandomBitGenerator).
   static constexpr result_type max() { return ~result_type(0); }
 
+  /// The next 64 random bits.
   result_type operator()() {
     const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
     const std::uint64_t t = s_[1] << 17;
@@ -58,6 +64,7 @@ class Rng {
 
   /// Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
+  /// Uniform in [lo, hi).
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 
   /// Uniform integer in [0, n) without modulo bias (Lemire's method).

@@ -29,6 +29,7 @@ class Registry {
       if (a != name) aliases_[a] = name;
   }
 
+  /// True when `name` (or an alias of it) is registered.
   bool contains(const std::string& name) const { return find(name) != nullptr; }
 
   /// The creator for `name` or an alias of it; null when unknown.
@@ -64,6 +65,7 @@ class Registry {
     for (const auto& n : names()) s += (s.empty() ? "" : ", ") + n;
     return s;
   }
+  /// What the registry holds, for messages ("layer", "optimizer").
   const std::string& kind() const { return kind_; }
 
  private:

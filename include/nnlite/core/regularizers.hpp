@@ -34,9 +34,11 @@ class Regularizer {
   virtual std::string registered_name() const { return ""; }
   /// The penalty of the n values at w (Keras' regularizer(x)).
   virtual double penalty(const float* w, Index n) const = 0;
+  /// The penalty of the n double values at w.
   virtual double penalty(const double* w, Index n) const = 0;
   /// Adds d(penalty)/d(w) to grad (n values each).
   virtual void add_gradient(const float* w, float* grad, Index n) const = 0;
+  /// Adds d(penalty)/d(w) to grad, for double weights.
   virtual void add_gradient(const double* w, double* grad, Index n) const = 0;
 };
 
@@ -49,9 +51,13 @@ using RegularizerPtr = std::shared_ptr<const Regularizer>;
 template <class Derived>
 class RegularizerBase : public Regularizer {
  public:
+  /// Derived::value() on float weights.
   double penalty(const float* w, Index n) const override { return self().value(w, n); }
+  /// Derived::value() on double weights.
   double penalty(const double* w, Index n) const override { return self().value(w, n); }
+  /// Derived::gradient() on float weights.
   void add_gradient(const float* w, float* grad, Index n) const override { self().gradient(w, grad, n); }
+  /// Derived::gradient() on double weights.
   void add_gradient(const double* w, double* grad, Index n) const override { self().gradient(w, grad, n); }
 
  private:
@@ -95,15 +101,19 @@ inline void check_keys(const ConfigReader& c, std::initializer_list<const char*>
 /// Keras 3 (tf.keras 2's l1_l2() function defaulted both to 0.01).
 class L1L2 : public RegularizerBase<L1L2> {
  public:
+  /// Keras' L1L2(l1=0.0, l2=0.0); ArgumentError for a negative or non-finite factor.
   explicit L1L2(double l1 = 0.0, double l2 = 0.0)
       : l1_(regularizer_detail::check_factor("L1L2", "l1", l1)),
         l2_(regularizer_detail::check_factor("L1L2", "l2", l2)) {}
 
   std::string class_name() const override { return "L1L2"; }
   nlohmann::json config() const override { return {{"l1", l1_}, {"l2", l2_}}; }
+  /// Keras' `l1` factor.
   double l1() const { return l1_; }
+  /// Keras' `l2` factor.
   double l2() const { return l2_; }
 
+  /// The penalty of the n values at w (RegularizerBase calls it for float and double).
   template <class S>
   double value(const S* w, Index n) const {
     ConstVectorMap<S> x(w, n);
@@ -121,6 +131,7 @@ class L1L2 : public RegularizerBase<L1L2> {
     if (l2_ != 0) g.array() += static_cast<S>(2 * l2_) * x.array();
   }
 
+  /// Keras' from_config: builds an L1L2 from {"l1": ..., "l2": ...}.
   static RegularizerPtr from_config(const ConfigReader& c) {
     regularizer_detail::check_keys(c, {"l1", "l2"});
     return std::make_shared<L1L2>(regularizer_detail::read_factor(c, "l1", 0.0),
@@ -128,6 +139,7 @@ class L1L2 : public RegularizerBase<L1L2> {
   }
 
  protected:
+  /// For L1 and L2: `cls` names the class in error messages.
   L1L2(double l1, double l2, const char* cls)
       : l1_(regularizer_detail::check_factor(cls, "l1", l1)), l2_(regularizer_detail::check_factor(cls, "l2", l2)) {}
 
@@ -138,9 +150,11 @@ class L1L2 : public RegularizerBase<L1L2> {
 /// Keras' L1: l1 * sum(|x|), default l1 = 0.01.
 class L1 : public L1L2 {
  public:
+  /// Keras' L1(l1=0.01).
   explicit L1(double l1 = 0.01) : L1L2(l1, 0.0, "L1") {}
   std::string class_name() const override { return "L1"; }
   nlohmann::json config() const override { return {{"l1", l1()}}; }
+  /// Keras' from_config: builds an L1 from {"l1": ...}.
   static RegularizerPtr from_config(const ConfigReader& c) {
     regularizer_detail::check_keys(c, {"l1"});
     return std::make_shared<L1>(regularizer_detail::read_factor(c, "l1", 0.01));
@@ -150,9 +164,11 @@ class L1 : public L1L2 {
 /// Keras' L2: l2 * sum(x^2) (no 1/2), default l2 = 0.01.
 class L2 : public L1L2 {
  public:
+  /// Keras' L2(l2=0.01).
   explicit L2(double l2 = 0.01) : L1L2(0.0, l2, "L2") {}
   std::string class_name() const override { return "L2"; }
   nlohmann::json config() const override { return {{"l2", l2()}}; }
+  /// Keras' from_config: builds an L2 from {"l2": ...}.
   static RegularizerPtr from_config(const ConfigReader& c) {
     regularizer_detail::check_keys(c, {"l2"});
     return std::make_shared<L2>(regularizer_detail::read_factor(c, "l2", 0.01));
@@ -161,8 +177,11 @@ class L2 : public L1L2 {
 
 /// Keras' lower-case shortcuts: keras.regularizers.l1(0.01), l2(0.01), l1_l2(l1, l2) (the L1L2 class in Keras 3).
 namespace regularizers {
+/// keras.regularizers.l1(l1=0.01): an L1.
 inline RegularizerPtr l1(double l1 = 0.01) { return std::make_shared<L1>(l1); }
+/// keras.regularizers.l2(l2=0.01): an L2.
 inline RegularizerPtr l2(double l2 = 0.01) { return std::make_shared<L2>(l2); }
+/// keras.regularizers.l1_l2(l1=0.0, l2=0.0): an L1L2.
 inline RegularizerPtr l1_l2(double l1 = 0.0, double l2 = 0.0) { return std::make_shared<L1L2>(l1, l2); }
 }  // namespace regularizers
 

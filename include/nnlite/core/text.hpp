@@ -10,6 +10,7 @@
 
 namespace nnlite {
 
+/// `s` in ASCII lower case ("SAME" -> "same").
 inline std::string to_lower(std::string s) {
   for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return s;

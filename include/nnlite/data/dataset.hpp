@@ -17,26 +17,37 @@ namespace nnlite {
 /// n grayscale images of h x w pixels and their class labels, both as the bytes found on disk. Fashion-MNIST
 /// is 47 MB this way and 188 MB as float32, so the app keeps bytes and converts one batch at a time.
 struct Dataset {
-  std::vector<std::uint8_t> images;  // n * h * w, image-major, row-major pixels
-  std::vector<std::uint8_t> labels;  // n
+  std::vector<std::uint8_t> images;  ///< n * h * w bytes, image-major, row-major pixels.
+  std::vector<std::uint8_t> labels;  ///< n class labels.
+  ///@{
+  /// The number of images, their height and width.
   Index n = 0, h = 0, w = 0;
+  ///@}
 
+  /// h * w.
   Index pixels_per_image() const { return h * w; }
+  /// The first pixel of image i.
   const std::uint8_t* image(Index i) const { return images.data() + i * h * w; }
 };
 
 /// A view of indices that a batch is made of: a whole vector, or a slice of an epoch's shuffled order.
 struct IndexSpan {
-  const Index* ptr = nullptr;
-  Index count = 0;
+  const Index* ptr = nullptr;  ///< The first index.
+  Index count = 0;             ///< How many indices.
 
   IndexSpan() = default;
+  /// The n indices at p.
   IndexSpan(const Index* p, Index n) : ptr(p), count(n) {}
+  /// All of v (implicit, so a vector can be passed where a span is taken).
   IndexSpan(const std::vector<Index>& v) : ptr(v.data()), count(static_cast<Index>(v.size())) {}  // NOLINT
 
+  /// How many indices.
   Index size() const { return count; }
+  /// Index i of the span.
   Index operator[](Index i) const { return ptr[i]; }
+  /// The first index, for range-for loops.
   const Index* begin() const { return ptr; }
+  /// Past the last index.
   const Index* end() const { return ptr + count; }
 };
 
@@ -49,8 +60,8 @@ inline std::vector<Index> all_indices(Index n) {
 
 /// The train and test indices of a random split (train_test_split).
 struct SplitIndices {
-  std::vector<Index> train;
-  std::vector<Index> test;
+  std::vector<Index> train;  ///< The training set's indices.
+  std::vector<Index> test;   ///< The test set's indices.
 };
 
 /// The Rng stream train_test_split draws from, so a split seeded 42 shares no draws with anything else seeded 42.
@@ -147,6 +158,7 @@ void to_float_images(const Dataset& d, IndexSpan indices, Tensor<Scalar>& out) {
   to_float_images(d.images.data(), indices, d.h, d.w, out);
 }
 
+/// to_one_hot() of a Dataset's labels, checked: every index must name a sample and every label be < num_classes.
 template <class Scalar>
 void to_one_hot(const Dataset& d, IndexSpan indices, Index num_classes, Tensor<Scalar>& out) {
   detail::check_dataset("to_one_hot", d);

@@ -16,6 +16,7 @@ inline const std::string& debian_fashion_mnist_dir() {
   return dir;
 }
 
+/// The ten Fashion-MNIST class names, label 0 ("T-shirt/top") to 9 ("Ankle boot").
 inline const std::vector<std::string>& fashion_mnist_class_names() {
   static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                  "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};

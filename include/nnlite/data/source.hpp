@@ -16,13 +16,17 @@ template <class Scalar>
 class DataSource {
  public:
   virtual ~DataSource() = default;
+  /// The number of samples.
   virtual Index size() const = 0;
-  virtual Shape sample_shape() const = 0;  // one input, without the batch dimension
-  virtual Shape target_shape() const = 0;  // one label: (10,) one-hot, () or (1,) for an integer label
+  /// The shape of one input, without the batch dimension.
+  virtual Shape sample_shape() const = 0;
+  /// The shape of one label: (10,) one-hot, () or (1,) for an integer label.
+  virtual Shape target_shape() const = 0;
   /// Writes samples indices[0..count) into x (count, sample_shape...) and y (count, target_shape...).
   virtual void fill(const Index* indices, Index count, Tensor<Scalar>& x, Tensor<Scalar>& y) const = 0;
   /// Keras' sample_weight: one weight per sample (loss only), or none (every weight 1).
   virtual bool has_sample_weights() const { return false; }
+  /// Writes the weights of samples indices[0..count) into w (count,); only called when has_sample_weights().
   virtual void fill_sample_weights(const Index* /*indices*/, Index /*count*/, Tensor<Scalar>& /*w*/) const {}
 };
 
@@ -30,6 +34,8 @@ class DataSource {
 template <class Scalar>
 class TensorSource : public DataSource<Scalar> {
  public:
+  /// Refers to (does not copy) x, y and sample_weight, which must outlive the source; ShapeError when their sample
+  /// counts differ.
   TensorSource(const Tensor<Scalar>& x, const Tensor<Scalar>& y, const Tensor<Scalar>* sample_weight = nullptr)
       : x_(x), y_(y), w_(sample_weight) {
     if (x.rank() < 2 || y.rank() < 1)
@@ -70,6 +76,7 @@ class TensorSource : public DataSource<Scalar> {
 template <class Scalar>
 class SubsetSource : public DataSource<Scalar> {
  public:
+  /// Samples `indices` of `base` (which must outlive the subset); ArgumentError for an index outside it.
   SubsetSource(const DataSource<Scalar>& base, std::vector<Index> indices) : base_(base), idx_(std::move(indices)) {
     for (Index i : idx_)
       if (i < 0 || i >= base.size())
@@ -79,6 +86,7 @@ class SubsetSource : public DataSource<Scalar> {
   Index size() const override { return static_cast<Index>(idx_.size()); }
   Shape sample_shape() const override { return base_.sample_shape(); }
   Shape target_shape() const override { return base_.target_shape(); }
+  /// The base source's index of each sample.
   const std::vector<Index>& indices() const { return idx_; }
   void fill(const Index* indices, Index count, Tensor<Scalar>& x, Tensor<Scalar>& y) const override {
     base_.fill(map(indices, count), count, x, y);

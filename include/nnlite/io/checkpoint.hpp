@@ -39,7 +39,9 @@
 
 namespace nnlite {
 
+/// The first 8 bytes of an nnlite checkpoint file: "NNLTCKPT".
 inline constexpr char kCheckpointMagic[8] = {'N', 'N', 'L', 'T', 'C', 'K', 'P', 'T'};
+/// The checkpoint format version this code writes and reads.
 inline constexpr std::uint32_t kCheckpointVersion = 1;
 
 namespace checkpoint_detail {

@@ -20,6 +20,7 @@
 
 #include "../core/error.hpp"
 
+/// RAII wrappers over the HDF5 C library, used to read and write Keras .h5 files.
 namespace nnlite::h5 {
 
 /// HDF5 prints its error stack to stderr unless told not to; we report through exceptions instead.
@@ -39,7 +40,7 @@ inline std::string take_error() {
   return msg;
 }
 
-// Reading a file that breaks the format is a FormatError; failing to write one is an IoError.
+/// Throws for a failed HDF5 call, adding HDF5's message: a FormatError when reading, an IoError when writing.
 [[noreturn]] inline void fail(bool writing, const std::string& what) {
   const std::string detail = take_error();
   const std::string msg = detail.empty() ? what : what + " (HDF5: " + detail + ")";
@@ -51,10 +52,13 @@ inline std::string take_error() {
 class Handle {
  public:
   Handle() = default;
+  /// Takes ownership of `id` (negative: no object).
   explicit Handle(hid_t id) : id_(id) {}
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
+  /// Takes the other's identifier, leaving it empty.
   Handle(Handle&& other) noexcept : id_(other.release()) {}
+  /// Releases the current identifier and takes the other's.
   Handle& operator=(Handle&& other) noexcept {
     if (this != &other) {
       reset();
@@ -64,9 +68,13 @@ class Handle {
   }
   ~Handle() { reset(); }
 
+  /// The raw identifier, for HDF5 calls.
   hid_t get() const { return id_; }
+  /// True when an identifier is held.
   bool valid() const { return id_ >= 0; }
+  /// Gives up ownership and returns the identifier.
   hid_t release() { return std::exchange(id_, hid_t(-1)); }
+  /// Releases the identifier now (H5Idec_ref).
   void reset() {
     if (id_ >= 0) H5Idec_ref(id_);
     id_ = -1;
@@ -81,6 +89,7 @@ inline Handle check(hid_t id, bool writing, const std::string& what) {
   if (id < 0) fail(writing, what);
   return Handle(id);
 }
+/// Throws like fail() when `status` is negative.
 inline void check_status(herr_t status, bool writing, const std::string& what) {
   if (status < 0) fail(writing, what);
 }
@@ -121,6 +130,7 @@ inline std::string describe_type(hid_t type) {
   }
 }
 
+/// A numpy-style shape string: "(3, 4)", "(5,)".
 inline std::string dims_str(const std::vector<hsize_t>& dims) {
   std::string s = "(";
   for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
@@ -142,6 +152,7 @@ inline std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
+/// `parent`/`name` as an absolute HDF5 path.
 inline std::string join(const std::string& parent, const std::string& name) {
   return parent == "/" ? "/" + name : parent + "/" + name;
 }
@@ -183,25 +194,34 @@ class Group;
 /// A file, group or dataset, with its file name and object path kept for messages.
 class Object {
  public:
+  /// The HDF5 identifier.
   hid_t id() const { return handle_.get(); }
+  /// True when the object is open.
   bool valid() const { return handle_.valid(); }
+  /// The file name, for messages.
   const std::string& file() const { return file_; }
+  /// The object's absolute path in the file ("/" for the root).
   const std::string& path() const { return path_; }
+  /// True when opened for writing (failures are then IoError, not FormatError).
   bool writing() const { return writing_; }
   /// "file 'model.h5', object '/model_weights/dense'"
   std::string where() const { return "file '" + file_ + "', object '" + path_ + "'"; }
+  /// Like where(), for a child of this object.
   std::string where(const std::string& child) const {
     return "file '" + file_ + "', object '" + join(path_, child) + "'";
   }
+  /// Closes the object.
   void reset() { handle_.reset(); }
 
   // ---- attributes ----------------------------------------------------------------------------------------------
 
+  /// True when the object has an attribute `name`.
   bool has_attribute(const std::string& name) const {
     const htri_t e = H5Aexists(id(), name.c_str());
     if (e < 0) fail(writing_, "cannot look up attribute '" + name + "' of " + where());
     return e > 0;
   }
+  /// Deletes attribute `name`.
   void remove_attribute(const std::string& name) {
     check_status(H5Adelete(id(), name.c_str()), writing_, "cannot delete attribute '" + name + "' of " + where());
   }
@@ -309,6 +329,7 @@ class Object {
     for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(buf.data() + i * width, values[i].data(), values[i].size());
     write_attribute(name, type.get(), space.get(), buf.data());
   }
+  /// Writes a scalar fixed-length string attribute.
   void write_string(const std::string& name, const std::string& value) { write_strings(name, {value}, true); }
 
   /// An empty float64 array of shape (0,): what Keras (via numpy) writes as weight_names of a weightless layer.
@@ -322,9 +343,11 @@ class Object {
 
  protected:
   Object() = default;
+  /// Wraps an open identifier with its file name and path.
   Object(Handle handle, std::string file, std::string path, bool writing)
       : handle_(std::move(handle)), file_(std::move(file)), path_(std::move(path)), writing_(writing) {}
 
+  /// Frees the memory HDF5 allocated for variable-length data read into `buf`.
   static void reclaim(hid_t mem_type, hid_t space, void* buf) {
 #if H5_VERSION_GE(1, 12, 0)
     H5Treclaim(mem_type, space, H5P_DEFAULT, buf);
@@ -333,6 +356,7 @@ class Object {
 #endif
   }
 
+  /// Writes (replacing) an attribute; `mem_type` is the type of `data` in memory (default: the file type).
   void write_attribute(const std::string& name, hid_t type, hid_t space, const void* data, hid_t mem_type = -1) {
     const std::string what = "attribute '" + name + "' of " + where();
     if (has_attribute(name)) remove_attribute(name);
@@ -341,8 +365,13 @@ class Object {
     check_status(H5Awrite(attr.get(), mem_type >= 0 ? mem_type : type, data), true, "cannot write " + what);
   }
 
+  /// The owned identifier.
   Handle handle_;
-  std::string file_, path_ = "/";
+  /// The file name, for messages.
+  std::string file_;
+  /// The object's absolute path.
+  std::string path_ = "/";
+  /// True when opened for writing.
   bool writing_ = false;
 };
 
@@ -350,9 +379,11 @@ class Object {
 class Dataset : public Object {
  public:
   Dataset() = default;
+  /// Wraps an open dataset identifier.
   Dataset(Handle handle, std::string file, std::string path, bool writing)
       : Object(std::move(handle), std::move(file), std::move(path), writing) {}
 
+  /// The dataset's shape.
   std::vector<hsize_t> dims() const {
     Handle space = check(H5Dget_space(id()), writing_, "cannot read the shape of " + where());
     const int rank = H5Sget_simple_extent_ndims(space.get());
@@ -362,10 +393,12 @@ class Dataset : public Object {
       fail(writing_, "cannot read the shape of " + where());
     return d;
   }
+  /// The HDF5 type class of the stored elements (H5T_FLOAT, H5T_INTEGER, ...).
   H5T_class_t type_class() const {
     Handle type = check(H5Dget_type(id()), writing_, "cannot read the type of " + where());
     return H5Tget_class(type.get());
   }
+  /// numpy's name of the stored type ("float32"), for messages.
   std::string type_name() const {
     Handle type = check(H5Dget_type(id()), writing_, "cannot read the type of " + where());
     return describe_type(type.get());
@@ -381,6 +414,7 @@ class Dataset : public Object {
     if (H5Dread(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) fail(false, "cannot read " + where());
   }
   template <class T>
+  /// Writes the whole dataset from `data`, converted by HDF5 from T.
   void write(const T* data) {
     check_status(H5Dwrite(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), true,
                  "cannot write " + where());
@@ -391,6 +425,7 @@ class Dataset : public Object {
 class Group : public Object {
  public:
   Group() = default;
+  /// Wraps an open group identifier.
   Group(Handle handle, std::string file, std::string path, bool writing)
       : Object(std::move(handle), std::move(file), std::move(path), writing) {}
 
@@ -409,6 +444,7 @@ class Group : public Object {
     Handle h = open_object(relpath, H5I_GROUP, path);
     return Group(std::move(h), file_, path, writing_);
   }
+  /// Opens a dataset at a relative path, checked like group(); refuses data kept outside the file.
   Dataset dataset(const std::string& relpath) const {
     std::string path;
     Handle h = open_object(relpath, H5I_DATASET, path);
@@ -420,6 +456,7 @@ class Group : public Object {
     return Dataset(std::move(h), file_, path, writing_);
   }
 
+  /// Creates a child group `name`.
   Group create_group(const std::string& name) {
     Handle h = check(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), true,
                      "cannot create group " + where(name));
@@ -481,6 +518,7 @@ class File : public Group {
  public:
   File() = default;
 
+  /// Opens an existing file (read-only unless `writable`); IoError when the OS cannot, FormatError when not HDF5.
   static File open(const std::string& path, bool writable = false) {
     silence_errors();
     struct stat st {};

@@ -30,9 +30,10 @@ struct IdxLimits {
 
 /// An IDX array of unsigned bytes: dims outermost first, data row-major.
 struct IdxArray {
-  std::vector<std::int64_t> dims;
-  std::vector<std::uint8_t> data;
+  std::vector<std::int64_t> dims;  ///< Dimensions, outermost first.
+  std::vector<std::uint8_t> data;  ///< The values, row-major.
 
+  /// The number of dimensions.
   std::size_t rank() const { return dims.size(); }
 };
 
@@ -267,16 +268,16 @@ inline IdxArray read_idx(const std::string& path, const IdxLimits& limits = {}) 
 
 /// The four files of an MNIST-style dataset, without the optional ".gz".
 struct MnistFileNames {
-  std::string train_images = "train-images-idx3-ubyte";
-  std::string train_labels = "train-labels-idx1-ubyte";
-  std::string test_images = "t10k-images-idx3-ubyte";
-  std::string test_labels = "t10k-labels-idx1-ubyte";
+  std::string train_images = "train-images-idx3-ubyte";  ///< Training images.
+  std::string train_labels = "train-labels-idx1-ubyte";  ///< Training labels.
+  std::string test_images = "t10k-images-idx3-ubyte";    ///< Test images.
+  std::string test_labels = "t10k-labels-idx1-ubyte";    ///< Test labels.
 };
 
 /// An MNIST-style data set in memory: training and test images (uint8) with their labels.
 struct MnistData {
-  Dataset train;
-  Dataset test;
+  Dataset train;  ///< The training set.
+  Dataset test;   ///< The test set.
 };
 
 namespace detail {

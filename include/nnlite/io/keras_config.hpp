@@ -42,7 +42,11 @@ struct SaveOptions {
 
 /// Which hard_sigmoid a file's "hard_sigmoid" means: tf.keras 2's clip(0.2 x + 0.5, 0, 1) or Keras 3's
 /// relu6(x + 3) / 6. By default the file's keras_version decides (2.x: tf.keras 2; 3.x or none, as in .keras: Keras 3).
-enum class HardSigmoidForm { from_keras_version, keras3, tf_keras2 };
+enum class HardSigmoidForm {
+  from_keras_version,  ///< Decided by the file's keras_version.
+  keras3,              ///< Keras 3's relu6(x + 3) / 6.
+  tf_keras2,           ///< tf.keras 2's clip(0.2 x + 0.5, 0, 1).
+};
 
 /// One part of a file's training config that load_model() could not honour and skipped: a warning, as Keras warns,
 /// never an error, so the model still loads for inference.
@@ -69,15 +73,16 @@ struct LoadOptions {
   bool load_optimizer_state = true;
   /// Ceilings against hostile files, all checked before anything of that size is allocated.
   std::uint64_t max_attribute_bytes = std::uint64_t(64) << 20;  // one attribute (model_config JSON, name lists)
-  std::size_t max_layers = 10000;
-  Index max_tensor_elements = Index(1) << 28;  // one weight tensor, or one sample's activations
-  Index max_total_params = Index(1) << 29;     // all weights of the model
+  std::size_t max_layers = 10000;                               ///< Layers in the model.
+  Index max_tensor_elements = Index(1) << 28;  ///< Elements of one weight tensor, or of one sample's activations.
+  Index max_total_params = Index(1) << 29;     ///< All weights of the model.
   /// Read the whole file first in a forked child process, then load it here only if the child succeeded. The HDF5
   /// C library (Debian 12's 1.10.8) can crash on some corrupt files before nnlite sees anything; isolated, such a
   /// crash kills the child and becomes a FormatError naming the file and the signal, and every other error is
   /// rethrown as the same type and message. Costs a fork and a second read; use it for .h5 files from sources you
   /// do not trust (the file must not change between the two reads). POSIX only: UnsupportedError elsewhere.
   bool isolate = false;
+  /// Which function the file's "hard_sigmoid" means.
   HardSigmoidForm hard_sigmoid = HardSigmoidForm::from_keras_version;
 };
 
@@ -323,8 +328,9 @@ std::string metric_name_for(const json& spec, const MetricContext& context, std:
 
 /// What compile_from_training_config() did.
 struct TrainingConfigResult {
-  bool compiled = false;             // false: the loss was skipped, so the model is not compiled
-  bool optimizer_from_file = false;  // the file's optimizer (its saved state may be restored); false: Adam's defaults
+  bool compiled = false;  ///< False: the loss was skipped, so the model is not compiled.
+  /// True: the file's optimizer (its saved state may be restored); false: Adam's defaults.
+  bool optimizer_from_file = false;
 };
 
 /// Compiles `model` with what nnlite can honour of Keras' training_config (null: Adam defaults,

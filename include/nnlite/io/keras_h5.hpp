@@ -423,6 +423,7 @@ inline void check_parent_directory(const std::string& path) {
 
 // ---- public API ----------------------------------------------------------------------------------------------------
 
+/// True when `path` ends with `ext` (".h5"), in any case.
 inline bool has_extension(const std::string& path, const std::string& ext) {
   if (path.size() < ext.size()) return false;
   return to_lower(path.substr(path.size() - ext.size())) == ext;
@@ -439,7 +440,7 @@ template <class Scalar>
 void load_keras3_weights(Sequential<Scalar>& model, const std::string& path, const LoadOptions& options);
 
 /// Writes the model's weights alone, as Keras' model.save_weights: "w.weights.h5" in Keras 3's layout
-/// (layers/<name>/vars/<i>, as inside a .keras file), any other name in the legacy one (layer_names and the layer
+/// (`layers/<name>/vars/<i>`, as inside a .keras file), any other name in the legacy one (layer_names and the layer
 /// groups at the root). Atomic like save_model.
 template <class Scalar>
 void save_weights(const Sequential<Scalar>& model, const std::string& path, const SaveOptions& options = {}) {

@@ -25,6 +25,7 @@ namespace nnlite {
 /// kernels, but only the thread that called fit() talks to MPI: MPI_THREAD_FUNNELED.
 class MpiSession {
  public:
+  /// Calls MPI_Init_thread (MPI_THREAD_FUNNELED) with main's arguments; Error when it fails.
   MpiSession(int& argc, char**& argv) {
     int provided = 0;
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
@@ -42,22 +43,31 @@ class MpiSession {
 /// A Communicator over an MPI communicator (data-parallel fit across processes).
 class MpiCommunicator : public Communicator {
  public:
+  /// Wraps `comm` (default MPI_COMM_WORLD); this process's rank and the size are read once.
   explicit MpiCommunicator(MPI_Comm comm = MPI_COMM_WORLD) : comm_(comm) {
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
   }
+  /// This process's rank in the communicator (MPI_Comm_rank).
   int rank() const override { return rank_; }
+  /// The number of processes (MPI_Comm_size).
   int size() const override { return size_; }
+  /// Sums `buf` over all processes in place (MPI_Allreduce), in chunks of at most INT_MAX values.
   void allreduce_sum(float* buf, Index count) const override { allreduce(buf, count, MPI_FLOAT); }
+  /// Sums `buf` over all processes in place (MPI_Allreduce), in chunks of at most INT_MAX values.
   void allreduce_sum(double* buf, Index count) const override { allreduce(buf, count, MPI_DOUBLE); }
+  /// Copies rank `root`'s `buf` to every process (MPI_Bcast).
   void broadcast(float* buf, Index count, int root) const override { bcast(buf, count, MPI_FLOAT, root); }
+  /// Copies rank `root`'s `buf` to every process (MPI_Bcast).
   void broadcast(double* buf, Index count, int root) const override { bcast(buf, count, MPI_DOUBLE, root); }
+  /// Prints `message` to stderr and ends every process with `code` (MPI_Abort).
   [[noreturn]] void abort(int code, const std::string& message) const override {
     std::fprintf(stderr, "%s\n", message.c_str());
     std::fflush(stderr);
     MPI_Abort(comm_, code);  // mpirun ends every rank
     std::abort();
   }
+  /// The MPI communicator.
   MPI_Comm comm() const { return comm_; }
 
  private:

@@ -103,21 +103,34 @@
 #pragma GCC diagnostic pop
 #endif
 
+/// PNG charts of training histories, drawn without a plotting library (stb only).
 namespace nnlite::plot {
 
 /// An RGB colour.
 struct Color {
+  ///@{
+  /// Red, green and blue, 0 to 255.
   std::uint8_t r = 0, g = 0, b = 0;
+  ///@}
+  /// Same colour.
   friend bool operator==(Color p, Color q) { return p.r == q.r && p.g == q.g && p.b == q.b; }
+  /// Different colours.
   friend bool operator!=(Color p, Color q) { return !(p == q); }
 };
 
+/// The usual figure background.
 inline constexpr Color white{255, 255, 255};
+/// Pure black.
 inline constexpr Color black{0, 0, 0};
-inline constexpr Color text_color{34, 34, 34};  // near-black reads softer than pure black next to colour
+/// Text: near-black reads softer than pure black next to colour.
+inline constexpr Color text_color{34, 34, 34};
+/// Axis frames and tick marks.
 inline constexpr Color axis_color{60, 60, 60};
+/// Grid lines behind a chart.
 inline constexpr Color grid_color{228, 228, 228};
+/// Marks a wrong prediction (matplotlib's tab:red).
 inline constexpr Color mistake_red{214, 39, 40};
+/// Marks a right prediction.
 inline constexpr Color correct_green{30, 130, 30};
 
 /// matplotlib's default "tab10" cycle, so figures look like the ones Keras users know.
@@ -140,20 +153,32 @@ inline Color mix(Color a, Color b, double t) {
 /// Relative luminance in [0, 1] (sRGB weights), to pick black or white text on a coloured cell.
 inline double luminance(Color c) { return (0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b) / 255.0; }
 
+/// Horizontal text alignment relative to the anchor point.
 enum class Align { left, center, right };
+/// Vertical text alignment relative to the anchor point.
 enum class VAlign { top, middle, bottom };
+/// How a line is stroked.
 enum class LineStyle { solid, dashed, dotted };
 
 /// A point in pixel coordinates.
 struct Point {
+  ///@{
+  /// Pixel coordinates: x to the right, y down.
   double x = 0, y = 0;
+  ///@}
 };
 
 /// An axis-aligned rectangle in pixel coordinates.
 struct Rect {
+  ///@{
+  /// Top-left corner, width and height, in pixels.
   int x = 0, y = 0, w = 0, h = 0;
+  ///@}
+  /// One past the right edge.
   int right() const { return x + w; }
+  /// One past the bottom edge.
   int bottom() const { return y + h; }
+  /// True when the point (px, py) lies inside.
   bool contains(double px, double py) const { return px >= x && px < x + w && py >= y && py < y + h; }
 };
 
@@ -207,6 +232,7 @@ inline int line_pitch(int scale = 2) { return detail::font_line_pitch * std::max
 /// current clip rectangle.
 class Canvas {
  public:
+  /// A canvas filled with `background`; ArgumentError unless both sides are 1..16384 pixels.
   Canvas(int width, int height, Color background = white) : w_(width), h_(height), bg_(background) {
     // stb_image_write takes int sizes; this also keeps a typo'd size from allocating gigabytes.
     if (width <= 0 || height <= 0 || width > 16384 || height > 16384)
@@ -217,12 +243,16 @@ class Canvas {
     fill(background);
   }
 
+  /// Width in pixels.
   int width() const noexcept { return w_; }
+  /// Height in pixels.
   int height() const noexcept { return h_; }
+  /// The colour the canvas was created with.
   Color background() const noexcept { return bg_; }
   /// Raw RGB bytes, width * height * 3, row-major, top row first.
   const std::vector<std::uint8_t>& pixels() const noexcept { return rgb_; }
 
+  /// The colour at (x, y); ArgumentError outside the canvas.
   Color pixel(int x, int y) const {
     if (x < 0 || y < 0 || x >= w_ || y >= h_)
       throw ArgumentError("pixel (" + std::to_string(x) + ", " + std::to_string(y) + ") is outside the canvas");
@@ -236,9 +266,12 @@ class Canvas {
     const int x1 = std::min(w_, r.right()), y1 = std::min(h_, r.bottom());
     clip_ = {x0, y0, std::max(0, x1 - x0), std::max(0, y1 - y0)};
   }
+  /// Drawing reaches the whole canvas again.
   void reset_clip() { clip_ = {0, 0, w_, h_}; }
+  /// The current clip rectangle.
   Rect clip() const { return clip_; }
 
+  /// Sets one pixel (ignored outside the clip rectangle).
   void set_pixel(int x, int y, Color c) noexcept {
     if (!clip_.contains(x, y)) return;
     std::uint8_t* p = &rgb_[index(x, y)];
@@ -255,16 +288,19 @@ class Canvas {
     p[0] = out.r, p[1] = out.g, p[2] = out.b;
   }
 
+  /// Paints the whole canvas `c`, ignoring the clip rectangle.
   void fill(Color c) {
     for (std::size_t i = 0; i < rgb_.size(); i += 3) rgb_[i] = c.r, rgb_[i + 1] = c.g, rgb_[i + 2] = c.b;
   }
 
+  /// Fills the rectangle at (x, y) of size w x h.
   void fill_rect(int x, int y, int w, int h, Color c) {
     const int x0 = std::max(x, clip_.x), y0 = std::max(y, clip_.y);
     const int x1 = std::min(x + w, clip_.right()), y1 = std::min(y + h, clip_.bottom());
     for (int yy = y0; yy < y1; ++yy)
       for (int xx = x0; xx < x1; ++xx) set_pixel(xx, yy, c);
   }
+  /// Fills `r`.
   void fill_rect(Rect r, Color c) { fill_rect(r.x, r.y, r.w, r.h, c); }
 
   /// Outline drawn inside the rectangle, `thickness` pixels wide.
@@ -275,6 +311,7 @@ class Canvas {
     fill_rect(x, y + t, t, h - 2 * t, c);
     fill_rect(x + w - t, y + t, t, h - 2 * t, c);
   }
+  /// Outline drawn inside `r`, `thickness` pixels wide.
   void rect(Rect r, Color c, int thickness = 1) { rect(r.x, r.y, r.w, r.h, c, thickness); }
 
   /// Antialiased line with round caps.
@@ -338,6 +375,7 @@ class Canvas {
       }
   }
 
+  /// Filled, antialiased disc of radius `r` centred at (cx, cy).
   void fill_circle(double cx, double cy, double r, Color c) {
     const int x0 = static_cast<int>(std::floor(cx - r - 1)), x1 = static_cast<int>(std::ceil(cx + r + 1));
     const int y0 = static_cast<int>(std::floor(cy - r - 1)), y1 = static_cast<int>(std::ceil(cy + r + 1));

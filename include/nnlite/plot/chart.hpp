@@ -52,6 +52,7 @@ inline int tick_decimals(double step) {
   return std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
 }
 
+/// A tick label for v with as many decimals as `step` needs ("0.25", "3"; never "-0.0").
 inline std::string format_tick(double v, double step) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", tick_decimals(step), v);
@@ -62,35 +63,41 @@ inline std::string format_tick(double v, double step) {
 
 /// One line of a chart: its points, label and colour.
 struct Series {
-  std::string label;      // empty: not listed in the automatic legend
-  std::vector<double> x;  // empty: 1, 2, ..., y.size() (epochs)
-  std::vector<double> y;
-  Color color = tab10(0);
-  LineStyle style = LineStyle::solid;
-  double thickness = 2.0;
+  std::string label;                   ///< Legend label; empty: not listed in the automatic legend.
+  std::vector<double> x;               ///< x values; empty: 1, 2, ..., y.size() (epochs).
+  std::vector<double> y;               ///< y values (non-finite ones break the line).
+  Color color = tab10(0);              ///< Line colour.
+  LineStyle style = LineStyle::solid;  ///< Solid, dashed or dotted.
+  double thickness = 2.0;              ///< Line width in pixels.
 };
 
 /// One legend row: a label and its colour.
 struct LegendEntry {
-  std::string label;
-  Color color;
-  LineStyle style = LineStyle::solid;
+  std::string label;                   ///< The text.
+  Color color;                         ///< The sample line's colour.
+  LineStyle style = LineStyle::solid;  ///< The sample line's style.
 };
 
+/// Where the legend goes, as matplotlib's `loc` ("best": the corner that hides the fewest points; none: no legend).
 enum class LegendPos { best, upper_right, upper_left, lower_left, lower_right, none };
 
 /// A chart's title, axis labels, size and ranges.
 struct ChartOptions {
+  ///@{
+  /// Title above the plot and labels of the x and y axes (empty: none).
   std::string title, x_label, y_label;
-  /// NaN: from the data, plus 5% margins like matplotlib.
+  ///@}
+  ///@{
+  /// Axis ranges; NaN: from the data, plus 5% margins like matplotlib.
   double x_min = std::numeric_limits<double>::quiet_NaN(), x_max = std::numeric_limits<double>::quiet_NaN();
   double y_min = std::numeric_limits<double>::quiet_NaN(), y_max = std::numeric_limits<double>::quiet_NaN();
-  bool integer_x = false;  // ticks on whole numbers only (epochs)
-  bool grid = true;
-  LegendPos legend = LegendPos::best;
-  std::vector<LegendEntry> legend_entries;  // empty: one per series with a label
-  int text_scale = 2;
-  int title_scale = 3;
+  ///@}
+  bool integer_x = false;                   ///< Ticks on whole numbers only (epochs).
+  bool grid = true;                         ///< Light grid lines at the ticks.
+  LegendPos legend = LegendPos::best;       ///< Where the legend goes.
+  std::vector<LegendEntry> legend_entries;  ///< Legend rows; empty: one per series with a label.
+  int text_scale = 2;                       ///< Font scale of tick labels, axis labels and legend.
+  int title_scale = 3;                      ///< Font scale of the title.
 };
 
 namespace detail {
@@ -294,6 +301,7 @@ inline Canvas render_line_chart(const std::vector<Series>& series, const ChartOp
   return c;
 }
 
+/// Draws a line chart (render_line_chart) and saves it as a PNG at `path`.
 inline void plot_line_chart(const std::string& path, const std::vector<Series>& series,
                             const ChartOptions& opt = ChartOptions{}, int width = 800, int height = 560) {
   render_line_chart(series, opt, width, height).save_png(path);

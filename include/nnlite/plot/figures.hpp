@@ -17,16 +17,19 @@ namespace nnlite {
 
 /// One training run's per-epoch history, as Keras' History.history holds it. Any vector may be empty.
 struct HistorySeries {
-  std::string label;  // e.g. "iteration 1"
+  std::string label;  ///< The run's name in the legend, e.g. "iteration 1".
+  ///@{
+  /// Per-epoch values of Keras' history keys "loss", "accuracy", "val_loss", "val_accuracy".
   std::vector<double> loss, accuracy, val_loss, val_accuracy;
+  ///@}
 };
 
 /// One box of a model diagram: a row of Keras' model.summary().
 struct LayerBox {
-  std::string name;          // "conv2d"
-  std::string type;          // "Conv2D"
-  std::string output_shape;  // "(None, 26, 26, 32)"
-  long long params = -1;     // negative: no "params:" line (e.g. for an input box)
+  std::string name;          ///< The layer's name: "conv2d".
+  std::string type;          ///< The layer's class: "Conv2D".
+  std::string output_shape;  ///< As model.summary() prints it: "(None, 26, 26, 32)".
+  long long params = -1;     ///< Parameter count; negative: no "params:" line (e.g. for an input box).
 };
 
 namespace plot::detail::fig {
@@ -120,6 +123,7 @@ inline plot::Canvas render_training_history(const std::vector<HistorySeries>& ru
   return c;
 }
 
+/// Draws render_training_history() and saves it as a PNG at `path`.
 inline void plot_training_history(const std::string& path, const std::vector<HistorySeries>& runs,
                                   const std::string& title = "", int width = 1400, int height = 620) {
   render_training_history(runs, title, width, height).save_png(path);
@@ -221,12 +225,14 @@ plot::Canvas render_confusion_matrix(const std::vector<std::vector<T>>& m,
   return render_confusion_matrix(copy, class_names, title);
 }
 
+/// Draws render_confusion_matrix() and saves it as a PNG at `path`.
 inline void plot_confusion_matrix(const std::string& path, const std::vector<std::vector<long>>& m,
                                   const std::vector<std::string>& class_names = {},
                                   const std::string& title = "Confusion matrix") {
   render_confusion_matrix(m, class_names, title).save_png(path);
 }
 
+/// plot_confusion_matrix() for any other integer matrix (converted to long).
 template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, long>, int> = 0>
 void plot_confusion_matrix(const std::string& path, const std::vector<std::vector<T>>& m,
                            const std::vector<std::string>& class_names = {},
@@ -296,6 +302,7 @@ inline plot::Canvas render_image_grid(const std::vector<std::uint8_t>& images, i
   return c;
 }
 
+/// Draws render_image_grid() and saves it as a PNG at `path`.
 inline void plot_image_grid(const std::string& path, const std::vector<std::uint8_t>& images, int height, int width,
                             const std::vector<int>& predicted, const std::vector<int>& truth,
                             const std::vector<std::string>& class_names = {}, int cols = 5, int scale = 3,
@@ -363,6 +370,7 @@ inline plot::Canvas render_model_diagram(const std::vector<LayerBox>& layers, co
   return c;
 }
 
+/// Draws render_model_diagram() and saves it as a PNG at `path`.
 inline void plot_model_diagram(const std::string& path, const std::vector<LayerBox>& layers,
                                const std::string& title = "") {
   render_model_diagram(layers, title).save_png(path);
