@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../kernels/conv2d.hpp"
+#include "base_conv2d.hpp"
 #include "fused_activation.hpp"
 #include "layer.hpp"
 
@@ -10,74 +11,33 @@ namespace nnlite {
 
 /// Keras-style keyword arguments for Conv2D, chained:
 ///   Conv2D<float>(64, {3, 3}, Conv2DOptions{}.padding("same").strides(2).activation("relu"))
-/// Each setter has a same-named getter; unset options keep Keras' defaults.
-class Conv2DOptions {
+/// Each setter has a same-named getter; unset options keep Keras' defaults. The options every conv layer takes
+/// (activation, padding, strides, dilation_rate, use_bias, name, bias_regularizer) come from ConvOptions.
+class Conv2DOptions : public ConvOptions<Conv2DOptions> {
  public:
-  Conv2DOptions& activation(Activation a) {
-    activation_ = a;
-    return *this;
-  }
-  Conv2DOptions& activation(const std::string& a) { return activation(parse_activation(a)); }
-  Conv2DOptions& padding(Padding p) {
-    padding_ = p;
-    return *this;
-  }
-  Conv2DOptions& padding(const std::string& p) { return padding(parse_padding(p)); }
-  Conv2DOptions& strides(Size2 s) {
-    strides_ = s;
-    return *this;
-  }
-  Conv2DOptions& use_bias(bool b) {
-    use_bias_ = b;
-    return *this;
-  }
-  Conv2DOptions& dilation_rate(Size2 d) {
-    dilation_rate_ = d;
-    return *this;
-  }
+  /// Keras' `groups`: the channels split into that many independent convolutions (default 1).
   Conv2DOptions& groups(Index g) {
     groups_ = g;
     return *this;
   }
-  Conv2DOptions& name(std::string n) {
-    name_ = std::move(n);
-    return *this;
-  }
-  /// Keras' kernel_regularizer / bias_regularizer (regularizers::l2(0.01), or an identifier such as "l2").
+  /// Keras' `kernel_regularizer` (regularizers::l2(0.01); an empty pointer for none).
   Conv2DOptions& kernel_regularizer(RegularizerPtr r) {
     kernel_regularizer_ = std::move(r);
     return *this;
   }
+  /// Keras' `kernel_regularizer` by identifier, such as "l2".
   Conv2DOptions& kernel_regularizer(const std::string& identifier) {
     return kernel_regularizer(make_regularizer(identifier));
   }
-  Conv2DOptions& bias_regularizer(RegularizerPtr r) {
-    bias_regularizer_ = std::move(r);
-    return *this;
-  }
-  Conv2DOptions& bias_regularizer(const std::string& identifier) {
-    return bias_regularizer(make_regularizer(identifier));
-  }
 
-  Activation activation() const { return activation_; }
-  Padding padding() const { return padding_; }
-  Size2 strides() const { return strides_; }
-  bool use_bias() const { return use_bias_; }
-  Size2 dilation_rate() const { return dilation_rate_; }
+  /// The `groups` set.
   Index groups() const { return groups_; }
-  const std::string& name() const { return name_; }
+  /// The `kernel_regularizer` set (empty for none).
   const RegularizerPtr& kernel_regularizer() const { return kernel_regularizer_; }
-  const RegularizerPtr& bias_regularizer() const { return bias_regularizer_; }
 
  private:
-  Activation activation_ = Activation::linear;
-  Padding padding_ = Padding::valid;
-  Size2 strides_{1, 1};
-  bool use_bias_ = true;
-  Size2 dilation_rate_{1, 1};
   Index groups_ = 1;
-  std::string name_;
-  RegularizerPtr kernel_regularizer_, bias_regularizer_;
+  RegularizerPtr kernel_regularizer_;
 };
 
 /// Keras' Conv2D: NHWC input, HWIO kernel, valid/same padding, strides, a fused activation.

@@ -6,6 +6,7 @@
 
 #include "../kernels/conv2d_reference.hpp"
 #include "../kernels/depthwise_conv2d.hpp"
+#include "base_conv2d.hpp"
 #include "fused_activation.hpp"
 #include "layer.hpp"
 
@@ -13,81 +14,43 @@ namespace nnlite {
 
 /// Keras-style keyword arguments for DepthwiseConv2D (and the depthwise half of SeparableConv2D), chained:
 ///   DepthwiseConv2D<float>({3, 3}, DepthwiseConv2DOptions{}.padding("same").depth_multiplier(2))
-class DepthwiseConv2DOptions {
+/// The options every conv layer takes (activation, padding, strides, ...) come from ConvOptions.
+class DepthwiseConv2DOptions : public ConvOptions<DepthwiseConv2DOptions> {
  public:
-  DepthwiseConv2DOptions& activation(Activation a) {
-    activation_ = a;
-    return *this;
-  }
-  DepthwiseConv2DOptions& activation(const std::string& a) { return activation(parse_activation(a)); }
-  DepthwiseConv2DOptions& padding(Padding p) {
-    padding_ = p;
-    return *this;
-  }
-  DepthwiseConv2DOptions& padding(const std::string& p) { return padding(parse_padding(p)); }
-  DepthwiseConv2DOptions& strides(Size2 s) {
-    strides_ = s;
-    return *this;
-  }
+  /// Keras' `depth_multiplier`: the filters per input channel (default 1).
   DepthwiseConv2DOptions& depth_multiplier(Index d) {
     depth_multiplier_ = d;
     return *this;
   }
-  DepthwiseConv2DOptions& dilation_rate(Size2 d) {
-    dilation_rate_ = d;
-    return *this;
-  }
-  DepthwiseConv2DOptions& use_bias(bool b) {
-    use_bias_ = b;
-    return *this;
-  }
-  DepthwiseConv2DOptions& name(std::string n) {
-    name_ = std::move(n);
-    return *this;
-  }
-  /// Keras' depthwise_regularizer, pointwise_regularizer (SeparableConv2D only) and bias_regularizer.
+  /// Keras' `depthwise_regularizer` (regularizers::l2(0.01); an empty pointer for none).
   DepthwiseConv2DOptions& depthwise_regularizer(RegularizerPtr r) {
     depthwise_regularizer_ = std::move(r);
     return *this;
   }
+  /// Keras' `depthwise_regularizer` by identifier, such as "l2".
   DepthwiseConv2DOptions& depthwise_regularizer(const std::string& identifier) {
     return depthwise_regularizer(make_regularizer(identifier));
   }
+  /// Keras' `pointwise_regularizer` of SeparableConv2D (DepthwiseConv2D refuses one).
   DepthwiseConv2DOptions& pointwise_regularizer(RegularizerPtr r) {
     pointwise_regularizer_ = std::move(r);
     return *this;
   }
+  /// Keras' `pointwise_regularizer` by identifier, such as "l2".
   DepthwiseConv2DOptions& pointwise_regularizer(const std::string& identifier) {
     return pointwise_regularizer(make_regularizer(identifier));
   }
-  DepthwiseConv2DOptions& bias_regularizer(RegularizerPtr r) {
-    bias_regularizer_ = std::move(r);
-    return *this;
-  }
-  DepthwiseConv2DOptions& bias_regularizer(const std::string& identifier) {
-    return bias_regularizer(make_regularizer(identifier));
-  }
 
-  Activation activation() const { return activation_; }
-  Padding padding() const { return padding_; }
-  Size2 strides() const { return strides_; }
+  /// The `depth_multiplier` set.
   Index depth_multiplier() const { return depth_multiplier_; }
-  Size2 dilation_rate() const { return dilation_rate_; }
-  bool use_bias() const { return use_bias_; }
-  const std::string& name() const { return name_; }
+  /// The `depthwise_regularizer` set (empty for none).
   const RegularizerPtr& depthwise_regularizer() const { return depthwise_regularizer_; }
+  /// The `pointwise_regularizer` set (empty for none).
   const RegularizerPtr& pointwise_regularizer() const { return pointwise_regularizer_; }
-  const RegularizerPtr& bias_regularizer() const { return bias_regularizer_; }
 
  private:
-  Activation activation_ = Activation::linear;
-  Padding padding_ = Padding::valid;
-  Size2 strides_{1, 1};
   Index depth_multiplier_ = 1;
-  Size2 dilation_rate_{1, 1};
-  bool use_bias_ = true;
-  std::string name_;
-  RegularizerPtr depthwise_regularizer_, pointwise_regularizer_, bias_regularizer_;
+  RegularizerPtr depthwise_regularizer_, pointwise_regularizer_;
 };
 
 /// Keras' checks shared by DepthwiseConv2D and SeparableConv2D; `layer` names the class in the message.
