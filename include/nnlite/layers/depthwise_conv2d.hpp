@@ -6,6 +6,7 @@
 
 #include "../kernels/conv2d_reference.hpp"
 #include "../kernels/depthwise_conv2d.hpp"
+#include "base_conv2d.hpp"
 #include "fused_activation.hpp"
 #include "layer.hpp"
 
@@ -13,120 +14,161 @@ namespace nnlite {
 
 /// Keras-style keyword arguments for DepthwiseConv2D (and the depthwise half of SeparableConv2D), chained:
 ///   DepthwiseConv2D<float>({3, 3}, DepthwiseConv2DOptions{}.padding("same").depth_multiplier(2))
-class DepthwiseConv2DOptions {
+/// The options every conv layer takes (activation, padding, strides, ...) come from ConvOptions.
+class DepthwiseConv2DOptions : public ConvOptions<DepthwiseConv2DOptions> {
  public:
-  DepthwiseConv2DOptions& activation(Activation a) {
-    activation_ = a;
-    return *this;
-  }
-  DepthwiseConv2DOptions& activation(const std::string& a) { return activation(parse_activation(a)); }
-  DepthwiseConv2DOptions& padding(Padding p) {
-    padding_ = p;
-    return *this;
-  }
-  DepthwiseConv2DOptions& padding(const std::string& p) { return padding(parse_padding(p)); }
-  DepthwiseConv2DOptions& strides(Size2 s) {
-    strides_ = s;
-    return *this;
-  }
+  /// Keras' `depth_multiplier`: the filters per input channel (default 1).
   DepthwiseConv2DOptions& depth_multiplier(Index d) {
     depth_multiplier_ = d;
     return *this;
   }
-  DepthwiseConv2DOptions& dilation_rate(Size2 d) {
-    dilation_rate_ = d;
-    return *this;
-  }
-  DepthwiseConv2DOptions& use_bias(bool b) {
-    use_bias_ = b;
-    return *this;
-  }
-  DepthwiseConv2DOptions& name(std::string n) {
-    name_ = std::move(n);
-    return *this;
-  }
-  /// Keras' depthwise_regularizer, pointwise_regularizer (SeparableConv2D only) and bias_regularizer.
+  /// Keras' `depthwise_regularizer` (regularizers::l2(0.01); an empty pointer for none).
   DepthwiseConv2DOptions& depthwise_regularizer(RegularizerPtr r) {
     depthwise_regularizer_ = std::move(r);
     return *this;
   }
+  /// Keras' `depthwise_regularizer` by identifier, such as "l2".
   DepthwiseConv2DOptions& depthwise_regularizer(const std::string& identifier) {
     return depthwise_regularizer(make_regularizer(identifier));
   }
+  /// Keras' `pointwise_regularizer` of SeparableConv2D (DepthwiseConv2D refuses one).
   DepthwiseConv2DOptions& pointwise_regularizer(RegularizerPtr r) {
     pointwise_regularizer_ = std::move(r);
     return *this;
   }
+  /// Keras' `pointwise_regularizer` by identifier, such as "l2".
   DepthwiseConv2DOptions& pointwise_regularizer(const std::string& identifier) {
     return pointwise_regularizer(make_regularizer(identifier));
   }
-  DepthwiseConv2DOptions& bias_regularizer(RegularizerPtr r) {
-    bias_regularizer_ = std::move(r);
-    return *this;
-  }
-  DepthwiseConv2DOptions& bias_regularizer(const std::string& identifier) {
-    return bias_regularizer(make_regularizer(identifier));
-  }
 
-  Activation activation() const { return activation_; }
-  Padding padding() const { return padding_; }
-  Size2 strides() const { return strides_; }
+  /// The `depth_multiplier` set.
   Index depth_multiplier() const { return depth_multiplier_; }
-  Size2 dilation_rate() const { return dilation_rate_; }
-  bool use_bias() const { return use_bias_; }
-  const std::string& name() const { return name_; }
+  /// The `depthwise_regularizer` set (empty for none).
   const RegularizerPtr& depthwise_regularizer() const { return depthwise_regularizer_; }
+  /// The `pointwise_regularizer` set (empty for none).
   const RegularizerPtr& pointwise_regularizer() const { return pointwise_regularizer_; }
-  const RegularizerPtr& bias_regularizer() const { return bias_regularizer_; }
 
  private:
-  Activation activation_ = Activation::linear;
-  Padding padding_ = Padding::valid;
-  Size2 strides_{1, 1};
   Index depth_multiplier_ = 1;
-  Size2 dilation_rate_{1, 1};
-  bool use_bias_ = true;
-  std::string name_;
-  RegularizerPtr depthwise_regularizer_, pointwise_regularizer_, bias_regularizer_;
+  RegularizerPtr depthwise_regularizer_, pointwise_regularizer_;
 };
 
 /// Keras' checks shared by DepthwiseConv2D and SeparableConv2D; `layer` names the class in the message.
 inline void check_depthwise_options(const std::string& layer, Size2 kernel, const DepthwiseConv2DOptions& o) {
-  if (kernel.h < 1 || kernel.w < 1) throw ArgumentError(layer + ": kernel_size must be >= 1, got " + kernel.str());
-  if (o.strides().h < 1 || o.strides().w < 1)
-    throw ArgumentError(layer + ": strides must be >= 1, got " + o.strides().str());
-  if (o.dilation_rate().h < 1 || o.dilation_rate().w < 1)
-    throw ArgumentError(layer + ": dilation_rate must be >= 1, got " + o.dilation_rate().str());
+  check_at_least_one(layer, "kernel_size", kernel);
+  check_at_least_one(layer, "strides", o.strides());
+  check_at_least_one(layer, "dilation_rate", o.dilation_rate());
   if (o.depth_multiplier() < 1)
     throw ArgumentError(layer +
                         ": Invalid value for argument `depth_multiplier`. Expected a strictly positive value. "
                         "Received depth_multiplier=" +
                         std::to_string(o.depth_multiplier()));
-  if (std::max(o.strides().h, o.strides().w) > 1 && std::max(o.dilation_rate().h, o.dilation_rate().w) > 1)
-    throw ArgumentError(layer +
-                        ": `strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                        "strides=" +
-                        o.strides().str() + " and dilation_rate=" + o.dilation_rate().str());
+  const std::string conflict = strides_dilation_conflict(o.strides(), o.dilation_rate());
+  if (!conflict.empty()) throw ArgumentError(layer + ": " + conflict);
 }
 
 /// The depthwise kernels a layer can run: the direct fast one (default) or the reference loops (for checking).
 enum class DepthwiseKernel { direct, reference };
 
+/// What DepthwiseConv2D and SeparableConv2D share (Keras' BaseDepthwiseConv and BaseSeparableConv): the depthwise
+/// kernel "depthwise_kernel" (kh, kw, in_channels, depth_multiplier), its options, and the kernels that run it.
+template <class Scalar>
+class BaseDepthwiseConv2D : public BaseConv2D<Scalar> {
+  using Base = BaseConv2D<Scalar>;
+
+ public:
+  /// Keras' `depth_multiplier`: the filters per input channel.
+  Index depth_multiplier() const { return depth_multiplier_; }
+  /// Keras' `depthwise_regularizer` (null for none).
+  const Regularizer* depthwise_regularizer() const { return depthwise_regularizer_.get(); }
+  /// Which depthwise kernel runs: the direct one (default) or the reference loops.
+  void set_kernel(DepthwiseKernel k) { kernel_ = k; }
+
+  /// The kernels' view of the depthwise step for a batch of `batch` samples (valid after build()).
+  Conv2DGeometry geometry(Index batch) const {
+    return depthwise_geometry(batch, this->in_h_, this->in_w_, this->in_c_, this->kernel_size_, depth_multiplier_,
+                              this->strides_, this->padding_, this->dilation_rate_);
+  }
+
+  /// Keras' config keys: those of every conv layer, depth_multiplier and the depthwise kernel's.
+  nlohmann::json config() const override {
+    auto c = Base::config();
+    c["depth_multiplier"] = depth_multiplier_;
+    write_weight_config(c, "depthwise", Initializer::glorot_uniform, depthwise_regularizer_.get());
+    return c;
+  }
+
+ protected:
+  /// Stores and checks (naming `layer`) the options but the pointwise regularizer, which only SeparableConv2D has.
+  BaseDepthwiseConv2D(const std::string& layer, Size2 kernel_size, const DepthwiseConv2DOptions& o)
+      : Base(kernel_size, o.strides(), o.dilation_rate(), o.padding(), o.activation(), o.use_bias(),
+             o.bias_regularizer()),
+        depth_multiplier_(o.depth_multiplier()),
+        depthwise_regularizer_(o.depthwise_regularizer()) {
+    check_depthwise_options(layer, kernel_size, o);
+  }
+
+  /// The "depthwise_kernel" weight: (kh, kw, in_channels, depth_multiplier), Glorot-uniform.
+  ParamSpec depthwise_kernel_spec() const {
+    return {"depthwise_kernel", Shape{this->kernel_size_.h, this->kernel_size_.w, this->in_c_, depth_multiplier_},
+            Initializer::glorot_uniform};
+  }
+  /// build()'s depthwise geometry for one sample of `input_shape`, once it is checked to be (None, h, w, channels).
+  Conv2DGeometry build_geometry(const Shape& input_shape) const {
+    this->check_image_input(input_shape);
+    return depthwise_geometry(1, input_shape[0], input_shape[1], input_shape[2], this->kernel_size_, depth_multiplier_,
+                              this->strides_, this->padding_, this->dilation_rate_);
+  }
+
+  /// out = depthwise(in, weight 0) + bias (bias may be null) with the kernel set_kernel() chose.
+  void depthwise_forward(const Conv2DGeometry& g, const Scalar* in, const Scalar* bias, Scalar* out) const {
+    if (kernel_ == DepthwiseKernel::reference)
+      conv2d_forward_reference<Scalar>(g, in, this->weight(0), bias, out);
+    else
+      depthwise_conv2d_forward<Scalar>(g, in, this->weight(0), bias, out);
+  }
+  /// From d_out: the depthwise kernel's gradient (weight 0), d_bias when not null, d_in when not null.
+  void depthwise_backward(const Conv2DGeometry& g, const Scalar* in, const Scalar* d_out, Scalar* d_in,
+                          Scalar* d_bias) {
+    if (kernel_ == DepthwiseKernel::reference)
+      conv2d_backward_reference<Scalar>(g, in, this->weight(0), d_out, d_in, this->weight_grad(0), d_bias);
+    else
+      depthwise_conv2d_backward<Scalar>(g, in, this->weight(0), d_out, d_in, this->weight_grad(0), d_bias, ws_);
+  }
+
+  /// from_config's common part, in Keras' order: the spatial keys, depth_multiplier, activation, use_bias and the
+  /// depthwise kernel's size for `input`; sets `kernel_size` and leaves the regularizers to the caller.
+  static DepthwiseConv2DOptions read_depthwise_config(const ConfigReader& c, const Shape& input, Size2& kernel_size) {
+    const ConvSpatialConfig s = ConvSpatialConfig::read(c);
+    const Index dm = c.integer("depth_multiplier", 1, c.limits.max_tensor_elements, 1);
+    s.check_strides_dilation(c);
+    const Activation act = c.activation();
+    const bool use_bias = c.boolean("use_bias", true);
+    c.require_null("activity_regularizer");
+    if (input.rank() == 3) c.check_size({s.kernel_size.h, s.kernel_size.w, input[2], dm}, "the depthwise kernel");
+    kernel_size = s.kernel_size;
+    DepthwiseConv2DOptions o = s.options<DepthwiseConv2DOptions>();
+    o.activation(act).depth_multiplier(dm).use_bias(use_bias).name(c.name);
+    return o;
+  }
+
+  Index depth_multiplier_;                            ///< Keras' `depth_multiplier`.
+  RegularizerPtr depthwise_regularizer_;              ///< Keras' `depthwise_regularizer` (empty for none).
+  DepthwiseKernel kernel_ = DepthwiseKernel::direct;  ///< The kernel set_kernel() chose.
+  Tensor<Scalar> ws_;                                 ///< Workspace: per-thread gradient partials, grown once.
+};
+
 /// Keras' DepthwiseConv2D: one k_h x k_w filter per input channel (depth_multiplier of them), NHWC.
 template <class Scalar>
-class DepthwiseConv2D : public Layer<Scalar> {
+class DepthwiseConv2D : public BaseDepthwiseConv2D<Scalar> {
+  using Base = BaseDepthwiseConv2D<Scalar>;
+  using Base::depth_multiplier_, Base::use_bias_, Base::bias_regularizer_, Base::depthwise_regularizer_,
+      Base::activation_, Base::in_c_;
+
  public:
+  /// DepthwiseConv2D<float>({3, 3}, DepthwiseConv2DOptions{}.depth_multiplier(2)): Keras' kernel_size and options.
   explicit DepthwiseConv2D(Size2 kernel_size, const DepthwiseConv2DOptions& o = {})
-      : kernel_size_(kernel_size),
-        strides_(o.strides()),
-        dilation_rate_(o.dilation_rate()),
-        padding_(o.padding()),
-        depth_multiplier_(o.depth_multiplier()),
-        activation_(o.activation()),
-        use_bias_(o.use_bias()),
-        depthwise_regularizer_(o.depthwise_regularizer()),
-        bias_regularizer_(o.bias_regularizer()) {
-    check_depthwise_options("DepthwiseConv2D", kernel_size, o);
+      : Base("DepthwiseConv2D", kernel_size, o) {
     if (o.pointwise_regularizer())
       throw ArgumentError(
           "DepthwiseConv2D: has no pointwise kernel, so no pointwise_regularizer (SeparableConv2D has)");
@@ -135,28 +177,12 @@ class DepthwiseConv2D : public Layer<Scalar> {
 
   std::string class_name() const override { return "DepthwiseConv2D"; }
   std::string name_stem() const override { return "depthwise_conv2d"; }
-  Size2 kernel_size() const { return kernel_size_; }
-  Size2 strides() const { return strides_; }
-  Size2 dilation_rate() const { return dilation_rate_; }
-  Padding padding() const { return padding_; }
-  Index depth_multiplier() const { return depth_multiplier_; }
-  const Activation& activation() const { return activation_.activation(); }
-  bool use_bias() const { return use_bias_; }
-  void set_kernel(DepthwiseKernel k) { kernel_ = k; }
-  const Regularizer* depthwise_regularizer() const { return depthwise_regularizer_.get(); }
-  const Regularizer* bias_regularizer() const { return bias_regularizer_.get(); }
   const Regularizer* weight_regularizer(std::size_t i) const override {
     return i == 0 ? depthwise_regularizer_.get() : i == 1 && use_bias_ ? bias_regularizer_.get() : nullptr;
   }
 
-  Conv2DGeometry geometry(Index batch) const {
-    return depthwise_geometry(batch, in_h_, in_w_, in_c_, kernel_size_, depth_multiplier_, strides_, padding_,
-                              dilation_rate_);
-  }
-
   std::vector<ParamSpec> param_specs() const override {
-    std::vector<ParamSpec> specs{{"depthwise_kernel", Shape{kernel_size_.h, kernel_size_.w, in_c_, depth_multiplier_},
-                                  Initializer::glorot_uniform}};
+    std::vector<ParamSpec> specs{this->depthwise_kernel_spec()};
     if (use_bias_) specs.push_back({"bias", Shape{in_c_ * depth_multiplier_}, Initializer::zeros});
     return specs;
   }
@@ -165,85 +191,32 @@ class DepthwiseConv2D : public Layer<Scalar> {
     this->check_input(in);
     this->check_bound();
     out.resize(this->output_shape().with_batch(in.batch()));
-    const Conv2DGeometry g = geometry(in.batch());
-    if (kernel_ == DepthwiseKernel::reference)
-      conv2d_forward_reference(g, in.data(), this->weight(0), bias(), out.data());
-    else
-      depthwise_conv2d_forward(g, in.data(), this->weight(0), bias(), out.data());
+    const Conv2DGeometry g = this->geometry(in.batch());
+    this->depthwise_forward(g, in.data(), bias(), out.data());
     activation_.forward(out, g.out_c);
   }
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (d_out.shape() != out.shape())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + out.shape().str());
-    backward_from_logits(in, activation_.backward(out, d_out, in_c_ * depth_multiplier_), d_in);
+    backward_from_logits(in, this->activation_backward(out, d_out, in_c_ * depth_multiplier_), d_in);
   }
-
-  Activation output_activation() const override { return activation_.output_activation(); }
-  const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits, Tensor<Scalar>* d_in) override {
     this->check_input(in);
     this->check_bound();
-    const Conv2DGeometry g = geometry(in.batch());
-    if (d_logits.size() != g.batch * g.out_sample())
-      this->shape_error("gradient of shape " + d_logits.shape().str() + " does not match the output " +
-                        this->output_shape().with_batch(in.batch()).str());
-    Scalar* dx = nullptr;
-    if (d_in) {
-      d_in->resize(in.shape());
-      dx = d_in->data();
-    }
-    Scalar* db = use_bias_ ? this->weight_grad(1) : nullptr;
-    if (kernel_ == DepthwiseKernel::reference)
-      conv2d_backward_reference(g, in.data(), this->weight(0), d_logits.data(), dx, this->weight_grad(0), db);
-    else
-      depthwise_conv2d_backward(g, in.data(), this->weight(0), d_logits.data(), dx, this->weight_grad(0), db, ws_);
+    const Conv2DGeometry g = this->geometry(in.batch());
+    this->check_logits_gradient(in, d_logits, g.batch * g.out_sample());
+    this->depthwise_backward(g, in.data(), d_logits.data(), Base::input_gradient(in, d_in),
+                             use_bias_ ? this->weight_grad(1) : nullptr);
   }
 
-  nlohmann::json config() const override {
-    auto c = Layer<Scalar>::config();
-    c["kernel_size"] = {kernel_size_.h, kernel_size_.w};
-    c["strides"] = {strides_.h, strides_.w};
-    c["padding"] = padding_name(padding_);
-    c["depth_multiplier"] = depth_multiplier_;
-    c["data_format"] = "channels_last";
-    c["dilation_rate"] = {dilation_rate_.h, dilation_rate_.w};
-    c["activation"] = keras_activation_name(activation());
-    c["use_bias"] = use_bias_;
-    write_weight_config(c, "depthwise", Initializer::glorot_uniform, depthwise_regularizer_.get());
-    write_weight_config(c, "bias", Initializer::zeros, bias_regularizer_.get());
-    c["activity_regularizer"] = nullptr;
-    return c;
-  }
-
+  /// Keras' DepthwiseConv2D config (the spatial keys, depth_multiplier, activation, use_bias, regularizers).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
-    const Index cap = c.limits.max_tensor_elements;
-    const Size2 kernel = c.pair("kernel_size", cap);
-    const Size2 strides = c.pair("strides", cap, Size2(1, 1));
-    const Padding padding = c.padding();
-    c.check_channels_last();
-    const Size2 dilation = c.pair("dilation_rate", cap, Size2(1, 1));
-    const Index dm = c.integer("depth_multiplier", 1, cap, 1);
-    if (std::max(strides.h, strides.w) > 1 && std::max(dilation.h, dilation.w) > 1)
-      c.bad("`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: strides=" + strides.str() +
-            " and dilation_rate=" + dilation.str());
-    const Activation act = c.activation();
-    const bool use_bias = c.boolean("use_bias", true);
-    c.require_null("activity_regularizer");
-    if (input.rank() == 3) c.check_size({kernel.h, kernel.w, input[2], dm}, "the depthwise kernel");
-    const auto o = DepthwiseConv2DOptions{}
-                       .activation(act)
-                       .padding(padding)
-                       .strides(strides)
-                       .dilation_rate(dilation)
-                       .depth_multiplier(dm)
-                       .use_bias(use_bias)
-                       .name(c.name)
-                       .depthwise_regularizer(read_regularizer(c, "depthwise_regularizer"))
-                       .bias_regularizer(read_regularizer(c, "bias_regularizer"));
-    return configured(std::make_unique<DepthwiseConv2D>(kernel, o), c);
+    Size2 kernel_size;
+    DepthwiseConv2DOptions o = Base::read_depthwise_config(c, input, kernel_size);
+    o.depthwise_regularizer(read_regularizer(c, "depthwise_regularizer"))
+        .bias_regularizer(read_regularizer(c, "bias_regularizer"));
+    return configured(std::make_unique<DepthwiseConv2D>(kernel_size, o), c);
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override {
@@ -254,32 +227,12 @@ class DepthwiseConv2D : public Layer<Scalar> {
 
  protected:
   Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() != 3 || input_shape.size() < 1)
-      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
-    const Conv2DGeometry g = depthwise_geometry(1, input_shape[0], input_shape[1], input_shape[2], kernel_size_,
-                                                depth_multiplier_, strides_, padding_, dilation_rate_);
-    const Shape out{g.out_h, g.out_w, g.out_c};
-    if (g.out_h < 1 || g.out_w < 1)
-      this->shape_error("input " + input_shape.str(true) + " is too small for kernel_size " + kernel_size_.str() +
-                        " with padding '" + padding_name(padding_) + "': the output would be " + out.str(true));
-    in_h_ = g.in_h;
-    in_w_ = g.in_w;
-    in_c_ = g.in_c;
-    return out;
+    const Conv2DGeometry g = this->build_geometry(input_shape);
+    return this->built_output_shape(input_shape, g, g.out_c);
   }
 
  private:
   const Scalar* bias() const { return use_bias_ ? this->weight(1) : nullptr; }
-
-  Size2 kernel_size_, strides_, dilation_rate_;
-  Padding padding_;
-  Index depth_multiplier_;
-  FusedActivation<Scalar> activation_;
-  bool use_bias_;
-  RegularizerPtr depthwise_regularizer_, bias_regularizer_;
-  DepthwiseKernel kernel_ = DepthwiseKernel::direct;
-  Index in_h_ = 0, in_w_ = 0, in_c_ = 0;
-  Tensor<Scalar> ws_;  // workspace: per-thread gradient partials, grown once
 };
 
 }  // namespace nnlite

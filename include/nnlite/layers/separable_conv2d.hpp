@@ -10,39 +10,27 @@ namespace nnlite {
 
 /// Keras' SeparableConv2D: a depthwise conv (depth_multiplier) then a pointwise 1x1 conv, then the activation.
 template <class Scalar>
-class SeparableConv2D : public Layer<Scalar> {
+class SeparableConv2D : public BaseDepthwiseConv2D<Scalar> {
+  using Base = BaseDepthwiseConv2D<Scalar>;
+  using Base::depth_multiplier_, Base::use_bias_, Base::bias_regularizer_, Base::depthwise_regularizer_,
+      Base::activation_, Base::in_c_;
+
  public:
+  /// SeparableConv2D<float>(8, {3, 3}, DepthwiseConv2DOptions{}.padding("same")): Keras' filters, kernel_size and
+  /// options.
   SeparableConv2D(Index filters, Size2 kernel_size, const DepthwiseConv2DOptions& o = {})
-      : filters_(filters),
-        kernel_size_(kernel_size),
-        strides_(o.strides()),
-        dilation_rate_(o.dilation_rate()),
-        padding_(o.padding()),
-        depth_multiplier_(o.depth_multiplier()),
-        activation_(o.activation()),
-        use_bias_(o.use_bias()),
-        depthwise_regularizer_(o.depthwise_regularizer()),
-        pointwise_regularizer_(o.pointwise_regularizer()),
-        bias_regularizer_(o.bias_regularizer()) {
-    if (filters < 1) throw ArgumentError("SeparableConv2D: filters must be >= 1, got " + std::to_string(filters));
-    check_depthwise_options("SeparableConv2D", kernel_size, o);
+      : Base("SeparableConv2D", kernel_size, (check_filters(filters), o)),  // filters first, then Base's checks
+        filters_(filters),
+        pointwise_regularizer_(o.pointwise_regularizer()) {
     this->set_name(o.name());
   }
 
   std::string class_name() const override { return "SeparableConv2D"; }
   std::string name_stem() const override { return "separable_conv2d"; }
+  /// Keras' `filters`: the output channels of the pointwise step.
   Index filters() const { return filters_; }
-  Size2 kernel_size() const { return kernel_size_; }
-  Size2 strides() const { return strides_; }
-  Size2 dilation_rate() const { return dilation_rate_; }
-  Padding padding() const { return padding_; }
-  Index depth_multiplier() const { return depth_multiplier_; }
-  const Activation& activation() const { return activation_.activation(); }
-  bool use_bias() const { return use_bias_; }
-  void set_kernel(DepthwiseKernel k) { kernel_ = k; }
-  const Regularizer* depthwise_regularizer() const { return depthwise_regularizer_.get(); }
+  /// Keras' `pointwise_regularizer` (null for none).
   const Regularizer* pointwise_regularizer() const { return pointwise_regularizer_.get(); }
-  const Regularizer* bias_regularizer() const { return bias_regularizer_.get(); }
   const Regularizer* weight_regularizer(std::size_t i) const override {
     return i == 0                ? depthwise_regularizer_.get()
            : i == 1              ? pointwise_regularizer_.get()
@@ -50,15 +38,9 @@ class SeparableConv2D : public Layer<Scalar> {
                                  : nullptr;
   }
 
-  Conv2DGeometry geometry(Index batch) const {
-    return depthwise_geometry(batch, in_h_, in_w_, in_c_, kernel_size_, depth_multiplier_, strides_, padding_,
-                              dilation_rate_);
-  }
-
   std::vector<ParamSpec> param_specs() const override {
     const Index mid = in_c_ * depth_multiplier_;
-    std::vector<ParamSpec> specs{{"depthwise_kernel", Shape{kernel_size_.h, kernel_size_.w, in_c_, depth_multiplier_},
-                                  Initializer::glorot_uniform},
+    std::vector<ParamSpec> specs{this->depthwise_kernel_spec(),
                                  {"pointwise_kernel", Shape{1, 1, mid, filters_}, Initializer::glorot_uniform}};
     if (use_bias_) specs.push_back({"bias", Shape{filters_}, Initializer::zeros});
     return specs;
@@ -68,7 +50,7 @@ class SeparableConv2D : public Layer<Scalar> {
     this->check_input(in);
     this->check_bound();
     out.resize(this->output_shape().with_batch(in.batch()));
-    const Conv2DGeometry g = geometry(in.batch());
+    const Conv2DGeometry g = this->geometry(in.batch());
     depthwise(g, in);
     MatrixMap<Scalar> y(out.data(), g.rows(), filters_);
     y.noalias() = ConstMatrixMap<Scalar>(mid_.data(), g.rows(), g.out_c) * pointwise();
@@ -78,22 +60,15 @@ class SeparableConv2D : public Layer<Scalar> {
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (d_out.shape() != out.shape())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + out.shape().str());
-    backward_from_logits(in, activation_.backward(out, d_out, filters_), d_in);
+    backward_from_logits(in, this->activation_backward(out, d_out, filters_), d_in);
   }
-
-  Activation output_activation() const override { return activation_.output_activation(); }
-  const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
   /// The depthwise output is recomputed from `in` (not kept from forward), so nothing stale can be read.
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits, Tensor<Scalar>* d_in) override {
     this->check_input(in);
     this->check_bound();
-    const Conv2DGeometry g = geometry(in.batch());
-    if (d_logits.size() != g.rows() * filters_)
-      this->shape_error("gradient of shape " + d_logits.shape().str() + " does not match the output " +
-                        this->output_shape().with_batch(in.batch()).str());
+    const Conv2DGeometry g = this->geometry(in.batch());
+    this->check_logits_gradient(in, d_logits, g.rows() * filters_);
     depthwise(g, in);
     ConstMatrixMap<Scalar> dy(d_logits.data(), g.rows(), filters_);
     ConstMatrixMap<Scalar> mid(mid_.data(), g.rows(), g.out_c);
@@ -101,68 +76,26 @@ class SeparableConv2D : public Layer<Scalar> {
     if (use_bias_) VectorMap<Scalar>(this->weight_grad(2), filters_) = dy.colwise().sum().transpose();
     d_mid_.resize(mid_.shape());
     MatrixMap<Scalar>(d_mid_.data(), g.rows(), g.out_c).noalias() = dy * pointwise().transpose();
-    Scalar* dx = nullptr;
-    if (d_in) {
-      d_in->resize(in.shape());
-      dx = d_in->data();
-    }
-    if (kernel_ == DepthwiseKernel::reference)
-      conv2d_backward_reference<Scalar>(g, in.data(), this->weight(0), d_mid_.data(), dx, this->weight_grad(0),
-                                        nullptr);
-    else
-      depthwise_conv2d_backward<Scalar>(g, in.data(), this->weight(0), d_mid_.data(), dx, this->weight_grad(0), nullptr,
-                                        ws_);
+    this->depthwise_backward(g, in.data(), d_mid_.data(), Base::input_gradient(in, d_in), nullptr);
   }
 
   nlohmann::json config() const override {
-    auto c = Layer<Scalar>::config();
+    auto c = Base::config();
     c["filters"] = filters_;
-    c["kernel_size"] = {kernel_size_.h, kernel_size_.w};
-    c["strides"] = {strides_.h, strides_.w};
-    c["padding"] = padding_name(padding_);
-    c["data_format"] = "channels_last";
-    c["dilation_rate"] = {dilation_rate_.h, dilation_rate_.w};
-    c["depth_multiplier"] = depth_multiplier_;
-    c["activation"] = keras_activation_name(activation());
-    c["use_bias"] = use_bias_;
-    write_weight_config(c, "depthwise", Initializer::glorot_uniform, depthwise_regularizer_.get());
     write_weight_config(c, "pointwise", Initializer::glorot_uniform, pointwise_regularizer_.get());
-    write_weight_config(c, "bias", Initializer::zeros, bias_regularizer_.get());
-    c["activity_regularizer"] = nullptr;
     return c;
   }
 
+  /// Keras' SeparableConv2D config (filters, the spatial keys, depth_multiplier, activation, use_bias, regularizers).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
-    const Index cap = c.limits.max_tensor_elements;
-    const Index filters = c.integer("filters", 1, cap);
-    const Size2 kernel = c.pair("kernel_size", cap);
-    const Size2 strides = c.pair("strides", cap, Size2(1, 1));
-    const Padding padding = c.padding();
-    c.check_channels_last();
-    const Size2 dilation = c.pair("dilation_rate", cap, Size2(1, 1));
-    const Index dm = c.integer("depth_multiplier", 1, cap, 1);
-    if (std::max(strides.h, strides.w) > 1 && std::max(dilation.h, dilation.w) > 1)
-      c.bad("`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: strides=" + strides.str() +
-            " and dilation_rate=" + dilation.str());
-    const Activation act = c.activation();
-    const bool use_bias = c.boolean("use_bias", true);
-    c.require_null("activity_regularizer");
-    if (input.rank() == 3) {
-      c.check_size({kernel.h, kernel.w, input[2], dm}, "the depthwise kernel");
-      c.check_size({input[2], dm, filters}, "the pointwise kernel");
-    }
-    const auto o = DepthwiseConv2DOptions{}
-                       .activation(act)
-                       .padding(padding)
-                       .strides(strides)
-                       .dilation_rate(dilation)
-                       .depth_multiplier(dm)
-                       .use_bias(use_bias)
-                       .name(c.name)
-                       .depthwise_regularizer(read_regularizer(c, "depthwise_regularizer"))
-                       .pointwise_regularizer(read_regularizer(c, "pointwise_regularizer"))
-                       .bias_regularizer(read_regularizer(c, "bias_regularizer"));
-    return configured(std::make_unique<SeparableConv2D>(filters, kernel, o), c);
+    const Index filters = c.integer("filters", 1, c.limits.max_tensor_elements);
+    Size2 kernel_size;
+    DepthwiseConv2DOptions o = Base::read_depthwise_config(c, input, kernel_size);
+    if (input.rank() == 3) c.check_size({input[2], o.depth_multiplier(), filters}, "the pointwise kernel");
+    o.depthwise_regularizer(read_regularizer(c, "depthwise_regularizer"))
+        .pointwise_regularizer(read_regularizer(c, "pointwise_regularizer"))
+        .bias_regularizer(read_regularizer(c, "bias_regularizer"));
+    return configured(std::make_unique<SeparableConv2D>(filters, kernel_size, o), c);
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override {
@@ -176,21 +109,13 @@ class SeparableConv2D : public Layer<Scalar> {
 
  protected:
   Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() != 3 || input_shape.size() < 1)
-      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
-    const Conv2DGeometry g = depthwise_geometry(1, input_shape[0], input_shape[1], input_shape[2], kernel_size_,
-                                                depth_multiplier_, strides_, padding_, dilation_rate_);
-    const Shape out{g.out_h, g.out_w, filters_};
-    if (g.out_h < 1 || g.out_w < 1)
-      this->shape_error("input " + input_shape.str(true) + " is too small for kernel_size " + kernel_size_.str() +
-                        " with padding '" + padding_name(padding_) + "': the output would be " + out.str(true));
-    in_h_ = g.in_h;
-    in_w_ = g.in_w;
-    in_c_ = g.in_c;
-    return out;
+    return this->built_output_shape(input_shape, this->build_geometry(input_shape), filters_);
   }
 
  private:
+  static void check_filters(Index filters) {
+    if (filters < 1) throw ArgumentError("SeparableConv2D: filters must be >= 1, got " + std::to_string(filters));
+  }
   ConstMatrixMap<Scalar> pointwise() const {
     return ConstMatrixMap<Scalar>(this->weight(1), in_c_ * depth_multiplier_, filters_);
   }
@@ -198,22 +123,12 @@ class SeparableConv2D : public Layer<Scalar> {
   /// mid_ = depthwise(in) without bias (Keras' SeparableConv2D has one bias, after the pointwise step).
   void depthwise(const Conv2DGeometry& g, const Tensor<Scalar>& in) {
     mid_.resize(Shape{g.batch, g.out_h, g.out_w, g.out_c});
-    if (kernel_ == DepthwiseKernel::reference)
-      conv2d_forward_reference<Scalar>(g, in.data(), this->weight(0), nullptr, mid_.data());
-    else
-      depthwise_conv2d_forward<Scalar>(g, in.data(), this->weight(0), nullptr, mid_.data());
+    this->depthwise_forward(g, in.data(), nullptr, mid_.data());
   }
 
   Index filters_;
-  Size2 kernel_size_, strides_, dilation_rate_;
-  Padding padding_;
-  Index depth_multiplier_;
-  FusedActivation<Scalar> activation_;
-  bool use_bias_;
-  RegularizerPtr depthwise_regularizer_, pointwise_regularizer_, bias_regularizer_;
-  DepthwiseKernel kernel_ = DepthwiseKernel::direct;
-  Index in_h_ = 0, in_w_ = 0, in_c_ = 0;
-  Tensor<Scalar> mid_, d_mid_, ws_;  // workspaces: the depthwise output, its gradient, gradient partials
+  RegularizerPtr pointwise_regularizer_;
+  Tensor<Scalar> mid_, d_mid_;  // workspaces: the depthwise output and its gradient
 };
 
 }  // namespace nnlite
