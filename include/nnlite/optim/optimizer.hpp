@@ -90,7 +90,11 @@ class Optimizer {
   virtual std::vector<std::pair<std::string, Vector*>> state() { return {}; }
   /// Virtual for optimizers with scalar state that follows from the step count (Nadam's u_product).
   virtual void set_iterations(std::int64_t n) { iterations_ = n; }
-  virtual void reset() { iterations_ = 0; }
+  /// Back to before the first step: iterations() 0 and every state() vector emptied (sized again by the next step).
+  virtual void reset() {
+    iterations_ = 0;
+    for (auto& slot : state()) slot.second->resize(0);
+  }
 
   /// ---- Keras 3 base-optimizer options (each off when unset, as Keras' None) ----
   /// Keras 3 order in apply(): gradients clipped (clipnorm per variable, or global_clipnorm over all of them, or
@@ -129,6 +133,11 @@ class Optimizer {
     if (v.size() != n)
       throw ShapeError(class_name() + ": optimizer state holds " + std::to_string(v.size()) +
                        " values but the model has " + std::to_string(n) + " parameters");
+  }
+
+  /// ensure_state() for every vector state() lists.
+  void ensure_state(Index n) {
+    for (auto& slot : state()) ensure_state(*slot.second, n);
   }
 
   /// What every step starts with, in Keras 3's order: the step's learning rate taken (step_lr_: the schedule's
@@ -273,5 +282,64 @@ std::unique_ptr<Opt> with_base_options(std::unique_ptr<Opt> opt, const ConfigRea
   }
   return opt;
 }
+
+/// The from_config() of a built-in optimizer: the learning rate (optimizer_learning_rate(), `lr_fallback` when
+/// absent), `create(lr)` for the optimizer made from its own keys (its ArgumentErrors reported as the config's), then
+/// the base options (with_base_options()).
+template <class Create>
+auto optimizer_from_config(const ConfigReader& c, double lr_fallback, Create create,
+                           std::optional<double> wd_fallback = std::nullopt) {
+  const LearningRate lr = optimizer_learning_rate(c, lr_fallback);
+  decltype(create(lr)) opt;
+  try {
+    opt = create(lr);
+  } catch (const ArgumentError& e) {
+    c.bad(e.what());
+  }
+  return with_base_options(std::move(opt), c, wd_fallback);
+}
+
+/// What Adam, AdamW, Nadam and Adamax share: Keras' beta_1, beta_2 and epsilon, checked, in the config and read back.
+template <class Scalar>
+class AdamFamily : public Optimizer<Scalar> {
+ public:
+  /// Keras' `beta_1`: the decay rate of the first moment.
+  double beta_1() const { return beta_1_; }
+  /// Keras' `beta_2`: the decay rate of the second moment (Adamax: of the infinity norm).
+  double beta_2() const { return beta_2_; }
+  /// Keras' `epsilon`: the small constant for numerical stability.
+  double epsilon() const { return epsilon_; }
+
+ protected:
+  /// `cls` (the class name) prefixes the message when a value is out of range.
+  AdamFamily(const char* cls, LearningRate learning_rate, double beta_1, double beta_2, double epsilon)
+      : Optimizer<Scalar>(std::move(learning_rate)), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
+    if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
+      throw ArgumentError(std::string(cls) + ": need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " +
+                          std::to_string(beta_1) + ", beta_2 " + std::to_string(beta_2) + ", epsilon " +
+                          std::to_string(epsilon) + ")");
+  }
+
+  /// base_config() with beta_1, beta_2 and epsilon.
+  nlohmann::json family_config(const std::string& name) const {
+    nlohmann::json c = this->base_config(name);
+    c.update({{"beta_1", beta_1_}, {"beta_2", beta_2_}, {"epsilon", epsilon_}});
+    return c;
+  }
+
+  /// optimizer_from_config() with `create(lr, beta_1, beta_2, epsilon)` given Keras' keys and defaults.
+  template <class Create>
+  static auto family_from_config(const ConfigReader& c, Create create,
+                                 std::optional<double> wd_fallback = std::nullopt) {
+    return optimizer_from_config(
+        c, 1e-3,
+        [&](const LearningRate& lr) {
+          return create(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7));
+        },
+        wd_fallback);
+  }
+
+  double beta_1_, beta_2_, epsilon_;
+};
 
 }  // namespace nnlite
