@@ -45,10 +45,10 @@ inline Reduction parse_reduction(const std::string& name) {
 /// What a loss sees of one batch.
 template <class Scalar>
 struct LossInputs {
-  const Tensor<Scalar>& output;                // the model's output, (batch, ..., k)
-  const Tensor<Scalar>& target;                // labels, (batch, target_shape...)
-  const Tensor<Scalar>* logits = nullptr;      // the last layer's logits, when takes_logits() said so
-  const Scalar* sample_weight = nullptr;       // one weight per sample, or null (all 1)
+  const Tensor<Scalar>& output;            // the model's output, (batch, ..., k)
+  const Tensor<Scalar>& target;            // labels, (batch, target_shape...)
+  const Tensor<Scalar>* logits = nullptr;  // the last layer's logits, when takes_logits() said so
+  const Scalar* sample_weight = nullptr;   // one weight per sample, or null (all 1)
 };
 
 /// A Keras loss: value and exact gradient per position, reduced as Keras reduces (sum_over_batch_size).
@@ -269,7 +269,9 @@ class SparseCategoricalCrossentropy : public Loss<Scalar> {
     c["ignore_class"] = nullptr;
     return c;
   }
-  std::unique_ptr<Loss<Scalar>> clone() const override { return std::make_unique<SparseCategoricalCrossentropy>(*this); }
+  std::unique_ptr<Loss<Scalar>> clone() const override {
+    return std::make_unique<SparseCategoricalCrossentropy>(*this);
+  }
   bool from_logits() const { return from_logits_; }
   bool takes_logits(Activation a) const override { return !from_logits_ && a == Activation::softmax; }
   Shape target_shape(const Shape& output) const override { return loss_detail::drop_last(output); }

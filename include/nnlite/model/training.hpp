@@ -33,11 +33,11 @@ template <class Scalar = float>
 struct FitOptions {
   int epochs = 1;
   Index batch_size = 32;
-  bool shuffle = true;                      // a new permutation every epoch
-  double validation_split = 0.0;            // the last fraction of the data, before shuffling (Keras' rule)
-  int initial_epoch = 0;                    // continue a run: epochs are numbered from here to `epochs`
-  int verbose = 1;                          // 0 silent, 1 progress bar (plain lines when not a terminal), 2 per epoch
-  bool terminate_on_nan = true;             // stop with NumericError on a NaN/Inf loss, before the step applies it
+  bool shuffle = true;                       // a new permutation every epoch
+  double validation_split = 0.0;             // the last fraction of the data, before shuffling (Keras' rule)
+  int initial_epoch = 0;                     // continue a run: epochs are numbered from here to `epochs`
+  int verbose = 1;                           // 0 silent, 1 progress bar (plain lines when not a terminal), 2 per epoch
+  bool terminate_on_nan = true;              // stop with NumericError on a NaN/Inf loss, before the step applies it
   std::vector<Callback<Scalar>*> callbacks;  // not owned; called in this order, before the progress bar
   /// Keras' class_weight: each training sample's loss is weighted by its class's entry (1 for a class not listed).
   /// The class is the label's argmax for one-hot labels, the rounded label for a single value (sparse or binary).

@@ -51,12 +51,15 @@ class LearningRate {
 template <class Scalar>
 class Optimizer {
  public:
+  /// A flat state vector (one value per parameter).
   using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   virtual ~Optimizer() = default;
 
-  /// Keras' class name ("Adam") and get_config() (name, learning_rate, hyperparameters).
+  /// Keras' class name ("Adam").
   virtual std::string class_name() const = 0;
+  /// Keras' get_config(): name, learning_rate, the base options and the hyperparameters.
   virtual nlohmann::json config() const = 0;
+  /// A copy of this optimizer, state included.
   virtual std::unique_ptr<Optimizer> clone() const = 0;
 
   /// Updates all n parameters from their gradients: one optimizer step. Built-in optimizers start with
@@ -100,23 +103,32 @@ class Optimizer {
   /// Keras 3 order in apply(): gradients clipped (clipnorm per variable, or global_clipnorm over all of them, or
   /// clipvalue elementwise: at most one of the three), then weight decay var -= var * weight_decay * lr on every
   /// trained variable, then the optimizer's own update with the clipped gradients.
+  /// Keras' `weight_decay` (unset: none).
   std::optional<double> weight_decay() const { return weight_decay_; }
+  /// Keras' `clipnorm`: each variable's gradient clipped to this norm.
   std::optional<double> clipnorm() const { return clipnorm_; }
+  /// Keras' `clipvalue`: each gradient value clipped to [-clipvalue, clipvalue].
   std::optional<double> clipvalue() const { return clipvalue_; }
+  /// Keras' `global_clipnorm`: all gradients scaled so that their global norm is at most this.
   std::optional<double> global_clipnorm() const { return global_clipnorm_; }
+  /// Sets weight_decay (>= 0; nullopt: off).
   Optimizer& set_weight_decay(std::optional<double> wd) {
     if (wd && !(std::isfinite(*wd) && *wd >= 0))
       throw ArgumentError(class_name() + ": weight_decay must be >= 0, got " + std::to_string(*wd));
     weight_decay_ = wd;
     return *this;
   }
+  /// Sets clipnorm (> 0; nullopt: off).
   Optimizer& set_clipnorm(std::optional<double> c) { return set_clip(clipnorm_, "clipnorm", c); }
+  /// Sets clipvalue (> 0; nullopt: off).
   Optimizer& set_clipvalue(std::optional<double> c) { return set_clip(clipvalue_, "clipvalue", c); }
+  /// Sets global_clipnorm (> 0; nullopt: off).
   Optimizer& set_global_clipnorm(std::optional<double> c) { return set_clip(global_clipnorm_, "global_clipnorm", c); }
 
   /// The sizes of the variables (weight tensors) the flat buffer holds, in buffer order: clipnorm clips each one's
   /// gradient by its own norm, as Keras does. compile() sets them; empty means one variable of all n values.
   void set_variable_sizes(std::vector<Index> sizes) { variable_sizes_ = std::move(sizes); }
+  /// The sizes set_variable_sizes() set.
   const std::vector<Index>& variable_sizes() const { return variable_sizes_; }
 
  protected:
@@ -206,10 +218,10 @@ class Optimizer {
             {"clipvalue", opt(clipvalue_)}};
   }
 
-  double learning_rate_;  // the fixed rate (unused with a schedule)
+  double learning_rate_;  ///< The fixed rate (unused with a schedule).
   /// The rate of the step under way: what prepare_step() took, which update rules read.
   double step_lr_ = 0;
-  std::int64_t iterations_ = 0;
+  std::int64_t iterations_ = 0;  ///< Steps taken.
   /// Immutable, so copies of the optimizer (clone()) share it.
   std::shared_ptr<const LearningRateSchedule> schedule_;
 
