@@ -52,22 +52,13 @@ class Adagrad : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Adagrad>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
-    std::unique_ptr<Adagrad> opt;
-    try {
-      opt = std::make_unique<Adagrad>(lr, c.number("initial_accumulator_value", 0.1), c.number("epsilon", 1e-7));
-    } catch (const ArgumentError& e) {
-      c.bad(e.what());
-    }
-    return with_base_options(std::move(opt), c);
+    return optimizer_from_config(c, 1e-3, [&c](const LearningRate& lr) {
+      return std::make_unique<Adagrad>(lr, c.number("initial_accumulator_value", 0.1), c.number("epsilon", 1e-7));
+    });
   }
 
   /// "accumulator" in tf.keras 2.x and Keras 3 alike.
   std::vector<std::pair<std::string, Vector*>> state() override { return {{"accumulator", &acc_}}; }
-  void reset() override {
-    Optimizer<Scalar>::reset();
-    acc_.resize(0);
-  }
 
  private:
   double initial_, epsilon_;

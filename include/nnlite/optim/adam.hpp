@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 #include "../core/parallel.hpp"
 #include "optimizer.hpp"
@@ -14,26 +13,16 @@ namespace nnlite {
 
 /// Keras' Adam optimizer: Keras 3's update rule and defaults, one fused pass over the flat parameter buffer.
 template <class Scalar>
-class Adam : public Optimizer<Scalar> {
+class Adam : public AdamFamily<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
   explicit Adam(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
                 bool amsgrad = false)
-      : Optimizer<Scalar>(std::move(learning_rate)),
-        beta_1_(beta_1),
-        beta_2_(beta_2),
-        epsilon_(epsilon),
-        amsgrad_(amsgrad) {
-    if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
-      throw ArgumentError("Adam: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " + std::to_string(beta_1) +
-                          ", beta_2 " + std::to_string(beta_2) + ", epsilon " + std::to_string(epsilon) + ")");
-  }
+      : AdamFamily<Scalar>("Adam", std::move(learning_rate), beta_1, beta_2, epsilon), amsgrad_(amsgrad) {}
 
   std::string class_name() const override { return "Adam"; }
-  double beta_1() const { return beta_1_; }
-  double beta_2() const { return beta_2_; }
-  double epsilon() const { return epsilon_; }
+  /// Keras' `amsgrad`: whether to use the AMSGrad variant (the maximum of the second moments so far).
   bool amsgrad() const { return amsgrad_; }
 
   /// t = step number (1-based); lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
@@ -41,14 +30,12 @@ class Adam : public Optimizer<Scalar> {
   /// amsgrad: vhat = max(vhat, v) and vhat in place of v in the step.
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
-    this->ensure_state(m_, n);
-    this->ensure_state(v_, n);
-    if (amsgrad_) this->ensure_state(vhat_, n);
+    this->ensure_state(n);
     const double t = static_cast<double>(++this->iterations_);
-    const auto lr_t =
-        static_cast<Scalar>(this->step_lr_ * std::sqrt(1 - std::pow(beta_2_, t)) / (1 - std::pow(beta_1_, t)));
-    const auto b1 = static_cast<Scalar>(1 - beta_1_), b2 = static_cast<Scalar>(1 - beta_2_);
-    const auto eps = static_cast<Scalar>(epsilon_);
+    const auto lr_t = static_cast<Scalar>(this->step_lr_ * std::sqrt(1 - std::pow(this->beta_2_, t)) /
+                                          (1 - std::pow(this->beta_1_, t)));
+    const auto b1 = static_cast<Scalar>(1 - this->beta_1_), b2 = static_cast<Scalar>(1 - this->beta_2_);
+    const auto eps = static_cast<Scalar>(this->epsilon_);
     Scalar* m = m_.data();
     Scalar* v = v_.data();
     Scalar* vhat = amsgrad_ ? vhat_.data() : nullptr;
@@ -73,15 +60,16 @@ class Adam : public Optimizer<Scalar> {
   }
 
   nlohmann::json config() const override {
-    nlohmann::json c = this->base_config(class_name());
-    c.update({{"decay", 0.0}, {"beta_1", beta_1_}, {"beta_2", beta_2_}, {"epsilon", epsilon_}, {"amsgrad", amsgrad_}});
+    nlohmann::json c = this->family_config(class_name());
+    c.update({{"decay", 0.0}, {"amsgrad", amsgrad_}});
     return c;
   }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Adam>(*this); }
 
+  /// An Adam from Keras' config.
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    return make(c, std::nullopt, [](const LearningRate& lr, double b1, double b2, double eps, bool ams) {
-      return std::make_unique<Adam>(lr, b1, b2, eps, ams);
+    return AdamFamily<Scalar>::family_from_config(c, [&c](const LearningRate& lr, double b1, double b2, double eps) {
+      return std::make_unique<Adam>(lr, b1, b2, eps, c.boolean("amsgrad", false));
     });
   }
 
@@ -90,31 +78,8 @@ class Adam : public Optimizer<Scalar> {
     if (amsgrad_) return {{"m", &m_}, {"v", &v_}, {"vhat", &vhat_}};
     return {{"m", &m_}, {"v", &v_}};
   }
-  void reset() override {
-    Optimizer<Scalar>::reset();
-    m_.resize(0);
-    v_.resize(0);
-    vhat_.resize(0);
-  }
-
- protected:
-  /// Adam's and AdamW's from_config: `create` makes the optimizer from (lr, beta_1, beta_2, epsilon, amsgrad).
-  template <class Create>
-  static std::unique_ptr<Optimizer<Scalar>> make(const ConfigReader& c, std::optional<double> wd_fallback,
-                                                 Create create) {
-    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
-    decltype(create(0.0, 0.0, 0.0, 0.0, false)) opt;
-    try {
-      opt = create(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7),
-                   c.boolean("amsgrad", false));
-    } catch (const ArgumentError& e) {
-      c.bad(e.what());
-    }
-    return with_base_options(std::move(opt), c, wd_fallback);
-  }
 
  private:
-  double beta_1_, beta_2_, epsilon_;
   bool amsgrad_;
   Vector m_, v_, vhat_;
 };
@@ -136,9 +101,12 @@ class AdamW : public Adam<Scalar> {
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
     if (c.cfg.contains("weight_decay") && c.cfg.at("weight_decay").is_null())
       c.bad("'weight_decay' must be a number, got null (AdamW always decays)");
-    return Adam<Scalar>::make(c, 0.004, [](const LearningRate& lr, double b1, double b2, double eps, bool ams) {
-      return std::make_unique<AdamW>(lr, 0.004, b1, b2, eps, ams);
-    });
+    return AdamFamily<Scalar>::family_from_config(
+        c,
+        [&c](const LearningRate& lr, double b1, double b2, double eps) {
+          return std::make_unique<AdamW>(lr, 0.004, b1, b2, eps, c.boolean("amsgrad", false));
+        },
+        0.004);
   }
 };
 

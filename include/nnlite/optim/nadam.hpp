@@ -10,21 +10,14 @@
 namespace nnlite {
 
 template <class Scalar>
-class Nadam : public Optimizer<Scalar> {
+class Nadam : public AdamFamily<Scalar> {
  public:
   using Vector = typename Optimizer<Scalar>::Vector;
 
   explicit Nadam(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
-      : Optimizer<Scalar>(std::move(learning_rate)), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
-    if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
-      throw ArgumentError("Nadam: need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " + std::to_string(beta_1) +
-                          ", beta_2 " + std::to_string(beta_2) + ", epsilon " + std::to_string(epsilon) + ")");
-  }
+      : AdamFamily<Scalar>("Nadam", std::move(learning_rate), beta_1, beta_2, epsilon) {}
 
   std::string class_name() const override { return "Nadam"; }
-  double beta_1() const { return beta_1_; }
-  double beta_2() const { return beta_2_; }
-  double epsilon() const { return epsilon_; }
   /// Keras' _u_product after the steps taken (1 before the first).
   double u_product() const { return u_product_; }
 
@@ -34,16 +27,15 @@ class Nadam : public Optimizer<Scalar> {
   /// p -= lr m_hat / (sqrt(v_hat) + eps)
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
-    this->ensure_state(m_, n);
-    this->ensure_state(v_, n);
+    this->ensure_state(n);
     const std::int64_t t = ++this->iterations_;
     u_product_ *= u(t);  // in double (Keras keeps it in the variables' dtype)
     const double u_t = u(t), u_t1 = u(t + 1);
     const auto cm = static_cast<Scalar>(u_t1 / (1 - u_product_ * u_t1)),
                cg = static_cast<Scalar>((1 - u_t) / (1 - u_product_)),
-               cv = static_cast<Scalar>(1 - std::pow(beta_2_, double(t))), lr = static_cast<Scalar>(this->step_lr_),
-               b1 = static_cast<Scalar>(1 - beta_1_), b2 = static_cast<Scalar>(1 - beta_2_),
-               eps = static_cast<Scalar>(epsilon_);
+               cv = static_cast<Scalar>(1 - std::pow(this->beta_2_, double(t))),
+               lr = static_cast<Scalar>(this->step_lr_), b1 = static_cast<Scalar>(1 - this->beta_1_),
+               b2 = static_cast<Scalar>(1 - this->beta_2_), eps = static_cast<Scalar>(this->epsilon_);
     Scalar* m = m_.data();
     Scalar* v = v_.data();
     parallel_slices(n, threads_for(n, 4.0 * double(n)), [&](int, Index begin, Index end) {
@@ -67,22 +59,12 @@ class Nadam : public Optimizer<Scalar> {
     for (std::int64_t t = 1; t <= n; ++t) u_product_ *= u(t);
   }
 
-  nlohmann::json config() const override {
-    nlohmann::json c = this->base_config("Nadam");
-    c.update({{"beta_1", beta_1_}, {"beta_2", beta_2_}, {"epsilon", epsilon_}});
-    return c;
-  }
+  nlohmann::json config() const override { return this->family_config("Nadam"); }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Nadam>(*this); }
 
+  /// A Nadam from Keras' config.
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
-    std::unique_ptr<Nadam> opt;
-    try {
-      opt = std::make_unique<Nadam>(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7));
-    } catch (const ArgumentError& e) {
-      c.bad(e.what());
-    }
-    return with_base_options(std::move(opt), c);
+    return AdamFamily<Scalar>::family_from_config(c, [](auto&&... args) { return std::make_unique<Nadam>(args...); });
   }
 
   /// tf.keras 2.x slot names m, v (Keras 3: momentum, velocity).
@@ -90,14 +72,11 @@ class Nadam : public Optimizer<Scalar> {
   void reset() override {
     Optimizer<Scalar>::reset();
     u_product_ = 1.0;
-    m_.resize(0);
-    v_.resize(0);
   }
 
  private:
-  double u(std::int64_t t) const { return beta_1_ * (1.0 - 0.5 * std::pow(0.96, double(t))); }
+  double u(std::int64_t t) const { return this->beta_1_ * (1.0 - 0.5 * std::pow(0.96, double(t))); }
 
-  double beta_1_, beta_2_, epsilon_;
   double u_product_ = 1.0;
   Vector m_, v_;
 };

@@ -51,12 +51,15 @@ class LearningRate {
 template <class Scalar>
 class Optimizer {
  public:
+  /// A flat state vector (one value per parameter).
   using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   virtual ~Optimizer() = default;
 
-  /// Keras' class name ("Adam") and get_config() (name, learning_rate, hyperparameters).
+  /// Keras' class name ("Adam").
   virtual std::string class_name() const = 0;
+  /// Keras' get_config(): name, learning_rate, the base options and the hyperparameters.
   virtual nlohmann::json config() const = 0;
+  /// A copy of this optimizer, state included.
   virtual std::unique_ptr<Optimizer> clone() const = 0;
 
   /// Updates all n parameters from their gradients: one optimizer step. Built-in optimizers start with
@@ -90,29 +93,42 @@ class Optimizer {
   virtual std::vector<std::pair<std::string, Vector*>> state() { return {}; }
   /// Virtual for optimizers with scalar state that follows from the step count (Nadam's u_product).
   virtual void set_iterations(std::int64_t n) { iterations_ = n; }
-  virtual void reset() { iterations_ = 0; }
+  /// Back to before the first step: iterations() 0 and every state() vector emptied (sized again by the next step).
+  virtual void reset() {
+    iterations_ = 0;
+    for (auto& slot : state()) slot.second->resize(0);
+  }
 
   /// ---- Keras 3 base-optimizer options (each off when unset, as Keras' None) ----
   /// Keras 3 order in apply(): gradients clipped (clipnorm per variable, or global_clipnorm over all of them, or
   /// clipvalue elementwise: at most one of the three), then weight decay var -= var * weight_decay * lr on every
   /// trained variable, then the optimizer's own update with the clipped gradients.
+  /// Keras' `weight_decay` (unset: none).
   std::optional<double> weight_decay() const { return weight_decay_; }
+  /// Keras' `clipnorm`: each variable's gradient clipped to this norm.
   std::optional<double> clipnorm() const { return clipnorm_; }
+  /// Keras' `clipvalue`: each gradient value clipped to [-clipvalue, clipvalue].
   std::optional<double> clipvalue() const { return clipvalue_; }
+  /// Keras' `global_clipnorm`: all gradients scaled so that their global norm is at most this.
   std::optional<double> global_clipnorm() const { return global_clipnorm_; }
+  /// Sets weight_decay (>= 0; nullopt: off).
   Optimizer& set_weight_decay(std::optional<double> wd) {
     if (wd && !(std::isfinite(*wd) && *wd >= 0))
       throw ArgumentError(class_name() + ": weight_decay must be >= 0, got " + std::to_string(*wd));
     weight_decay_ = wd;
     return *this;
   }
+  /// Sets clipnorm (> 0; nullopt: off).
   Optimizer& set_clipnorm(std::optional<double> c) { return set_clip(clipnorm_, "clipnorm", c); }
+  /// Sets clipvalue (> 0; nullopt: off).
   Optimizer& set_clipvalue(std::optional<double> c) { return set_clip(clipvalue_, "clipvalue", c); }
+  /// Sets global_clipnorm (> 0; nullopt: off).
   Optimizer& set_global_clipnorm(std::optional<double> c) { return set_clip(global_clipnorm_, "global_clipnorm", c); }
 
   /// The sizes of the variables (weight tensors) the flat buffer holds, in buffer order: clipnorm clips each one's
   /// gradient by its own norm, as Keras does. compile() sets them; empty means one variable of all n values.
   void set_variable_sizes(std::vector<Index> sizes) { variable_sizes_ = std::move(sizes); }
+  /// The sizes set_variable_sizes() set.
   const std::vector<Index>& variable_sizes() const { return variable_sizes_; }
 
  protected:
@@ -129,6 +145,11 @@ class Optimizer {
     if (v.size() != n)
       throw ShapeError(class_name() + ": optimizer state holds " + std::to_string(v.size()) +
                        " values but the model has " + std::to_string(n) + " parameters");
+  }
+
+  /// ensure_state() for every vector state() lists.
+  void ensure_state(Index n) {
+    for (auto& slot : state()) ensure_state(*slot.second, n);
   }
 
   /// What every step starts with, in Keras 3's order: the step's learning rate taken (step_lr_: the schedule's
@@ -197,10 +218,10 @@ class Optimizer {
             {"clipvalue", opt(clipvalue_)}};
   }
 
-  double learning_rate_;  // the fixed rate (unused with a schedule)
+  double learning_rate_;  ///< The fixed rate (unused with a schedule).
   /// The rate of the step under way: what prepare_step() took, which update rules read.
   double step_lr_ = 0;
-  std::int64_t iterations_ = 0;
+  std::int64_t iterations_ = 0;  ///< Steps taken.
   /// Immutable, so copies of the optimizer (clone()) share it.
   std::shared_ptr<const LearningRateSchedule> schedule_;
 
@@ -273,5 +294,64 @@ std::unique_ptr<Opt> with_base_options(std::unique_ptr<Opt> opt, const ConfigRea
   }
   return opt;
 }
+
+/// The from_config() of a built-in optimizer: the learning rate (optimizer_learning_rate(), `lr_fallback` when
+/// absent), `create(lr)` for the optimizer made from its own keys (its ArgumentErrors reported as the config's), then
+/// the base options (with_base_options()).
+template <class Create>
+auto optimizer_from_config(const ConfigReader& c, double lr_fallback, Create create,
+                           std::optional<double> wd_fallback = std::nullopt) {
+  const LearningRate lr = optimizer_learning_rate(c, lr_fallback);
+  decltype(create(lr)) opt;
+  try {
+    opt = create(lr);
+  } catch (const ArgumentError& e) {
+    c.bad(e.what());
+  }
+  return with_base_options(std::move(opt), c, wd_fallback);
+}
+
+/// What Adam, AdamW, Nadam and Adamax share: Keras' beta_1, beta_2 and epsilon, checked, in the config and read back.
+template <class Scalar>
+class AdamFamily : public Optimizer<Scalar> {
+ public:
+  /// Keras' `beta_1`: the decay rate of the first moment.
+  double beta_1() const { return beta_1_; }
+  /// Keras' `beta_2`: the decay rate of the second moment (Adamax: of the infinity norm).
+  double beta_2() const { return beta_2_; }
+  /// Keras' `epsilon`: the small constant for numerical stability.
+  double epsilon() const { return epsilon_; }
+
+ protected:
+  /// `cls` (the class name) prefixes the message when a value is out of range.
+  AdamFamily(const char* cls, LearningRate learning_rate, double beta_1, double beta_2, double epsilon)
+      : Optimizer<Scalar>(std::move(learning_rate)), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
+    if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon > 0))
+      throw ArgumentError(std::string(cls) + ": need 0 <= beta_1, beta_2 < 1 and epsilon > 0 (got beta_1 " +
+                          std::to_string(beta_1) + ", beta_2 " + std::to_string(beta_2) + ", epsilon " +
+                          std::to_string(epsilon) + ")");
+  }
+
+  /// base_config() with beta_1, beta_2 and epsilon.
+  nlohmann::json family_config(const std::string& name) const {
+    nlohmann::json c = this->base_config(name);
+    c.update({{"beta_1", beta_1_}, {"beta_2", beta_2_}, {"epsilon", epsilon_}});
+    return c;
+  }
+
+  /// optimizer_from_config() with `create(lr, beta_1, beta_2, epsilon)` given Keras' keys and defaults.
+  template <class Create>
+  static auto family_from_config(const ConfigReader& c, Create create,
+                                 std::optional<double> wd_fallback = std::nullopt) {
+    return optimizer_from_config(
+        c, 1e-3,
+        [&](const LearningRate& lr) {
+          return create(lr, c.number("beta_1", 0.9), c.number("beta_2", 0.999), c.number("epsilon", 1e-7));
+        },
+        wd_fallback);
+  }
+
+  double beta_1_, beta_2_, epsilon_;
+};
 
 }  // namespace nnlite

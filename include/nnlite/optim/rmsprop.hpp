@@ -37,9 +37,7 @@ class RMSprop : public Optimizer<Scalar> {
   /// inc = lr g / sqrt(denom);  momentum > 0: mom = momentum mom + inc, p -= mom;  else p -= inc
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
-    this->ensure_state(rms_, n);
-    if (momentum_ > 0) this->ensure_state(mom_, n);
-    if (centered_) this->ensure_state(mg_, n);
+    this->ensure_state(n);
     ++this->iterations_;
     const auto lr = static_cast<Scalar>(this->step_lr_), rho = static_cast<Scalar>(rho_),
                one_rho = static_cast<Scalar>(1 - rho_), mu = static_cast<Scalar>(momentum_),
@@ -80,15 +78,10 @@ class RMSprop : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<RMSprop>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const LearningRate lr = optimizer_learning_rate(c, 1e-3);
-    std::unique_ptr<RMSprop> opt;
-    try {
-      opt = std::make_unique<RMSprop>(lr, c.number("rho", 0.9), c.number("momentum", 0.0), c.number("epsilon", 1e-7),
-                                      c.boolean("centered", false));
-    } catch (const ArgumentError& e) {
-      c.bad(e.what());
-    }
-    return with_base_options(std::move(opt), c);
+    return optimizer_from_config(c, 1e-3, [&c](const LearningRate& lr) {
+      return std::make_unique<RMSprop>(lr, c.number("rho", 0.9), c.number("momentum", 0.0), c.number("epsilon", 1e-7),
+                                       c.boolean("centered", false));
+    });
   }
 
   /// tf.keras 2.x slot names rms, momentum, mg (Keras 3: velocity, momentum, average_gradient), only the slots
@@ -98,12 +91,6 @@ class RMSprop : public Optimizer<Scalar> {
     if (momentum_ > 0) s.emplace_back("momentum", &mom_);
     if (centered_) s.emplace_back("mg", &mg_);
     return s;
-  }
-  void reset() override {
-    Optimizer<Scalar>::reset();
-    rms_.resize(0);
-    mom_.resize(0);
-    mg_.resize(0);
   }
 
  private:

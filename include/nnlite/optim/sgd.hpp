@@ -46,20 +46,11 @@ class SGD : public Optimizer<Scalar> {
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<SGD>(*this); }
 
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
-    const LearningRate lr = optimizer_learning_rate(c, 0.01);
-    std::unique_ptr<SGD> opt;
-    try {
-      opt = std::make_unique<SGD>(lr, c.number("momentum", 0.0), c.boolean("nesterov", false));
-    } catch (const ArgumentError& e) {
-      c.bad(e.what());
-    }
-    return with_base_options(std::move(opt), c);
+    return optimizer_from_config(c, 0.01, [&c](const LearningRate& lr) {
+      return std::make_unique<SGD>(lr, c.number("momentum", 0.0), c.boolean("nesterov", false));
+    });
   }
   std::vector<std::pair<std::string, Vector*>> state() override { return {{"velocity", &velocity_}}; }
-  void reset() override {
-    Optimizer<Scalar>::reset();
-    velocity_.resize(0);
-  }
 
  private:
   double momentum_;
