@@ -17,8 +17,14 @@ namespace nnlite {
 /// conv2d_direct_pays(): tiny patches such as a first layer's 3x3 on one channel), the direct kernel always, or Eigen
 /// Tensor's extract_image_patches + contraction (single-threaded, for comparison). All give the same result to
 /// rounding.
-enum class Conv2DKernel { reference, im2col, direct, eigen_tensor };
+enum class Conv2DKernel {
+  reference,    ///< The plain loops of conv2d_reference.hpp (slow, obviously right).
+  im2col,       ///< im2col + GEMM, or the direct kernel where it pays (the default).
+  direct,       ///< The direct kernel of conv2d_direct.hpp, always.
+  eigen_tensor  ///< Eigen Tensor's extract_image_patches + contraction (single-threaded).
+};
 
+/// The kernel's name, as parse_conv2d_kernel() takes it: "reference", "im2col", "direct" or "eigen_tensor".
 inline std::string conv2d_kernel_name(Conv2DKernel k) {
   return k == Conv2DKernel::reference      ? "reference"
          : k == Conv2DKernel::direct       ? "direct"
@@ -26,6 +32,7 @@ inline std::string conv2d_kernel_name(Conv2DKernel k) {
                                            : "im2col";
 }
 
+/// The kernel of that name; ArgumentError for any other name.
 inline Conv2DKernel parse_conv2d_kernel(const std::string& name) {
   if (name == "reference") return Conv2DKernel::reference;
   if (name == "im2col") return Conv2DKernel::im2col;
@@ -40,6 +47,8 @@ inline Conv2DKernel parse_conv2d_kernel(const std::string& name) {
 inline bool conv2d_uses_direct(Conv2DKernel kind, const Conv2DGeometry& g) {
   return g.is_plain() && (kind == Conv2DKernel::direct || (kind == Conv2DKernel::im2col && conv2d_direct_pays(g)));
 }
+/// The kernel that really runs `kind` for this geometry: im2col stands in for direct and eigen_tensor on non-plain
+/// ones.
 inline Conv2DKernel conv2d_effective_kernel(Conv2DKernel kind, const Conv2DGeometry& g) {
   return kind == Conv2DKernel::reference || g.is_plain() ? kind : Conv2DKernel::im2col;
 }

@@ -15,7 +15,9 @@ namespace nnlite {
 
 /// One spatial axis after padding: the output length and how many zero cells sit before and after the input.
 struct PaddedAxis {
-  Index out = 0, pad_before = 0, pad_after = 0;
+  Index out = 0;         ///< The output length.
+  Index pad_before = 0;  ///< Zero cells before the input (top or left).
+  Index pad_after = 0;   ///< Zero cells after the input (bottom or right).
 };
 
 /// Keras/TF: 'valid' keeps only windows that fit (out = floor((in - k) / stride) + 1, or 0 when in < k);
@@ -40,13 +42,22 @@ inline PaddedAxis padded_axis(Index in, Index k, Index stride, Padding padding) 
 /// `groups` independent convolutions: output channel o reads input channels [gi * in_c/groups, (gi+1) * in_c/groups)
 /// of group gi = o / (out_c/groups), and the HWIO kernel is (k_h, k_w, in_c/groups, out_c) as Keras stores it.
 struct Conv2DGeometry {
-  Index batch = 0, in_h = 0, in_w = 0, in_c = 0;
-  Index k_h = 0, k_w = 0, out_c = 0;
-  Index stride_h = 1, stride_w = 1;
-  Index dil_h = 1, dil_w = 1;
-  Index groups = 1;
-  Index pad_top = 0, pad_left = 0;
-  Index out_h = 0, out_w = 0;
+  Index batch = 0;     ///< Samples in the batch.
+  Index in_h = 0;      ///< Input height.
+  Index in_w = 0;      ///< Input width.
+  Index in_c = 0;      ///< Input channels.
+  Index k_h = 0;       ///< Kernel height (Keras' kernel_size[0]).
+  Index k_w = 0;       ///< Kernel width (Keras' kernel_size[1]).
+  Index out_c = 0;     ///< Output channels (Keras' filters).
+  Index stride_h = 1;  ///< Vertical stride (Keras' strides[0]).
+  Index stride_w = 1;  ///< Horizontal stride (Keras' strides[1]).
+  Index dil_h = 1;     ///< Vertical dilation (Keras' dilation_rate[0]).
+  Index dil_w = 1;     ///< Horizontal dilation (Keras' dilation_rate[1]).
+  Index groups = 1;    ///< Keras' groups: independent convolutions over slices of the channels.
+  Index pad_top = 0;   ///< Zero rows above the input ('same' padding).
+  Index pad_left = 0;  ///< Zero columns left of the input ('same' padding).
+  Index out_h = 0;     ///< Output height.
+  Index out_w = 0;     ///< Output width.
 
   /// The geometry Keras' Conv2D uses for an NHWC input and an HWIO kernel.
   static Conv2DGeometry make(Index batch, Index in_h, Index in_w, Index in_c, Size2 kernel, Index out_c, Size2 strides,
@@ -73,14 +84,22 @@ struct Conv2DGeometry {
     return g;
   }
 
-  Index in_sample() const { return in_h * in_w * in_c; }     // input elements per sample
-  Index out_sample() const { return out_h * out_w * out_c; }  // output elements per sample
-  Index out_pixels() const { return out_h * out_w; }          // output positions per sample
-  Index group_in_c() const { return in_c / groups; }          // input channels one group reads
-  Index group_out_c() const { return out_c / groups; }        // output channels one group writes
-  Index patch() const { return k_h * k_w * group_in_c(); }    // one group's receptive field, (kh, kw, c) order
-  Index kernel_size() const { return patch() * out_c; }       // HWIO kernel elements
-  Index rows() const { return batch * out_h * out_w; }        // output positions in the batch
+  /// Input elements per sample.
+  Index in_sample() const { return in_h * in_w * in_c; }
+  /// Output elements per sample.
+  Index out_sample() const { return out_h * out_w * out_c; }
+  /// Output positions per sample.
+  Index out_pixels() const { return out_h * out_w; }
+  /// Input channels one group reads.
+  Index group_in_c() const { return in_c / groups; }
+  /// Output channels one group writes.
+  Index group_out_c() const { return out_c / groups; }
+  /// One group's receptive field, in (kh, kw, c) order.
+  Index patch() const { return k_h * k_w * group_in_c(); }
+  /// Elements of the HWIO kernel.
+  Index kernel_size() const { return patch() * out_c; }
+  /// Output positions in the batch.
+  Index rows() const { return batch * out_h * out_w; }
 
   /// Calls f(kh, kw, ih, iw) for each tap of output pixel (oh, ow)'s window that lies inside the input; taps over the
   /// padding read as zero and are skipped. The one copy of the window bounds for every kernel that loops over taps.
@@ -98,6 +117,7 @@ struct Conv2DGeometry {
 
   /// No dilation and one group: the case every kernel handles (direct and eigen_tensor handle only this).
   bool is_plain() const { return dil_h == 1 && dil_w == 1 && groups == 1; }
+  /// Throws UnsupportedError, naming `kernel`, unless is_plain().
   void require_plain(const char* kernel) const {
     if (!is_plain())
       throw UnsupportedError(std::string("the ") + kernel + " Conv2D kernel handles neither dilation_rate nor groups " +

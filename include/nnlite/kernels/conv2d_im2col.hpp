@@ -143,6 +143,7 @@ void im2col(const Conv2DGeometry& g, const Scalar* in, Scalar* cols, Index first
     im2col_sample(g, in + (first + i) * g.in_sample(), cols + i * g.out_pixels() * g.patch());
   });
 }
+/// The adjoint of im2col over samples [first, first + count): overwrites their d_in with col2im_sample.
 template <class Scalar>
 void col2im(const Conv2DGeometry& g, const Scalar* cols, Scalar* d_in, Index first, Index count) {
   parallel_for(count, [&](Index i) {

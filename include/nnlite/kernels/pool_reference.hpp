@@ -14,12 +14,20 @@ namespace nnlite {
 /// Sizes for 2-D pooling, batch included. Windows are clipped to the input: Keras pads 'same' pooling with cells
 /// that never win (TF uses -inf), which is the same as leaving them out.
 struct Pool2DGeometry {
-  Index batch = 0, in_h = 0, in_w = 0, channels = 0;
-  Index pool_h = 0, pool_w = 0;
-  Index stride_h = 1, stride_w = 1;
-  Index pad_top = 0, pad_left = 0;
-  Index out_h = 0, out_w = 0;
+  Index batch = 0;     ///< Samples in the batch.
+  Index in_h = 0;      ///< Input height.
+  Index in_w = 0;      ///< Input width.
+  Index channels = 0;  ///< Channels (the same in and out).
+  Index pool_h = 0;    ///< Window height (Keras' pool_size[0]).
+  Index pool_w = 0;    ///< Window width (Keras' pool_size[1]).
+  Index stride_h = 1;  ///< Vertical stride (Keras' strides[0]).
+  Index stride_w = 1;  ///< Horizontal stride (Keras' strides[1]).
+  Index pad_top = 0;   ///< Rows of 'same' padding above the input.
+  Index pad_left = 0;  ///< Columns of 'same' padding left of the input.
+  Index out_h = 0;     ///< Output height.
+  Index out_w = 0;     ///< Output width.
 
+  /// The geometry Keras' MaxPool2D / AveragePooling2D use for an NHWC input.
   static Pool2DGeometry make(Index batch, Index in_h, Index in_w, Index channels, Size2 pool, Size2 strides,
                              Padding padding) {
     Pool2DGeometry g;
@@ -40,8 +48,11 @@ struct Pool2DGeometry {
     return g;
   }
 
+  /// Input elements per sample.
   Index in_sample() const { return in_h * in_w * channels; }
+  /// Output elements per sample.
   Index out_sample() const { return out_h * out_w * channels; }
+  /// Output elements in the batch.
   Index out_size() const { return batch * out_sample(); }
 
   /// The input rows [h0, h1) and columns [w0, w1) that output (oh, ow) pools over.
@@ -104,6 +115,7 @@ void maxpool2d_forward_generic(const Pool2DGeometry& g, const Scalar* in, Scalar
   else
     detail::maxpool2d_forward_impl<false>(g, in, out, argmax);
 }
+/// What the layer runs: maxpool2d_forward_generic's result, by the vectorised 2x2 / stride 2 path where it applies.
 template <class Scalar>
 void maxpool2d_forward(const Pool2DGeometry& g, const Scalar* in, Scalar* out, Index* argmax = nullptr) {
   if (g.pool_h == 2 && g.pool_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_top == 0 && g.pad_left == 0 &&
@@ -179,6 +191,7 @@ void avgpool2d_forward_reference(const Pool2DGeometry& g, const Scalar* in, Scal
       }
 }
 
+/// d_in (overwritten) = each window's d_out / its cell count, added to every cell of the window: the reference loops.
 template <class Scalar>
 void avgpool2d_backward_reference(const Pool2DGeometry& g, const Scalar* d_out, Scalar* d_in) {
   const Index C = g.channels;
@@ -197,11 +210,13 @@ void avgpool2d_backward_reference(const Pool2DGeometry& g, const Scalar* d_out, 
       }
 }
 
-/// What the layer runs: channel-vectorised, in parallel over the batch, bit-identical to the reference.
+/// What the layer runs for AveragePooling2D forward: channel-vectorised, parallel over the batch, bit-identical to
+/// avgpool2d_forward_reference.
 template <class Scalar>
 void avgpool2d_forward(const Pool2DGeometry& g, const Scalar* in, Scalar* out) {
   detail::avgpool2d_forward_fast_impl(g, in, out);
 }
+/// What the layer runs for AveragePooling2D backward, bit-identical to avgpool2d_backward_reference.
 template <class Scalar>
 void avgpool2d_backward(const Pool2DGeometry& g, const Scalar* d_out, Scalar* d_in) {
   detail::avgpool2d_backward_fast_impl(g, d_out, d_in);

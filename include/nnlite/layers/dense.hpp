@@ -11,19 +11,24 @@ namespace nnlite {
 template <class Scalar>
 class Dense : public Layer<Scalar> {
  public:
+  /// Dense<float>(10, Activation::relu): Keras' units, activation and use_bias.
   explicit Dense(Index units, Activation activation = Activation::linear, bool use_bias = true,
                  std::string name = "")
       : units_(units), activation_(activation), use_bias_(use_bias) {
     if (units < 1) throw ArgumentError("Dense: units must be >= 1, got " + std::to_string(units));
     this->set_name(std::move(name));
   }
+  /// Dense<float>(10, "relu"): the activation by Keras' name.
   Dense(Index units, const std::string& activation, bool use_bias = true, std::string name = "")
       : Dense(units, parse_activation(activation), use_bias, std::move(name)) {}
 
   std::string class_name() const override { return "Dense"; }
   std::string name_stem() const override { return "dense"; }
+  /// Keras' `units`: the output size of the last axis.
   Index units() const { return units_; }
+  /// Keras' `activation`, fused into the layer's output.
   const Activation& activation() const { return activation_.activation(); }
+  /// Keras' `use_bias`.
   bool use_bias() const { return use_bias_; }
 
   /// Keras' kernel_regularizer / bias_regularizer, chained:
@@ -33,13 +38,18 @@ class Dense : public Layer<Scalar> {
     kernel_regularizer_ = std::move(r);
     return *this;
   }
+  /// Keras' `kernel_regularizer` by identifier, such as "l2".
   Dense& kernel_regularizer(const std::string& identifier) { return kernel_regularizer(make_regularizer(identifier)); }
+  /// Keras' `bias_regularizer` (an empty pointer removes it).
   Dense& bias_regularizer(RegularizerPtr r) {
     bias_regularizer_ = std::move(r);
     return *this;
   }
+  /// Keras' `bias_regularizer` by identifier, such as "l2".
   Dense& bias_regularizer(const std::string& identifier) { return bias_regularizer(make_regularizer(identifier)); }
+  /// Keras' `kernel_regularizer` (null for none).
   const Regularizer* kernel_regularizer() const { return kernel_regularizer_.get(); }
+  /// Keras' `bias_regularizer` (null for none).
   const Regularizer* bias_regularizer() const { return bias_regularizer_.get(); }
   const Regularizer* weight_regularizer(std::size_t i) const override {
     return i == 0 ? kernel_regularizer_.get() : i == 1 && use_bias_ ? bias_regularizer_.get() : nullptr;
@@ -97,6 +107,7 @@ class Dense : public Layer<Scalar> {
     return c;
   }
 
+  /// Keras' Dense config (units, activation, use_bias, regularizers) for `input`.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
     const Index units = c.integer("units", 1, c.limits.max_tensor_elements);
     const Activation act = c.activation();

@@ -68,7 +68,10 @@ inline void check_depthwise_options(const std::string& layer, Size2 kernel, cons
 }
 
 /// The depthwise kernels a layer can run: the direct fast one (default) or the reference loops (for checking).
-enum class DepthwiseKernel { direct, reference };
+enum class DepthwiseKernel {
+  direct,    ///< The direct kernel of kernels/depthwise_conv2d.hpp (the default).
+  reference  ///< The grouped conv2d_*_reference loops.
+};
 
 /// What DepthwiseConv2D and SeparableConv2D share (Keras' BaseDepthwiseConv and BaseSeparableConv): the depthwise
 /// kernel "depthwise_kernel" (kh, kw, in_channels, depth_multiplier), its options, and the kernels that run it.

@@ -13,13 +13,16 @@ namespace nnlite {
 template <class Scalar>
 class FusedActivation {
  public:
+  /// Applies `a` (Keras' `activation` of the layer).
   explicit FusedActivation(Activation a = Activation::linear) : activation_(std::move(a)) {}
 
+  /// The activation applied.
   const Activation& activation() const { return activation_; }
   /// Softmax and sigmoid outputs keep their logits: the loss then works from them, as Keras does on TensorFlow.
   bool keeps_logits() const {
     return activation_.kind() == Activation::softmax || activation_.kind() == Activation::sigmoid;
   }
+  /// The activation a loss sees at the output: softmax or sigmoid when the logits are kept, else linear.
   Activation output_activation() const { return keeps_logits() ? activation_ : Activation::linear; }
   /// relu, linear and the other output-based activations keep nothing (no copy on the fast path).
   bool keeps_input() const { return keeps_logits() || activation_.needs_input(); }
@@ -32,6 +35,7 @@ class FusedActivation {
     }
     if (!already_applied) apply_activation(activation_, out.data(), out.size() / units, units);
   }
+  /// The pre-activation of the last forward when keeps_logits(), else null.
   const Tensor<Scalar>* logits() const { return keeps_logits() ? &pre_ : nullptr; }
 
   /// d(loss)/d(pre-activation) from d(loss)/d(out): d_out itself for a linear layer, else the workspace.
@@ -45,6 +49,7 @@ class FusedActivation {
 
   /// Workspaces are scratch: a copied layer grows its own.
   FusedActivation(const FusedActivation& o) : activation_(o.activation_) {}
+  /// Copies the activation only, as the copy constructor.
   FusedActivation& operator=(const FusedActivation& o) {
     activation_ = o.activation_;
     return *this;
