@@ -18,6 +18,7 @@ namespace nnlite {
 template <class Scalar>
 class ActivationLayer : public Layer<Scalar> {
  public:
+  /// The activation to apply, the Keras class it is written as, the stem of generated names, and the layer's name.
   ActivationLayer(Activation activation, std::string keras_class, std::string stem, std::string name)
       : activation_(std::move(activation)), keras_class_(std::move(keras_class)), stem_(std::move(stem)) {
     this->set_name(std::move(name));
@@ -25,6 +26,7 @@ class ActivationLayer : public Layer<Scalar> {
 
   std::string class_name() const override { return keras_class_; }
   std::string name_stem() const override { return stem_; }
+  /// The activation function it applies.
   const Activation& activation() const { return activation_; }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
@@ -63,7 +65,9 @@ class ActivationLayer : public Layer<Scalar> {
     return input_shape;
   }
 
+  /// The length of the input's last axis: the row the activation functions work on.
   Index last_axis() const { return this->input_shape()[this->input_shape().rank() - 1]; }
+  /// The number of last-axis rows in `t`.
   Index rows(const Tensor<Scalar>& t) const { return t.size() / last_axis(); }
 
  private:
@@ -76,7 +80,9 @@ class ActivationLayer : public Layer<Scalar> {
 template <class Scalar>
 class ReLU : public ActivationLayer<Scalar> {
  public:
+  /// The plain relu (Keras' defaults), named `name` (empty: a generated name).
   explicit ReLU(std::string name = "") : ReLU(std::nullopt, 0.0, 0.0, std::move(name)) {}
+  /// Keras' `max_value` (unset: no cap), `negative_slope` and `threshold`, all >= 0, and the layer's name.
   ReLU(std::optional<double> max_value, double negative_slope = 0.0, double threshold = 0.0, std::string name = "")
       : ActivationLayer<Scalar>(make(max_value, negative_slope, threshold), "ReLU", "re_lu", std::move(name)),
         max_value_(max_value),
@@ -84,8 +90,11 @@ class ReLU : public ActivationLayer<Scalar> {
         threshold_(threshold) {}
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 
+  /// Keras' `max_value`: the largest output (unset: no cap).
   std::optional<double> max_value() const { return max_value_; }
+  /// Keras' `negative_slope`: the slope below `threshold`.
   double negative_slope() const { return negative_slope_; }
+  /// Keras' `threshold`: below it the output is `negative_slope` * (x - threshold).
   double threshold() const { return threshold_; }
 
   nlohmann::json config() const override {
@@ -96,6 +105,7 @@ class ReLU : public ActivationLayer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config (Keras' from_config).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     std::optional<double> max_value;
     if (c.has("max_value")) {
@@ -123,9 +133,11 @@ class ReLU : public ActivationLayer<Scalar> {
 template <class Scalar>
 class LeakyReLU : public ActivationLayer<Scalar> {
  public:
+  /// Keras' `negative_slope` (>= 0; tf.keras 2's `alpha`) and the layer's name.
   explicit LeakyReLU(double negative_slope = 0.3, std::string name = "")
       : ActivationLayer<Scalar>(make(negative_slope), "LeakyReLU", "leaky_re_lu", std::move(name)) {}
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
+  /// Keras' `negative_slope`: the slope for x < 0.
   double negative_slope() const { return this->activation().a(); }
 
   nlohmann::json config() const override {
@@ -134,6 +146,7 @@ class LeakyReLU : public ActivationLayer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config (Keras' from_config); tf.keras 2's `alpha` is read too.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     const char* key = c.has("negative_slope") || !c.has("alpha") ? "negative_slope" : "alpha";
     const double slope = c.number(key, 0.3);
@@ -153,9 +166,11 @@ class LeakyReLU : public ActivationLayer<Scalar> {
 template <class Scalar>
 class ELU : public ActivationLayer<Scalar> {
  public:
+  /// Keras' `alpha` (finite) and the layer's name.
   explicit ELU(double alpha = 1.0, std::string name = "")
       : ActivationLayer<Scalar>(make(alpha), "ELU", "elu", std::move(name)) {}
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
+  /// Keras' `alpha`: the scale of the negative part, alpha * (e^x - 1).
   double alpha() const { return this->activation().a(); }
 
   /// Keras 3's ELU omits alpha from get_config (it then reloads with 1.0); tf.keras 2 writes it, and both read it.
@@ -165,6 +180,7 @@ class ELU : public ActivationLayer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config (Keras' from_config).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     return configured(std::make_unique<ELU>(c.number("alpha", 1.0), c.name), c);
   }
@@ -181,12 +197,15 @@ class ELU : public ActivationLayer<Scalar> {
 template <class Scalar>
 class Softmax : public ActivationLayer<Scalar> {
  public:
+  /// A softmax over the last axis (Keras' axis=-1), named `name`.
   explicit Softmax(std::string name = "") : Softmax(-1, std::move(name)) {}
+  /// Keras' `axis` (counted from the batch as 0, negative from the end; not 0) and the layer's name.
   explicit Softmax(Index axis, std::string name = "")
       : ActivationLayer<Scalar>(Activation::softmax, "Softmax", "softmax", std::move(name)), axis_(axis) {
     if (axis == 0) throw UnsupportedError("Softmax: axis 0 is the batch axis; nnlite normalises within a sample");
   }
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
+  /// Keras' `axis`: the axis it normalises over (the batch is 0, -1 the last).
   Index axis() const { return axis_; }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) override {
@@ -230,6 +249,7 @@ class Softmax : public ActivationLayer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config (Keras' from_config).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
     Index axis = -1;
     if (c.has("axis")) {
@@ -269,10 +289,13 @@ class Softmax : public ActivationLayer<Scalar> {
 template <class Scalar>
 class ActivationOf : public ActivationLayer<Scalar> {
  public:
+  /// Keras' `activation`, as an Activation, and the layer's name.
   explicit ActivationOf(Activation activation, std::string name = "")
       : ActivationLayer<Scalar>(std::move(activation), "Activation", "activation", std::move(name)) {}
+  /// Keras' `activation` by its Keras name ("relu", "gelu", ...) and the layer's name.
   explicit ActivationOf(const std::string& activation, std::string name = "")
       : ActivationOf(parse_activation(activation), std::move(name)) {}
+  /// Keras' `activation` by its Keras name, as a string literal, and the layer's name.
   explicit ActivationOf(const char* activation, std::string name = "")
       : ActivationOf(std::string(activation), std::move(name)) {}
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
@@ -283,6 +306,7 @@ class ActivationOf : public ActivationLayer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config (Keras' from_config).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     if (!c.has("activation")) c.bad("'activation' is missing");
     return configured(std::make_unique<ActivationOf>(c.activation(), c.name), c);
@@ -294,6 +318,7 @@ class ActivationOf : public ActivationLayer<Scalar> {
 template <class Scalar>
 class PReLU : public Layer<Scalar> {
  public:
+  /// Keras' `shared_axes` (counted from the batch), `alpha_initializer` and the layer's name.
   explicit PReLU(std::vector<Index> shared_axes = {}, Initializer alpha_initializer = Initializer::zeros,
                  std::string name = "")
       : shared_axes_(std::move(shared_axes)), init_(alpha_initializer) {
@@ -302,6 +327,7 @@ class PReLU : public Layer<Scalar> {
 
   std::string class_name() const override { return "PReLU"; }
   std::string name_stem() const override { return "p_re_lu"; }
+  /// Keras' `shared_axes`: the axes (counted from the batch) along which one alpha is shared.
   const std::vector<Index>& shared_axes() const { return shared_axes_; }
 
   std::vector<ParamSpec> param_specs() const override { return {{"alpha", alpha_shape_, init_}}; }
@@ -350,6 +376,7 @@ class PReLU : public Layer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config (Keras' from_config).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
     std::vector<Index> axes;
     if (c.has("shared_axes")) {

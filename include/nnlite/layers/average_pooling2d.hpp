@@ -17,6 +17,7 @@ class AveragePooling2D : public Pooling2D<Scalar> {
   /// Strides default to the pool size, as in Keras (strides=None).
   explicit AveragePooling2D(Size2 pool_size = {2, 2}, Padding padding = Padding::valid, std::string name = "")
       : AveragePooling2D(pool_size, pool_size, padding, std::move(name)) {}
+  /// Pools windows of Keras' `pool_size` moved by `strides`, with `padding` ('valid' or 'same'), as layer `name`.
   explicit AveragePooling2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
       : Pooling2D<Scalar>("AveragePooling2D", pool_size, strides, padding, std::move(name)) {}
   /// AveragePooling2D<float>({2, 2}) like Keras' AveragePooling2D((2, 2)) (see MaxPool2D for why this overload).
@@ -45,6 +46,7 @@ class AveragePooling2D : public Pooling2D<Scalar> {
     avgpool2d_backward(this->geometry(in.batch()), d_out.data(), d_in->data());
   }
 
+  /// Builds the layer from its Keras config.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     const auto o = Pooling2D<Scalar>::options_from_config(c);
     return configured(std::make_unique<AveragePooling2D>(o.pool_size, o.strides, o.padding, c.name), c);

@@ -31,51 +31,69 @@ namespace nnlite {
 ///   BatchNormalization<float>(BatchNormalizationOptions{}.momentum(0.9).epsilon(1e-5))
 class BatchNormalizationOptions {
  public:
+  /// Keras' `momentum` (0.99), in [0, 1]: the weight of the old moving statistics in each update.
   BatchNormalizationOptions& momentum(double m) {
     momentum_ = m;
     return *this;
   }
+  /// Keras' `epsilon` (1e-3), > 0: added to the variance to avoid dividing by zero.
   BatchNormalizationOptions& epsilon(double e) {
     epsilon_ = e;
     return *this;
   }
+  /// Keras' `center` (true): whether to add the learned offset beta.
   BatchNormalizationOptions& center(bool c) {
     center_ = c;
     return *this;
   }
+  /// Keras' `scale` (true): whether to multiply by the learned gamma.
   BatchNormalizationOptions& scale(bool s) {
     scale_ = s;
     return *this;
   }
+  /// Keras' `beta_initializer` (zeros): the initializer of beta.
   BatchNormalizationOptions& beta_initializer(Initializer i) {
     beta_init_ = i;
     return *this;
   }
+  /// Keras' `gamma_initializer` (ones): the initializer of gamma.
   BatchNormalizationOptions& gamma_initializer(Initializer i) {
     gamma_init_ = i;
     return *this;
   }
+  /// Keras' `moving_mean_initializer` (zeros): the initializer of the moving mean.
   BatchNormalizationOptions& moving_mean_initializer(Initializer i) {
     mean_init_ = i;
     return *this;
   }
+  /// Keras' `moving_variance_initializer` (ones): the initializer of the moving variance.
   BatchNormalizationOptions& moving_variance_initializer(Initializer i) {
     var_init_ = i;
     return *this;
   }
+  /// Keras' `name`: the layer's name (empty: a generated one).
   BatchNormalizationOptions& name(std::string n) {
     name_ = std::move(n);
     return *this;
   }
 
+  /// Keras' `momentum`, as set (0.99 by default).
   double momentum() const { return momentum_; }
+  /// Keras' `epsilon`, as set (1e-3 by default).
   double epsilon() const { return epsilon_; }
+  /// Keras' `center`, as set (true by default).
   bool center() const { return center_; }
+  /// Keras' `scale`, as set (true by default).
   bool scale() const { return scale_; }
+  /// Keras' `beta_initializer`, as set (zeros by default).
   Initializer beta_initializer() const { return beta_init_; }
+  /// Keras' `gamma_initializer`, as set (ones by default).
   Initializer gamma_initializer() const { return gamma_init_; }
+  /// Keras' `moving_mean_initializer`, as set (zeros by default).
   Initializer moving_mean_initializer() const { return mean_init_; }
+  /// Keras' `moving_variance_initializer`, as set (ones by default).
   Initializer moving_variance_initializer() const { return var_init_; }
+  /// Keras' `name`, as set (empty by default: a generated name).
   const std::string& name() const { return name_; }
 
  private:
@@ -90,6 +108,7 @@ class BatchNormalizationOptions {
 template <class Scalar>
 class BatchNormalization : public Layer<Scalar> {
  public:
+  /// Keras' keyword arguments, as BatchNormalizationOptions (momentum in [0, 1], epsilon > 0).
   explicit BatchNormalization(const BatchNormalizationOptions& o = {}) : o_(o) {
     if (!(o.momentum() >= 0.0 && o.momentum() <= 1.0))
       throw ArgumentError("BatchNormalization: momentum must be in [0, 1], got " + std::to_string(o.momentum()));
@@ -100,11 +119,17 @@ class BatchNormalization : public Layer<Scalar> {
 
   std::string class_name() const override { return "BatchNormalization"; }
   std::string name_stem() const override { return "batch_normalization"; }
+  /// The options it was built with.
   const BatchNormalizationOptions& options() const { return o_; }
+  /// Keras' `momentum`: the weight of the old moving statistics in each update.
   double momentum() const { return o_.momentum(); }
+  /// Keras' `epsilon`: added to the variance before its square root.
   double epsilon() const { return o_.epsilon(); }
+  /// Keras' `center`: whether it has the offset beta.
   bool center() const { return o_.center(); }
+  /// Keras' `scale`: whether it has the factor gamma.
   bool scale() const { return o_.scale(); }
+  /// The number of channels it normalises (the input's last axis; 0 until it is built).
   Index channels() const { return channels_; }
 
   std::vector<ParamSpec> param_specs() const override {
@@ -235,6 +260,7 @@ class BatchNormalization : public Layer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config (Keras' from_config).
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& input) {
     // axis: -1, [-1], or the last axis counted from the batch (3 for (None, H, W, C)).
     if (c.has("axis")) {
@@ -288,9 +314,13 @@ class BatchNormalization : public Layer<Scalar> {
   std::size_t moving_index() const { return (o_.scale() ? 1u : 0u) + (o_.center() ? 1u : 0u); }
 
  public:
+  /// Keras' `moving_mean` weight: the running mean per channel that inference normalises with.
   Scalar* moving_mean() { return this->weight(moving_index()); }
+  /// Keras' `moving_mean` weight, read-only.
   const Scalar* moving_mean() const { return this->weight(moving_index()); }
+  /// Keras' `moving_variance` weight: the running variance per channel that inference normalises with.
   Scalar* moving_variance() { return this->weight(moving_index() + 1); }
+  /// Keras' `moving_variance` weight, read-only.
   const Scalar* moving_variance() const { return this->weight(moving_index() + 1); }
 
  private:

@@ -13,6 +13,7 @@ namespace nnlite {
 template <class Scalar>
 class Dropout : public Layer<Scalar> {
  public:
+  /// Keras' `rate` (the fraction of the input units to drop, in [0, 1)) and the layer's `name`.
   explicit Dropout(double rate, std::string name = "") : rate_(rate) {
     if (!(rate >= 0.0 && rate < 1.0))
       throw ArgumentError("Dropout: rate must be in [0, 1), got " + std::to_string(rate));
@@ -21,6 +22,7 @@ class Dropout : public Layer<Scalar> {
 
   std::string class_name() const override { return "Dropout"; }
   std::string name_stem() const override { return "dropout"; }
+  /// Keras' `rate`: the fraction of the input units to drop in training.
   double rate() const { return rate_; }
 
   void seed(std::uint64_t seed) override { rng_.reseed(seed); }
@@ -80,6 +82,7 @@ class Dropout : public Layer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     const double rate = c.number("rate", 0.0);
     if (!(rate >= 0.0 && rate < 1.0)) c.bad("'rate' must be in [0, 1), got " + dump_json(c.at("rate")));

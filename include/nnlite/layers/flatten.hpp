@@ -10,6 +10,7 @@ namespace nnlite {
 template <class Scalar>
 class Flatten : public Layer<Scalar> {
  public:
+  /// A Flatten layer called `name` (empty: the model gives it an automatic one from name_stem()).
   explicit Flatten(std::string name = "") { this->set_name(std::move(name)); }
 
   std::string class_name() const override { return "Flatten"; }
@@ -35,6 +36,7 @@ class Flatten : public Layer<Scalar> {
     return c;
   }
 
+  /// Builds the layer from its Keras config.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     c.check_channels_last();
     return configured(std::make_unique<Flatten>(c.name), c);

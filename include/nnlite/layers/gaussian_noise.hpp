@@ -24,6 +24,7 @@ class GaussianNoise : public Layer<Scalar> {
 
   std::string class_name() const override { return "GaussianNoise"; }
   std::string name_stem() const override { return "gaussian_noise"; }
+  /// Keras' `stddev`: the standard deviation of the noise distribution.
   double stddev() const { return stddev_; }
 
   void seed(std::uint64_t seed) override { rng_.reseed(seed); }

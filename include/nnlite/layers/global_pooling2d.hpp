@@ -16,6 +16,7 @@ namespace nnlite {
 template <class Scalar>
 class GlobalPooling2D : public Layer<Scalar> {
  public:
+  /// Keras' `keepdims`: whether the output keeps the spatial dimensions, as (1, 1, channels).
   bool keepdims() const { return keepdims_; }
 
   nlohmann::json config() const override {
@@ -26,8 +27,10 @@ class GlobalPooling2D : public Layer<Scalar> {
   }
 
  protected:
+  /// Keras' `keepdims` and the layer's `name`.
   GlobalPooling2D(bool keepdims, std::string name) : keepdims_(keepdims) { this->set_name(std::move(name)); }
 
+  /// Keras' `keepdims` from a config (false when absent); refuses a data_format other than channels_last.
   static bool keepdims_from_config(const ConfigReader& c) {
     c.check_channels_last();
     return c.boolean("keepdims", false);
@@ -41,13 +44,17 @@ class GlobalPooling2D : public Layer<Scalar> {
     return keepdims_ ? Shape{1, 1, channels_} : Shape{channels_};
   }
 
+  /// backward's common check: d_out must have the output's shape for this input.
   void check_d_out(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out) const {
     if (d_out.shape() != out.shape() || out.shape() != this->output_shape().with_batch(in.batch()))
       this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
                         this->output_shape().with_batch(in.batch()).str());
   }
 
+  ///@{
+  /// The input's height * width and its channels (set when the output shape is computed).
   Index pixels_ = 0, channels_ = 0;
+  ///@}
 
  private:
   bool keepdims_;
@@ -57,6 +64,7 @@ class GlobalPooling2D : public Layer<Scalar> {
 template <class Scalar>
 class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
  public:
+  /// Keras' `keepdims` (keep the pooled dimensions as size 1) and the layer's `name`.
   explicit GlobalAveragePooling2D(bool keepdims = false, std::string name = "")
       : GlobalPooling2D<Scalar>(keepdims, std::move(name)) {}
 
@@ -102,6 +110,7 @@ class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
         static_cast<double>(P * C));
   }
 
+  /// Builds the layer from its Keras config.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     const bool keepdims = GlobalPooling2D<Scalar>::keepdims_from_config(c);
     return configured(std::make_unique<GlobalAveragePooling2D>(keepdims, c.name), c);
@@ -116,6 +125,7 @@ class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
 template <class Scalar>
 class GlobalMaxPooling2D : public GlobalPooling2D<Scalar> {
  public:
+  /// Keras' `keepdims` (keep the pooled dimensions as size 1) and the layer's `name`.
   explicit GlobalMaxPooling2D(bool keepdims = false, std::string name = "")
       : GlobalPooling2D<Scalar>(keepdims, std::move(name)) {}
 
@@ -167,6 +177,7 @@ class GlobalMaxPooling2D : public GlobalPooling2D<Scalar> {
         static_cast<double>(P * C));
   }
 
+  /// Builds the layer from its Keras config.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     const bool keepdims = GlobalPooling2D<Scalar>::keepdims_from_config(c);
     return configured(std::make_unique<GlobalMaxPooling2D>(keepdims, c.name), c);
@@ -179,6 +190,7 @@ class GlobalMaxPooling2D : public GlobalPooling2D<Scalar> {
 template <class Scalar>
 using GlobalAvgPool2D = GlobalAveragePooling2D<Scalar>;
 template <class Scalar>
+/// Keras' GlobalMaxPool2D: the short name of GlobalMaxPooling2D.
 using GlobalMaxPool2D = GlobalMaxPooling2D<Scalar>;
 
 }  // namespace nnlite

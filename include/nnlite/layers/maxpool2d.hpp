@@ -17,6 +17,7 @@ class MaxPool2D : public Pooling2D<Scalar> {
   /// Strides default to the pool size, as in Keras (strides=None).
   explicit MaxPool2D(Size2 pool_size = {2, 2}, Padding padding = Padding::valid, std::string name = "")
       : MaxPool2D(pool_size, pool_size, padding, std::move(name)) {}
+  /// Pools windows of Keras' `pool_size` moved by `strides`, with `padding` ('valid' or 'same'), as layer `name`.
   explicit MaxPool2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
       : Pooling2D<Scalar>("MaxPooling2D", pool_size, strides, padding, std::move(name)) {}
   /// MaxPool2D<float>({2, 2}) like Keras' MaxPooling2D((2, 2)). Without this overload a braced pair could also
@@ -27,6 +28,7 @@ class MaxPool2D : public Pooling2D<Scalar> {
   MaxPool2D(Size2 pool_size, Size2 strides, const std::string& padding, std::string name = "")
       : MaxPool2D(pool_size, strides, parse_padding(padding), std::move(name)) {}
 
+  /// A Size2 from a braced list of one or two values; throws ArgumentError otherwise.
   static Size2 size_from_list(std::initializer_list<Index> v) {
     return Pooling2D<Scalar>::size_from_list("MaxPooling2D", v);
   }
@@ -66,6 +68,7 @@ class MaxPool2D : public Pooling2D<Scalar> {
       maxpool2d_backward_recompute(g, in.data(), d_out.data(), d_in->data());
   }
 
+  /// Builds the layer from its Keras config.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     const auto o = Pooling2D<Scalar>::options_from_config(c);
     return configured(std::make_unique<MaxPool2D>(o.pool_size, o.strides, o.padding, c.name), c);

@@ -15,8 +15,11 @@ namespace nnlite {
 template <class Scalar>
 class Pooling2D : public Layer<Scalar> {
  public:
+  /// Keras' `pool_size`: the (height, width) of the pooling window.
   Size2 pool_size() const { return pool_size_; }
+  /// Keras' `strides`: how far the pooling window moves for each pooling step, as (height, width).
   Size2 strides() const { return strides_; }
+  /// Keras' `padding`: 'valid' (no padding) or 'same' (output size = ceil(input / strides)).
   Padding padding() const { return padding_; }
 
   /// The kernels' view of this layer for a batch of `batch` samples (valid after build()).
@@ -44,6 +47,7 @@ class Pooling2D : public Layer<Scalar> {
     this->set_name(std::move(name));
   }
 
+  /// A Size2 from a braced list of one or two values; throws ArgumentError naming `keras_class` otherwise.
   static Size2 size_from_list(const char* keras_class, std::initializer_list<Index> v) {
     if (v.size() == 1) return Size2(*v.begin());
     if (v.size() == 2) return Size2(*v.begin(), *(v.begin() + 1));
@@ -52,9 +56,14 @@ class Pooling2D : public Layer<Scalar> {
 
   /// The options of a Keras config (tf.keras 2 and Keras 3 write the same keys), checked.
   struct Options {
+    ///@{
+    /// Keras' `pool_size` and `strides` (strides default to the pool size).
     Size2 pool_size, strides;
+    ///@}
+    /// Keras' `padding`: 'valid' or 'same'.
     Padding padding;
   };
+  /// Reads and checks pool_size, strides, padding and data_format from a Keras config.
   static Options options_from_config(const ConfigReader& c) {
     const Index cap = c.limits.max_tensor_elements;
     const Size2 pool = c.pair("pool_size", cap, Size2(2, 2));

@@ -12,6 +12,7 @@ namespace nnlite {
 template <class Scalar>
 class Rescaling : public Layer<Scalar> {
  public:
+  /// Keras' `scale` and `offset` (out = in * scale + offset), both finite, and the layer's `name`.
   explicit Rescaling(double scale, double offset = 0.0, std::string name = "") : scale_(scale), offset_(offset) {
     if (!std::isfinite(scale) || !std::isfinite(offset))
       throw ArgumentError("Rescaling: scale and offset must be finite, got " + std::to_string(scale) + " and " +
@@ -21,7 +22,9 @@ class Rescaling : public Layer<Scalar> {
 
   std::string class_name() const override { return "Rescaling"; }
   std::string name_stem() const override { return "rescaling"; }
+  /// Keras' `scale`: the scale to apply to the inputs.
   double scale() const { return scale_; }
+  /// Keras' `offset`: the offset to apply to the inputs.
   double offset() const { return offset_; }
 
   /// Keras casts scale and offset to the compute dtype first: the arithmetic is the model's Scalar throughout.

@@ -13,6 +13,7 @@ namespace nnlite {
 template <class Scalar>
 class Reshape : public Layer<Scalar> {
  public:
+  /// Keras' `target_shape` (the per-sample output shape, batch excluded; one dimension may be -1) and `name`.
   explicit Reshape(std::vector<Index> target_shape, std::string name = "") : target_(std::move(target_shape)) {
     if (target_.empty()) throw ArgumentError("Reshape: target_shape needs at least one dimension");
     if (std::count(target_.begin(), target_.end(), Index(-1)) > 1)
@@ -22,6 +23,7 @@ class Reshape : public Layer<Scalar> {
         throw ArgumentError("Reshape: target_shape dimensions must be positive or -1, got " + target_str());
     this->set_name(std::move(name));
   }
+  /// `Reshape<float>({4, -1})` like Keras' `Reshape((4, -1))`.
   Reshape(std::initializer_list<Index> target_shape, std::string name = "")
       : Reshape(std::vector<Index>(target_shape), std::move(name)) {}
 

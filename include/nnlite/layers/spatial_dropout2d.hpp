@@ -16,6 +16,7 @@ namespace nnlite {
 template <class Scalar>
 class SpatialDropout2D : public Layer<Scalar> {
  public:
+  /// Keras' `rate` (the fraction of the channels to drop, in [0, 1)) and the layer's `name`.
   explicit SpatialDropout2D(double rate, std::string name = "") : rate_(rate) {
     if (!(rate >= 0.0 && rate < 1.0))
       throw ArgumentError("SpatialDropout2D: rate must be in [0, 1), got " + std::to_string(rate));
@@ -24,6 +25,7 @@ class SpatialDropout2D : public Layer<Scalar> {
 
   std::string class_name() const override { return "SpatialDropout2D"; }
   std::string name_stem() const override { return "spatial_dropout2d"; }
+  /// Keras' `rate`: the fraction of the channels to drop in training.
   double rate() const { return rate_; }
 
   void seed(std::uint64_t seed) override { rng_.reseed(seed); }

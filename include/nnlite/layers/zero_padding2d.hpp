@@ -13,11 +13,18 @@ namespace nnlite {
 
 /// ((top, bottom), (left, right)).
 struct Padding2D {
+  ///@{
+  /// The rows of zeros above and below, the columns left and right (1 each by default).
   Index top = 1, bottom = 1, left = 1, right = 1;
+  ///@}
   Padding2D() = default;
+  /// Keras' padding=n: `all` rows or columns of zeros on each of the four sides.
   Padding2D(Index all) : top(all), bottom(all), left(all), right(all) {}  // NOLINT: Keras' padding=1
+  /// Keras' padding=(h, w): `height` rows above and below, `width` columns left and right.
   Padding2D(Index height, Index width) : top(height), bottom(height), left(width), right(width) {}
+  /// Keras' padding=((t, b), (l, r)): the top, bottom, left and right padding each given.
   Padding2D(Index t, Index b, Index l, Index r) : top(t), bottom(b), left(l), right(r) {}
+  /// The padding as Keras' config form: "((top, bottom), (left, right))".
   std::string str() const {
     return "((" + std::to_string(top) + ", " + std::to_string(bottom) + "), (" + std::to_string(left) + ", " +
            std::to_string(right) + "))";
@@ -28,6 +35,7 @@ struct Padding2D {
 template <class Scalar>
 class ZeroPadding2D : public Layer<Scalar> {
  public:
+  /// Keras' `padding` (each side >= 0; 1 each by default) and the layer's name.
   explicit ZeroPadding2D(Padding2D padding = {}, std::string name = "") : padding_(padding) {
     if (padding.top < 0 || padding.bottom < 0 || padding.left < 0 || padding.right < 0)
       throw ArgumentError("ZeroPadding2D: padding must be >= 0, got " + padding.str());
@@ -36,6 +44,7 @@ class ZeroPadding2D : public Layer<Scalar> {
 
   std::string class_name() const override { return "ZeroPadding2D"; }
   std::string name_stem() const override { return "zero_padding2d"; }
+  /// Keras' `padding`: the rows and columns of zeros added on each side.
   const Padding2D& padding() const { return padding_; }
 
   /// Zero rows above, then each input row between its zero columns, then zero rows below.

@@ -9,11 +9,14 @@
 
 namespace nnlite {
 
+/// Keras' Adagrad optimizer: parameter-specific learning rates, adapted to how often each parameter is updated.
 template <class Scalar>
 class Adagrad : public Optimizer<Scalar> {
  public:
+  /// The flat state buffer type (Optimizer's Vector).
   using Vector = typename Optimizer<Scalar>::Vector;
 
+  /// Keras' `learning_rate`, `initial_accumulator_value` (the accumulators' starting value) and `epsilon`.
   explicit Adagrad(LearningRate learning_rate = 1e-3, double initial_accumulator_value = 0.1, double epsilon = 1e-7)
       : Optimizer<Scalar>(std::move(learning_rate)), initial_(initial_accumulator_value), epsilon_(epsilon) {
     if (!(initial_accumulator_value >= 0 && std::isfinite(initial_accumulator_value)))
@@ -23,7 +26,9 @@ class Adagrad : public Optimizer<Scalar> {
   }
 
   std::string class_name() const override { return "Adagrad"; }
+  /// Keras' `initial_accumulator_value`: the starting value for the accumulators (per-parameter momentum values).
   double initial_accumulator_value() const { return initial_; }
+  /// Keras' `epsilon`: a small constant for numerical stability.
   double epsilon() const { return epsilon_; }
 
   /// acc += g^2;  p -= lr g / sqrt(acc + eps)
@@ -51,6 +56,7 @@ class Adagrad : public Optimizer<Scalar> {
   }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<Adagrad>(*this); }
 
+  /// Builds the optimizer from its Keras config.
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
     return optimizer_from_config(c, 1e-3, [&c](const LearningRate& lr) {
       return std::make_unique<Adagrad>(lr, c.number("initial_accumulator_value", 0.1), c.number("epsilon", 1e-7));

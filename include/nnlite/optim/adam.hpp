@@ -15,8 +15,10 @@ namespace nnlite {
 template <class Scalar>
 class Adam : public AdamFamily<Scalar> {
  public:
+  /// The flat state buffer type (Optimizer's Vector).
   using Vector = typename Optimizer<Scalar>::Vector;
 
+  /// Keras' `learning_rate`, `beta_1`, `beta_2` (the moment estimates' decay rates), `epsilon` and `amsgrad`.
   explicit Adam(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
                 bool amsgrad = false)
       : AdamFamily<Scalar>("Adam", std::move(learning_rate), beta_1, beta_2, epsilon), amsgrad_(amsgrad) {}
@@ -89,6 +91,7 @@ class Adam : public AdamFamily<Scalar> {
 template <class Scalar>
 class AdamW : public Adam<Scalar> {
  public:
+  /// Keras' `learning_rate`, `weight_decay`, `beta_1`, `beta_2`, `epsilon` and `amsgrad`.
   explicit AdamW(LearningRate learning_rate = 1e-3, double weight_decay = 0.004, double beta_1 = 0.9,
                  double beta_2 = 0.999, double epsilon = 1e-7, bool amsgrad = false)
       : Adam<Scalar>(std::move(learning_rate), beta_1, beta_2, epsilon, amsgrad) {
@@ -98,6 +101,7 @@ class AdamW : public Adam<Scalar> {
   std::string class_name() const override { return "AdamW"; }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<AdamW>(*this); }
 
+  /// Builds the optimizer from its Keras config (`weight_decay` must not be null).
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
     if (c.cfg.contains("weight_decay") && c.cfg.at("weight_decay").is_null())
       c.bad("'weight_decay' must be a number, got null (AdamW always decays)");

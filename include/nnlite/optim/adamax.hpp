@@ -10,11 +10,14 @@
 
 namespace nnlite {
 
+/// Keras' Adamax optimizer: Adam with the infinity norm in place of the second moment.
 template <class Scalar>
 class Adamax : public AdamFamily<Scalar> {
  public:
+  /// The flat state buffer type (Optimizer's Vector).
   using Vector = typename Optimizer<Scalar>::Vector;
 
+  /// Keras' `learning_rate`, `beta_1` (first moment decay), `beta_2` (weighted infinity norm decay) and `epsilon`.
   explicit Adamax(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
       : AdamFamily<Scalar>("Adamax", std::move(learning_rate), beta_1, beta_2, epsilon) {}
 

@@ -9,11 +9,14 @@
 
 namespace nnlite {
 
+/// Keras' Nadam optimizer: Adam with Nesterov momentum.
 template <class Scalar>
 class Nadam : public AdamFamily<Scalar> {
  public:
+  /// The flat state buffer type (Optimizer's Vector).
   using Vector = typename Optimizer<Scalar>::Vector;
 
+  /// Keras' `learning_rate`, `beta_1`, `beta_2` (the moment estimates' decay rates) and `epsilon`.
   explicit Nadam(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
       : AdamFamily<Scalar>("Nadam", std::move(learning_rate), beta_1, beta_2, epsilon) {}
 

@@ -351,7 +351,10 @@ class AdamFamily : public Optimizer<Scalar> {
         wd_fallback);
   }
 
+  ///@{
+  /// Keras' `beta_1`, `beta_2` (the moment estimates' decay rates) and `epsilon` (for numerical stability).
   double beta_1_, beta_2_, epsilon_;
+  ///@}
 };
 
 }  // namespace nnlite

@@ -18,9 +18,11 @@
 
 namespace nnlite {
 
+/// What the registry holds per class name: builds an optimizer from its Keras config.
 template <class Scalar>
 using OptimizerCreator = std::function<std::unique_ptr<Optimizer<Scalar>>(const ConfigReader&)>;
 
+/// The optimizer registry for `Scalar`, holding the built-in optimizers under Keras' class names and aliases.
 template <class Scalar>
 Registry<OptimizerCreator<Scalar>>& optimizer_registry() {
   static Registry<OptimizerCreator<Scalar>> registry = [] {
@@ -38,6 +40,7 @@ Registry<OptimizerCreator<Scalar>>& optimizer_registry() {
   return registry;
 }
 
+/// Registers `creator` under Keras class name `class_name` (and `aliases`), e.g. for a custom optimizer.
 template <class Scalar>
 void register_optimizer(const std::string& class_name, OptimizerCreator<Scalar> creator,
                         const std::vector<std::string>& aliases = {}) {

@@ -9,11 +9,14 @@
 
 namespace nnlite {
 
+/// Keras' RMSprop optimizer: divides the gradient by a moving average of its root mean square.
 template <class Scalar>
 class RMSprop : public Optimizer<Scalar> {
  public:
+  /// The flat state buffer type (Optimizer's Vector).
   using Vector = typename Optimizer<Scalar>::Vector;
 
+  /// Keras' `learning_rate`, `rho`, `momentum`, `epsilon` and `centered`.
   explicit RMSprop(LearningRate learning_rate = 1e-3, double rho = 0.9, double momentum = 0.0, double epsilon = 1e-7,
                    bool centered = false)
       : Optimizer<Scalar>(std::move(learning_rate)),
@@ -28,9 +31,13 @@ class RMSprop : public Optimizer<Scalar> {
   }
 
   std::string class_name() const override { return "RMSprop"; }
+  /// Keras' `rho`: the discounting factor of the moving average of squared gradients.
   double rho() const { return rho_; }
+  /// Keras' `momentum`: the momentum factor (0: plain RMSprop).
   double momentum() const { return momentum_; }
+  /// Keras' `epsilon`: a small constant for numerical stability.
   double epsilon() const { return epsilon_; }
+  /// Keras' `centered`: whether gradients are normalized by their estimated variance (Graves' centered RMSprop).
   bool centered() const { return centered_; }
 
   /// rms = rho rms + (1 - rho) g^2;  centered: mg = rho mg + (1 - rho) g, denom = rms - mg^2 + eps, else rms + eps
@@ -77,6 +84,7 @@ class RMSprop : public Optimizer<Scalar> {
   }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<RMSprop>(*this); }
 
+  /// Builds the optimizer from its Keras config.
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
     return optimizer_from_config(c, 1e-3, [&c](const LearningRate& lr) {
       return std::make_unique<RMSprop>(lr, c.number("rho", 0.9), c.number("momentum", 0.0), c.number("epsilon", 1e-7),

@@ -10,8 +10,10 @@ namespace nnlite {
 template <class Scalar>
 class SGD : public Optimizer<Scalar> {
  public:
+  /// The flat state buffer type (Optimizer's Vector).
   using Vector = typename Optimizer<Scalar>::Vector;
 
+  /// Keras' `learning_rate`, `momentum` (in [0, 1): accelerates descent, dampens oscillations) and `nesterov`.
   explicit SGD(LearningRate learning_rate = 0.01, double momentum = 0.0, bool nesterov = false)
       : Optimizer<Scalar>(std::move(learning_rate)), momentum_(momentum), nesterov_(nesterov) {
     if (!(momentum >= 0 && momentum < 1)) throw ArgumentError("SGD: momentum must be in [0, 1)");
@@ -45,6 +47,7 @@ class SGD : public Optimizer<Scalar> {
   }
   std::unique_ptr<Optimizer<Scalar>> clone() const override { return std::make_unique<SGD>(*this); }
 
+  /// Builds the optimizer from its Keras config.
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
     return optimizer_from_config(c, 0.01, [&c](const LearningRate& lr) {
       return std::make_unique<SGD>(lr, c.number("momentum", 0.0), c.boolean("nesterov", false));
