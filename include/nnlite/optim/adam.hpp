@@ -32,7 +32,9 @@ class Adam : public AdamFamily<Scalar> {
   /// amsgrad: vhat = max(vhat, v) and vhat in place of v in the step.
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
-    this->ensure_state(n);
+    this->ensure_state(m_, n);
+    this->ensure_state(v_, n);
+    if (amsgrad_) this->ensure_state(vhat_, n);
     const double t = static_cast<double>(++this->iterations_);
     const auto lr_t = static_cast<Scalar>(this->step_lr_ * std::sqrt(1 - std::pow(this->beta_2_, t)) /
                                           (1 - std::pow(this->beta_1_, t)));

@@ -26,7 +26,8 @@ class Adamax : public AdamFamily<Scalar> {
   /// m += (g - m)(1 - beta_1);  u = max(beta_2 u, |g|);  p -= lr m / ((1 - beta_1^t)(u + eps))
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
-    this->ensure_state(n);
+    this->ensure_state(m_, n);
+    this->ensure_state(u_, n);
     const double t = static_cast<double>(++this->iterations_);
     const auto lr = static_cast<Scalar>(this->step_lr_), b1 = static_cast<Scalar>(1 - this->beta_1_),
                beta_2 = static_cast<Scalar>(this->beta_2_), corr = static_cast<Scalar>(1 - std::pow(this->beta_1_, t)),

@@ -30,7 +30,8 @@ class Nadam : public AdamFamily<Scalar> {
   /// p -= lr m_hat / (sqrt(v_hat) + eps)
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
-    this->ensure_state(n);
+    this->ensure_state(m_, n);
+    this->ensure_state(v_, n);
     const std::int64_t t = ++this->iterations_;
     u_product_ *= u(t);  // in double (Keras keeps it in the variables' dtype)
     const double u_t = u(t), u_t1 = u(t + 1);

@@ -147,11 +147,6 @@ class Optimizer {
                        " values but the model has " + std::to_string(n) + " parameters");
   }
 
-  /// ensure_state() for every vector state() lists.
-  void ensure_state(Index n) {
-    for (auto& slot : state()) ensure_state(*slot.second, n);
-  }
-
   /// What every step starts with, in Keras 3's order: the step's learning rate taken (step_lr_: the schedule's
   /// value at the iteration count before this step increments it, as Keras evaluates it), the gradients clipped
   /// (into a workspace, which is then what the update must read: the returned pointer) and the decoupled weight

@@ -44,7 +44,9 @@ class RMSprop : public Optimizer<Scalar> {
   /// inc = lr g / sqrt(denom);  momentum > 0: mom = momentum mom + inc, p -= mom;  else p -= inc
   void step(Scalar* params, const Scalar* grads, Index n) override {
     grads = this->prepare_step(params, grads, n);
-    this->ensure_state(n);
+    this->ensure_state(rms_, n);
+    if (momentum_ > 0) this->ensure_state(mom_, n);
+    if (centered_) this->ensure_state(mg_, n);
     ++this->iterations_;
     const auto lr = static_cast<Scalar>(this->step_lr_), rho = static_cast<Scalar>(rho_),
                one_rho = static_cast<Scalar>(1 - rho_), mu = static_cast<Scalar>(momentum_),
