@@ -5,6 +5,7 @@
 if(NNLITE_HAVE_IO)
   add_executable(nnlite_keras_writer ${CMAKE_CURRENT_LIST_DIR}/keras_writer.cpp)
   target_link_libraries(nnlite_keras_writer PRIVATE nnlite::io nnlite_warnings nnlite_native)
+  nnlite_use_instances(nnlite_keras_writer)
 
   # The first Python 3 that has h5py and numpy (a pyenv or venv python3 on PATH may lack Debian's python3-h5py).
   find_package(Python3 COMPONENTS Interpreter QUIET)
