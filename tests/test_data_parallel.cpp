@@ -166,17 +166,21 @@ struct Run {
   std::vector<nnlite::History> histories;
 };
 
-// fit() on `ranks` threads (0: the single-process fit, no communicator), every rank from the same seed.
-Run fit_ranks(int ranks, const Net& shape, nnlite::FitOptions<float> o, const Tensor<float>& x, const Tensor<float>& y,
-              const Tensor<float>* xv = nullptr, const Tensor<float>* yv = nullptr,
-              const std::vector<std::string>& metrics = {"accuracy"}, ThreadGroup* group_out = nullptr) {
+// One model per rank (at least one), every one from the same seed and compiled by `compile`; no History yet.
+Run make_run(int ranks, const Net& shape, const std::function<void(nnlite::Sequential<float>&)>& compile) {
   Run run;
   const int n = std::max(ranks, 1);
   for (int r = 0; r < n; ++r) {
     run.models.push_back(net(shape, 5));
-    run.models.back().compile(nnlite::SGD<float>(0.1, 0.9), "categorical_crossentropy", metrics);
+    compile(run.models.back());
   }
   run.histories.resize(static_cast<std::size_t>(n));
+  return run;
+}
+
+// fit() of run's models on `ranks` threads (0: the single-process fit, no communicator), each rank's History kept.
+void fit_run(Run& run, int ranks, nnlite::FitOptions<float> o, const Tensor<float>& x, const Tensor<float>& y,
+             const Tensor<float>* xv = nullptr, const Tensor<float>* yv = nullptr, ThreadGroup* group_out = nullptr) {
   o.verbose = 0;
   auto body = [&](int r, const nnlite::Communicator* comm) {
     nnlite::FitOptions<float> mine = o;
@@ -191,7 +195,29 @@ Run fit_ranks(int ranks, const Net& shape, nnlite::FitOptions<float> o, const Te
     ThreadGroup& group = group_out ? *group_out : local;
     group.run([&](int r, const nnlite::Communicator& c) { body(r, &c); });
   }
+}
+
+// fit() on `ranks` threads (0: the single-process fit, no communicator), every rank from the same seed.
+Run fit_ranks(int ranks, const Net& shape, nnlite::FitOptions<float> o, const Tensor<float>& x, const Tensor<float>& y,
+              const Tensor<float>* xv = nullptr, const Tensor<float>* yv = nullptr,
+              const std::vector<std::string>& metrics = {"accuracy"}, ThreadGroup* group_out = nullptr) {
+  Run run = make_run(ranks, shape, [&](nnlite::Sequential<float>& m) {
+    m.compile(nnlite::SGD<float>(0.1, 0.9), "categorical_crossentropy", metrics);
+  });
+  fit_run(run, ranks, std::move(o), x, y, xv, yv, group_out);
   return run;
+}
+
+// The History entries `keys` of one rank (`got`) are the single-process ones (`want`), epoch by epoch, to 1e-5.
+void check_histories(const nnlite::History& got_all, const nnlite::History& want_all,
+                     std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    CAPTURE(key);
+    const auto& got = got_all[key];
+    const auto& want = want_all[key];
+    REQUIRE(got.size() == want.size());
+    for (std::size_t e = 0; e < got.size(); ++e) CHECK(got[e] == doctest::Approx(want[e]).epsilon(1e-5));
+  }
 }
 
 }  // namespace
@@ -248,13 +274,8 @@ TEST_CASE("data-parallel fit: N ranks with global batch B train the single-proce
       CHECK(max_abs_diff(m.params(), dp.models[0].params(), ref.count_params()) == 0);
       // The History is the single-process one on every rank: loss and accuracy reduced over ranks every step,
       // validation sharded and reduced.
-      for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
-        CAPTURE(key);
-        const auto& got = dp.histories[static_cast<std::size_t>(r)][key];
-        const auto& want = one.histories[0][key];
-        REQUIRE(got.size() == want.size());
-        for (std::size_t e = 0; e < got.size(); ++e) CHECK(got[e] == doctest::Approx(want[e]).epsilon(1e-5));
-      }
+      check_histories(dp.histories[static_cast<std::size_t>(r)], one.histories[0],
+                      {"loss", "accuracy", "val_loss", "val_accuracy"});
     }
   }
   nnlite::set_num_threads(0);
@@ -278,24 +299,10 @@ TEST_CASE("data-parallel fit: a last batch smaller than the ranks (empty shards)
 
   // reduction="sum": each rank's loss is its samples' sum, unscaled; the reduced sum is the batch's.
   auto sum_fit = [&](int ranks) {
-    Run run;
-    const int n = std::max(ranks, 1);
-    for (int r = 0; r < n; ++r) {
-      run.models.push_back(net({}, 5));
-      run.models.back().compile(nnlite::SGD<float>(0.005),
-                                nnlite::CategoricalCrossentropy<float>(false, 0.0, nnlite::Reduction::sum));
-    }
-    run.histories.resize(static_cast<std::size_t>(n));
-    auto body = [&](int r, const nnlite::Communicator* comm) {
-      nnlite::FitOptions<float> mine = o;
-      mine.verbose = 0;
-      mine.data_parallel = comm;
-      run.histories[static_cast<std::size_t>(r)] = run.models[static_cast<std::size_t>(r)].fit(x, y, mine);
-    };
-    if (ranks == 0)
-      body(0, nullptr);
-    else
-      ThreadGroup(ranks).run([&](int r, const nnlite::Communicator& c) { body(r, &c); });
+    Run run = make_run(ranks, {}, [](nnlite::Sequential<float>& m) {
+      m.compile(nnlite::SGD<float>(0.005), nnlite::CategoricalCrossentropy<float>(false, 0.0, nnlite::Reduction::sum));
+    });
+    fit_run(run, ranks, o, x, y);
     return run;
   };
   const Run s1 = sum_fit(0), s3 = sum_fit(3);
@@ -324,13 +331,7 @@ TEST_CASE("data-parallel fit: weight regularizers count once per batch, also whe
     for (int r = 0; r < ranks; ++r) {
       const auto& m = dp.models[static_cast<std::size_t>(r)];
       CHECK(max_abs_diff(m.params(), one.models[0].params(), m.count_params()) < 2e-5);
-      for (const char* key : {"loss", "val_loss"}) {
-        CAPTURE(key);
-        const auto& got = dp.histories[static_cast<std::size_t>(r)][key];
-        const auto& want = one.histories[0][key];
-        REQUIRE(got.size() == want.size());
-        for (std::size_t e = 0; e < got.size(); ++e) CHECK(got[e] == doctest::Approx(want[e]).epsilon(1e-5));
-      }
+      check_histories(dp.histories[static_cast<std::size_t>(r)], one.histories[0], {"loss", "val_loss"});
     }
   }
   nnlite::set_num_threads(0);

@@ -7,6 +7,8 @@
 #include <limits>
 #include <nnlite/nnlite.hpp>
 
+#include "test_support.hpp"
+
 namespace test_losses {
 
 using nnlite::Activation;
@@ -41,20 +43,10 @@ double max_gradient_error(Sequential<double>& m, const Tensor<double>& x, const 
   const double h = 1e-5;  // the losses are means over many positions: small gradients want a larger step
   for (Index c = 0; c < checks; ++c) {
     const auto i = static_cast<Index>(rng.below(static_cast<std::uint64_t>(m.trainable_size())));
-    const double saved = m.params()[i];
-    m.params()[i] = saved + h;
-    const double up = m.compute_gradients(x, y);
-    m.params()[i] = saved - h;
-    const double down = m.compute_gradients(x, y);
-    m.params()[i] = saved;
     a.push_back(analytic[static_cast<std::size_t>(i)]);
-    n.push_back((up - down) / (2 * h));
+    n.push_back(test_support::central_difference(m, x, y, i, h));
   }
-  double scale = 0, worst = 0;
-  for (std::size_t k = 0; k < a.size(); ++k) scale = std::max(scale, std::abs(a[k]) + std::abs(n[k]));
-  for (std::size_t k = 0; k < a.size(); ++k)
-    worst = std::max(worst, std::abs(a[k] - n[k]) / std::max(std::abs(a[k]) + std::abs(n[k]), 1e-3 * scale));
-  return worst;
+  return test_support::max_relative_error(a, n);
 }
 
 // The loss worked out from the definitions, per position over the last axis, averaged over every position.

@@ -1,10 +1,12 @@
 // tests/test_support.hpp: what several test files need around their checks: error messages of a call that should
-// throw, scratch directories, files as bytes, and where the real Keras fixtures live.
+// throw, scratch directories, files as bytes, where the real Keras fixtures live, and central-difference gradients.
 #pragma once
 
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -12,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 namespace test_support {
 
@@ -86,6 +89,29 @@ template <class T>
 bool bitwise_equal(const T& a, const T& b) {
   return a.shape() == b.shape() &&
          std::memcmp(a.data(), b.data(), sizeof(*a.data()) * static_cast<std::size_t>(a.size())) == 0;
+}
+
+// d(loss)/d(params[i]) by central differences of the loss m.compute_gradients(x, y) reports, with step h; the
+// parameter is restored.
+template <class Model, class X, class Y, class I>
+double central_difference(Model& m, const X& x, const Y& y, I i, double h) {
+  const double saved = m.params()[i];
+  m.params()[i] = saved + h;
+  const double up = m.compute_gradients(x, y);
+  m.params()[i] = saved - h;
+  const double down = m.compute_gradients(x, y);
+  m.params()[i] = saved;
+  return (up - down) / (2 * h);
+}
+
+// The largest relative error between analytic and numeric gradients, |a - n| / max(|a| + |n|, 1e-3 * scale) with
+// scale the largest |a| + |n| (nnlite::check_gradients' measure).
+inline double max_relative_error(const std::vector<double>& a, const std::vector<double>& n) {
+  double scale = 0, worst = 0;
+  for (std::size_t k = 0; k < a.size(); ++k) scale = std::max(scale, std::abs(a[k]) + std::abs(n[k]));
+  for (std::size_t k = 0; k < a.size(); ++k)
+    worst = std::max(worst, std::abs(a[k] - n[k]) / std::max(std::abs(a[k]) + std::abs(n[k]), 1e-3 * scale));
+  return worst;
 }
 
 }  // namespace test_support

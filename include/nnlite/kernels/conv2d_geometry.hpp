@@ -36,6 +36,18 @@ inline PaddedAxis padded_axis(Index in, Index k, Index stride, Padding padding) 
   return a;
 }
 
+/// Sets a geometry's out_h, out_w, pad_top and pad_left by padded_axis() from its in_h, in_w, stride_h and stride_w
+/// and the window's extent (a dilated kernel's (k - 1) * d + 1; a pool's size).
+template <class Geometry>
+void set_padded_output(Geometry& g, Size2 window, Padding padding) {
+  const PaddedAxis ph = padded_axis(g.in_h, window.h, g.stride_h, padding);
+  const PaddedAxis pw = padded_axis(g.in_w, window.w, g.stride_w, padding);
+  g.pad_top = ph.pad_before;
+  g.pad_left = pw.pad_before;
+  g.out_h = ph.out;
+  g.out_w = pw.out;
+}
+
 /// Everything a conv kernel needs, batch included. Padding is implicit zeros: any window cell outside
 /// [0, in_h) x [0, in_w) reads as zero, so the kernels work for any pad_top/pad_left and output size.
 /// Dilation d spreads the k taps of an axis d cells apart (extent (k - 1) * d + 1); groups split the channels into
@@ -75,12 +87,7 @@ struct Conv2DGeometry {
     g.out_c = out_c;
     g.stride_h = strides.h;
     g.stride_w = strides.w;
-    const PaddedAxis ph = padded_axis(in_h, (kernel.h - 1) * dilation.h + 1, strides.h, padding);
-    const PaddedAxis pw = padded_axis(in_w, (kernel.w - 1) * dilation.w + 1, strides.w, padding);
-    g.pad_top = ph.pad_before;
-    g.pad_left = pw.pad_before;
-    g.out_h = ph.out;
-    g.out_w = pw.out;
+    set_padded_output(g, {(kernel.h - 1) * dilation.h + 1, (kernel.w - 1) * dilation.w + 1}, padding);
     return g;
   }
 

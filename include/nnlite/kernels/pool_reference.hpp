@@ -39,12 +39,7 @@ struct Pool2DGeometry {
     g.pool_w = pool.w;
     g.stride_h = strides.h;
     g.stride_w = strides.w;
-    const PaddedAxis ph = padded_axis(in_h, pool.h, strides.h, padding);
-    const PaddedAxis pw = padded_axis(in_w, pool.w, strides.w, padding);
-    g.pad_top = ph.pad_before;
-    g.pad_left = pw.pad_before;
-    g.out_h = ph.out;
-    g.out_w = pw.out;
+    set_padded_output(g, pool, padding);
     return g;
   }
 

@@ -157,6 +157,13 @@ class BaseConv2D : public Layer<Scalar> {
   Activation output_activation() const override { return activation_.output_activation(); }
   const Tensor<Scalar>* logits(const Tensor<Scalar>& /*in*/) const override { return activation_.logits(); }
 
+  /// d(loss)/d(out) through the fused activation to d(loss)/d(pre-activation), then backward_from_logits().
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
+                Tensor<Scalar>* d_in) override {
+    this->check_input(in);  // built: output_shape() is (out_h, out_w, channels)
+    this->backward_from_logits(in, activation_backward(out, d_out, this->output_shape()[2]), d_in);
+  }
+
   /// Keras' config keys every conv layer has: the spatial ones, activation, use_bias and the bias' keys.
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();
@@ -208,11 +215,19 @@ class BaseConv2D : public Layer<Scalar> {
       this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + out.shape().str());
     return activation_.backward(out, d_out, channels);
   }
-  /// backward_from_logits' check that `d_logits` has the `size` elements of the output for `in`.
-  void check_logits_gradient(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits, Index size) const {
-    if (d_logits.size() != size)
-      this->shape_error("gradient of shape " + d_logits.shape().str() + " does not match the output " +
-                        this->output_shape().with_batch(in.batch()).str());
+  /// forward()'s start: `in` checked against the built input, the weights bound, `out` sized to the output for `in`.
+  void start_forward(const Tensor<Scalar>& in, Tensor<Scalar>& out) const {
+    this->check_input(in);
+    this->check_bound();
+    out.resize(this->output_shape().with_batch(in.batch()));
+  }
+  /// backward_from_logits()'s start: `in` checked, the weights bound, and `d_logits` of the output's size for `in`.
+  void start_backward(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits) const {
+    this->check_input(in);
+    this->check_bound();
+    const Shape out = this->output_shape().with_batch(in.batch());
+    if (d_logits.size() != out.size())
+      this->shape_error("gradient of shape " + d_logits.shape().str() + " does not match the output " + out.str());
   }
   /// `d_in` resized to `in`'s shape and its data, or null when no input gradient is wanted (`d_in` null).
   static Scalar* input_gradient(const Tensor<Scalar>& in, Tensor<Scalar>* d_in) {

@@ -129,27 +129,18 @@ class Conv2D : public BaseConv2D<Scalar> {
   }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
-    this->check_input(in);
-    this->check_bound();
-    out.resize(this->output_shape().with_batch(in.batch()));
+    this->start_forward(in, out);
     const bool relu = this->activation().kind() == Activation::relu;  // fused into the fast kernels' output pass
     const bool applied = conv2d_forward(kernel_, geometry(in.batch()), in.data(), this->weight(0), bias(), out.data(),
                                         cols_, relu);
     activation_.forward(out, filters_, applied);
   }
 
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
-                Tensor<Scalar>* d_in) override {
-    backward_from_logits(in, this->activation_backward(out, d_out, filters_), d_in);
-  }
-
   /// Gradients from d(loss)/d(conv(in, kernel) + bias). A null d_in skips the input gradient (and its col2im).
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
                             Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_bound();
+    this->start_backward(in, d_logits);
     const Conv2DGeometry g = geometry(in.batch());
-    this->check_logits_gradient(in, d_logits, g.batch * g.out_sample());
     conv2d_backward(kernel_, g, in.data(), this->weight(0), d_logits.data(), Base::input_gradient(in, d_in),
                     this->weight_grad(0), use_bias_ ? this->weight_grad(1) : nullptr, cols_);
   }

@@ -191,24 +191,15 @@ class DepthwiseConv2D : public BaseDepthwiseConv2D<Scalar> {
   }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
-    this->check_input(in);
-    this->check_bound();
-    out.resize(this->output_shape().with_batch(in.batch()));
+    this->start_forward(in, out);
     const Conv2DGeometry g = this->geometry(in.batch());
     this->depthwise_forward(g, in.data(), bias(), out.data());
     activation_.forward(out, g.out_c);
   }
 
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
-                Tensor<Scalar>* d_in) override {
-    backward_from_logits(in, this->activation_backward(out, d_out, in_c_ * depth_multiplier_), d_in);
-  }
-
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits, Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_bound();
+    this->start_backward(in, d_logits);
     const Conv2DGeometry g = this->geometry(in.batch());
-    this->check_logits_gradient(in, d_logits, g.batch * g.out_sample());
     this->depthwise_backward(g, in.data(), d_logits.data(), Base::input_gradient(in, d_in),
                              use_bias_ ? this->weight_grad(1) : nullptr);
   }

@@ -47,9 +47,7 @@ class SeparableConv2D : public BaseDepthwiseConv2D<Scalar> {
   }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
-    this->check_input(in);
-    this->check_bound();
-    out.resize(this->output_shape().with_batch(in.batch()));
+    this->start_forward(in, out);
     const Conv2DGeometry g = this->geometry(in.batch());
     depthwise(g, in);
     MatrixMap<Scalar> y(out.data(), g.rows(), filters_);
@@ -58,17 +56,10 @@ class SeparableConv2D : public BaseDepthwiseConv2D<Scalar> {
     activation_.forward(out, filters_);
   }
 
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
-                Tensor<Scalar>* d_in) override {
-    backward_from_logits(in, this->activation_backward(out, d_out, filters_), d_in);
-  }
-
   /// The depthwise output is recomputed from `in` (not kept from forward), so nothing stale can be read.
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits, Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_bound();
+    this->start_backward(in, d_logits);
     const Conv2DGeometry g = this->geometry(in.batch());
-    this->check_logits_gradient(in, d_logits, g.rows() * filters_);
     depthwise(g, in);
     ConstMatrixMap<Scalar> dy(d_logits.data(), g.rows(), filters_);
     ConstMatrixMap<Scalar> mid(mid_.data(), g.rows(), g.out_c);

@@ -15,6 +15,23 @@
 
 namespace nnlite {
 
+namespace metric_detail {
+template <class Scalar>
+ShapeError shape_mismatch(const std::string& name, const Tensor<Scalar>& output, const Tensor<Scalar>& target) {
+  return ShapeError(name + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
+                    output.shape().str());
+}
+/// Calls f(i, weight) for every value i of `output` (weight: its sample's, 1 without sample weights); ShapeError
+/// when the labels do not have as many values.
+template <class Scalar, class F>
+void for_each_weighted_value(const std::string& name, const Tensor<Scalar>& output, const Tensor<Scalar>& target,
+                             const Scalar* w, F&& f) {
+  if (output.size() != target.size()) throw shape_mismatch(name, output, target);
+  const Index per = output.batch() ? output.size() / output.batch() : 1;
+  for (Index i = 0; i < output.size(); ++i) f(i, w ? static_cast<double>(w[i / per]) : 1.0);
+}
+}  // namespace metric_detail
+
 /// Index of the largest value in a row; the first one on ties, like numpy/TF argmax.
 template <class Scalar>
 Index argmax_row(const Scalar* row, Index k) {
@@ -37,9 +54,7 @@ std::vector<int> argmax_rows(const Tensor<Scalar>& t) {
 /// where prediction and one-hot label agree on the argmax.
 template <class Scalar>
 Index count_correct(const Tensor<Scalar>& predictions, const Tensor<Scalar>& targets) {
-  if (predictions.shape() != targets.shape())
-    throw ShapeError("accuracy: labels of shape " + targets.shape().str() + " do not match predictions of shape " +
-                     predictions.shape().str());
+  if (predictions.shape() != targets.shape()) throw metric_detail::shape_mismatch("accuracy", predictions, targets);
   const Index k = predictions.rank() ? predictions.dim(predictions.shape().rank() - 1) : 0;
   Index correct = 0;
   for (Index p = 0; k > 0 && p < predictions.size() / k; ++p)
@@ -69,37 +84,6 @@ class Metric {
   virtual void get_state(double* /*out*/) const {}
   /// Sets the state from state_size() numbers (as get_state() writes them).
   virtual void set_state(const double* /*in*/) {}
-};
-
-/// Keras' categorical_accuracy: the weighted share of positions whose argmax matches the one-hot label's.
-template <class Scalar>
-class CategoricalAccuracy : public Metric<Scalar> {
- public:
-  /// A categorical accuracy reported under `name`.
-  explicit CategoricalAccuracy(std::string name = "accuracy") : name_(std::move(name)) {}
-  std::string name() const override { return name_; }
-  void reset() override { total_ = count_ = 0; }
-  void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
-    if (output.shape() != target.shape())
-      throw ShapeError(name_ + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
-                       output.shape().str());
-    const Index k = output.dim(output.shape().rank() - 1), positions = output.size() / k;
-    const Index per = output.batch() ? positions / output.batch() : 1;
-    for (Index p = 0; p < positions; ++p) {
-      const double weight = w ? static_cast<double>(w[p / per]) : 1.0;
-      total_ += weight * (argmax_row(output.data() + p * k, k) == argmax_row(target.data() + p * k, k) ? 1.0 : 0.0);
-      count_ += weight;
-    }
-  }
-  double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
-  Index state_size() const override { return 2; }
-  void get_state(double* out) const override { out[0] = total_, out[1] = count_; }
-  void set_state(const double* in) override { total_ = in[0], count_ = in[1]; }
-  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<CategoricalAccuracy>(*this); }
-
- private:
-  std::string name_;
-  double total_ = 0, count_ = 0;
 };
 
 /// What a metric creator knows at compile(): the loss's name and the per-sample shapes of the output and of the
@@ -134,16 +118,10 @@ class MeanPositionMetric : public Metric<Scalar> {
   void reset() override { total_ = count_ = 0; }
   void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
     const Index k = output.rank() > 1 ? output.dim(output.shape().rank() - 1) : 1;
-    const Index positions = output.size() / k, per = output.batch() ? positions / output.batch() : 1;
-    const Index tk = target.size() == positions ? 1 : k;
+    const Index positions = output.size() / k, tk = target.size() == positions ? 1 : k;
     if (target.size() != positions * tk || target.batch() != output.batch())
-      throw ShapeError(name_ + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
-                       output.shape().str());
-    for (Index p = 0; p < positions; ++p) {
-      const double weight = w ? static_cast<double>(w[p / per]) : 1.0;
-      total_ += weight * value(output.data() + p * k, target.data() + p * tk, k, tk);
-      count_ += weight;
-    }
+      throw metric_detail::shape_mismatch(name_, output, target);
+    accumulate(output, target, w, k, tk);
   }
   double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
   Index state_size() const override { return 2; }
@@ -153,10 +131,38 @@ class MeanPositionMetric : public Metric<Scalar> {
  protected:
   /// One position: k predictions, tk label values (1 for a sparse label).
   virtual double value(const Scalar* p, const Scalar* y, Index k, Index tk) const = 0;
+  /// Adds value() of every position (k predictions, tk label values each), weighted by its sample's weight.
+  void accumulate(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w, Index k, Index tk) {
+    const Index positions = output.size() / k, per = output.batch() ? positions / output.batch() : 1;
+    for (Index p = 0; p < positions; ++p) {
+      const double weight = w ? static_cast<double>(w[p / per]) : 1.0;
+      total_ += weight * value(output.data() + p * k, target.data() + p * tk, k, tk);
+      count_ += weight;
+    }
+  }
 
  private:
   std::string name_;
   double total_ = 0, count_ = 0;
+};
+
+/// Keras' categorical_accuracy: the weighted share of positions whose argmax matches the one-hot label's.
+template <class Scalar>
+class CategoricalAccuracy : public MeanPositionMetric<Scalar> {
+ public:
+  /// A categorical accuracy reported under `name`.
+  explicit CategoricalAccuracy(std::string name = "accuracy") : MeanPositionMetric<Scalar>(std::move(name)) {}
+  void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
+    if (output.shape() != target.shape()) throw metric_detail::shape_mismatch(this->name(), output, target);
+    const Index k = output.dim(output.shape().rank() - 1);
+    this->accumulate(output, target, w, k, k);
+  }
+  std::unique_ptr<Metric<Scalar>> clone() const override { return std::make_unique<CategoricalAccuracy>(*this); }
+
+ protected:
+  double value(const Scalar* p, const Scalar* y, Index k, Index) const override {
+    return argmax_row(p, k) == argmax_row(y, k) ? 1.0 : 0.0;
+  }
 };
 
 /// Keras' sparse_categorical_accuracy: argmax of the prediction == the integer label.
@@ -254,17 +260,12 @@ class PrecisionRecall : public Metric<Scalar> {
   std::string name() const override { return name_; }
   void reset() override { tp_ = fp_ = fn_ = 0; }
   void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
-    if (output.size() != target.size())
-      throw ShapeError(name_ + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
-                       output.shape().str());
-    const Index per = output.batch() ? output.size() / output.batch() : 1;
-    for (Index i = 0; i < output.size(); ++i) {
-      const double weight = w ? static_cast<double>(w[i / per]) : 1.0;
+    metric_detail::for_each_weighted_value(name_, output, target, w, [&](Index i, double weight) {
       const bool pred = static_cast<double>(output[i]) > threshold_, truth = target[i] != Scalar(0);
       tp_ += pred && truth ? weight : 0.0;
       fp_ += pred && !truth ? weight : 0.0;
       fn_ += !pred && truth ? weight : 0.0;
-    }
+    });
   }
   double result() const override {
     const double d = recall_ ? tp_ + fn_ : tp_ + fp_;
@@ -301,17 +302,12 @@ class AUC : public Metric<Scalar> {
     neg_.assign(static_cast<std::size_t>(n_), 0.0);
   }
   void update(const Tensor<Scalar>& output, const Tensor<Scalar>& target, const Scalar* w) override {
-    if (output.size() != target.size())
-      throw ShapeError(name_ + ": labels of shape " + target.shape().str() + " do not match predictions of shape " +
-                       output.shape().str());
-    const Index per = output.batch() ? output.size() / output.batch() : 1;
-    for (Index i = 0; i < output.size(); ++i) {
-      const double weight = w ? static_cast<double>(w[i / per]) : 1.0;
+    metric_detail::for_each_weighted_value(name_, output, target, w, [&](Index i, double weight) {
       const Scalar p = std::clamp(output[i], Scalar(0), Scalar(1));
       const Scalar scaled = p * static_cast<Scalar>(n_ - 1);
       const auto b = static_cast<std::size_t>(std::max(0.0, std::ceil(static_cast<double>(scaled)) - 1));
       (target[i] != Scalar(0) ? pos_ : neg_)[std::min(b, static_cast<std::size_t>(n_ - 1))] += weight;
-    }
+    });
   }
   double result() const override {
     // A value in bucket b is above thresholds 0..b: counts at threshold i are sums over buckets >= i.

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "../core/parallel.hpp"
 #include "optimizer.hpp"
 
 namespace nnlite {
@@ -31,34 +30,19 @@ class Adam : public AdamFamily<Scalar> {
   /// m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2);  p -= lr_t * m / (sqrt(v) + epsilon)
   /// amsgrad: vhat = max(vhat, v) and vhat in place of v in the step.
   void step(Scalar* params, const Scalar* grads, Index n) override {
-    grads = this->prepare_step(params, grads, n);
-    this->ensure_state(m_, n);
-    this->ensure_state(v_, n);
-    if (amsgrad_) this->ensure_state(vhat_, n);
+    grads = this->start_step(params, grads, n, amsgrad_ ? &vhat_ : nullptr);
     const double t = static_cast<double>(++this->iterations_);
     const auto lr_t = static_cast<Scalar>(this->step_lr_ * std::sqrt(1 - std::pow(this->beta_2_, t)) /
                                           (1 - std::pow(this->beta_1_, t)));
-    const auto b1 = static_cast<Scalar>(1 - this->beta_1_), b2 = static_cast<Scalar>(1 - this->beta_2_);
     const auto eps = static_cast<Scalar>(this->epsilon_);
-    Scalar* m = m_.data();
-    Scalar* v = v_.data();
     Scalar* vhat = amsgrad_ ? vhat_.data() : nullptr;
-    // One pass that reads each of p, g, m, v once (three Eigen statements would stream m and v twice), in
-    // contiguous slices over threads: every element's update is independent, so any split gives the same bits.
-    parallel_slices(n, threads_for(n, 4.0 * double(n)), [&](int, Index begin, Index end) {
-      for (Index i = begin; i < end; ++i) {
-        const Scalar gi = grads[i];
-        const Scalar mi = m[i] + (gi - m[i]) * b1;
-        const Scalar vi = v[i] + (gi * gi - v[i]) * b2;
-        m[i] = mi;
-        v[i] = vi;
-        if (vhat) {
-          const Scalar hi = std::max(vhat[i], vi);
-          vhat[i] = hi;
-          params[i] -= lr_t * mi / (std::sqrt(hi) + eps);
-        } else {
-          params[i] -= lr_t * mi / (std::sqrt(vi) + eps);
-        }
+    this->adam_moment_pass(grads, n, [&](Index i, Scalar, Scalar mi, Scalar vi) {
+      if (vhat) {
+        const Scalar hi = std::max(vhat[i], vi);
+        vhat[i] = hi;
+        params[i] -= lr_t * mi / (std::sqrt(hi) + eps);
+      } else {
+        params[i] -= lr_t * mi / (std::sqrt(vi) + eps);
       }
     });
   }
@@ -79,13 +63,14 @@ class Adam : public AdamFamily<Scalar> {
 
   /// m, v (and vhat with amsgrad): tf.keras 2.x slot names; Keras 3 calls them momentum, velocity, velocity_hat.
   std::vector<std::pair<std::string, Vector*>> state() override {
-    if (amsgrad_) return {{"m", &m_}, {"v", &v_}, {"vhat", &vhat_}};
-    return {{"m", &m_}, {"v", &v_}};
+    auto slots = AdamFamily<Scalar>::state();
+    if (amsgrad_) slots.emplace_back("vhat", &vhat_);
+    return slots;
   }
 
  private:
   bool amsgrad_;
-  Vector m_, v_, vhat_;
+  Vector vhat_;
 };
 
 /// Keras 3's AdamW: Adam whose weight_decay (var -= var * weight_decay * lr before each update, the base options'

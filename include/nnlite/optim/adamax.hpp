@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "../core/parallel.hpp"
 #include "optimizer.hpp"
 
 namespace nnlite {
@@ -14,9 +13,6 @@ namespace nnlite {
 template <class Scalar>
 class Adamax : public AdamFamily<Scalar> {
  public:
-  /// The flat state buffer type (Optimizer's Vector).
-  using Vector = typename Optimizer<Scalar>::Vector;
-
   /// Keras' `learning_rate`, `beta_1` (first moment decay), `beta_2` (weighted infinity norm decay) and `epsilon`.
   explicit Adamax(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
       : AdamFamily<Scalar>("Adamax", std::move(learning_rate), beta_1, beta_2, epsilon) {}
@@ -25,25 +21,13 @@ class Adamax : public AdamFamily<Scalar> {
 
   /// m += (g - m)(1 - beta_1);  u = max(beta_2 u, |g|);  p -= lr m / ((1 - beta_1^t)(u + eps))
   void step(Scalar* params, const Scalar* grads, Index n) override {
-    grads = this->prepare_step(params, grads, n);
-    this->ensure_state(m_, n);
-    this->ensure_state(u_, n);
+    grads = this->start_step(params, grads, n);
     const double t = static_cast<double>(++this->iterations_);
-    const auto lr = static_cast<Scalar>(this->step_lr_), b1 = static_cast<Scalar>(1 - this->beta_1_),
-               beta_2 = static_cast<Scalar>(this->beta_2_), corr = static_cast<Scalar>(1 - std::pow(this->beta_1_, t)),
-               eps = static_cast<Scalar>(this->epsilon_);
-    Scalar* m = m_.data();
-    Scalar* u = u_.data();
-    parallel_slices(n, threads_for(n, 4.0 * double(n)), [&](int, Index begin, Index end) {
-      for (Index i = begin; i < end; ++i) {
-        const Scalar gi = grads[i];
-        const Scalar mi = m[i] + (gi - m[i]) * b1;
-        const Scalar ui = std::max(beta_2 * u[i], std::abs(gi));
-        m[i] = mi;
-        u[i] = ui;
-        params[i] -= lr * mi / (corr * (ui + eps));
-      }
-    });
+    const auto lr = static_cast<Scalar>(this->step_lr_), beta_2 = static_cast<Scalar>(this->beta_2_),
+               corr = static_cast<Scalar>(1 - std::pow(this->beta_1_, t)), eps = static_cast<Scalar>(this->epsilon_);
+    this->moment_pass(
+        grads, n, [beta_2](Scalar u, Scalar g) { return std::max(beta_2 * u, std::abs(g)); },
+        [&](Index i, Scalar, Scalar mi, Scalar ui) { params[i] -= lr * mi / (corr * (ui + eps)); });
   }
 
   nlohmann::json config() const override { return this->family_config("Adamax"); }
@@ -53,12 +37,6 @@ class Adamax : public AdamFamily<Scalar> {
   static std::unique_ptr<Optimizer<Scalar>> from_config(const ConfigReader& c) {
     return AdamFamily<Scalar>::family_from_config(c, [](auto&&... args) { return std::make_unique<Adamax>(args...); });
   }
-
-  /// tf.keras 2.x slot names m, v (Keras 3: momentum, norm; tf.keras 2.11: m, u).
-  std::vector<std::pair<std::string, Vector*>> state() override { return {{"m", &m_}, {"v", &u_}}; }
-
- private:
-  Vector m_, u_;
 };
 
 }  // namespace nnlite

@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include "../core/parallel.hpp"
 #include "optimizer.hpp"
 
 namespace nnlite {
@@ -13,9 +12,6 @@ namespace nnlite {
 template <class Scalar>
 class Nadam : public AdamFamily<Scalar> {
  public:
-  /// The flat state buffer type (Optimizer's Vector).
-  using Vector = typename Optimizer<Scalar>::Vector;
-
   /// Keras' `learning_rate`, `beta_1`, `beta_2` (the moment estimates' decay rates) and `epsilon`.
   explicit Nadam(LearningRate learning_rate = 1e-3, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7)
       : AdamFamily<Scalar>("Nadam", std::move(learning_rate), beta_1, beta_2, epsilon) {}
@@ -29,29 +25,17 @@ class Nadam : public AdamFamily<Scalar> {
   /// m_hat = u_t1 m / (1 - u_product u_t1) + (1 - u_t) g / (1 - u_product);  v_hat = v / (1 - beta_2^t)
   /// p -= lr m_hat / (sqrt(v_hat) + eps)
   void step(Scalar* params, const Scalar* grads, Index n) override {
-    grads = this->prepare_step(params, grads, n);
-    this->ensure_state(m_, n);
-    this->ensure_state(v_, n);
+    grads = this->start_step(params, grads, n);
     const std::int64_t t = ++this->iterations_;
     u_product_ *= u(t);  // in double (Keras keeps it in the variables' dtype)
     const double u_t = u(t), u_t1 = u(t + 1);
     const auto cm = static_cast<Scalar>(u_t1 / (1 - u_product_ * u_t1)),
                cg = static_cast<Scalar>((1 - u_t) / (1 - u_product_)),
                cv = static_cast<Scalar>(1 - std::pow(this->beta_2_, double(t))),
-               lr = static_cast<Scalar>(this->step_lr_), b1 = static_cast<Scalar>(1 - this->beta_1_),
-               b2 = static_cast<Scalar>(1 - this->beta_2_), eps = static_cast<Scalar>(this->epsilon_);
-    Scalar* m = m_.data();
-    Scalar* v = v_.data();
-    parallel_slices(n, threads_for(n, 4.0 * double(n)), [&](int, Index begin, Index end) {
-      for (Index i = begin; i < end; ++i) {
-        const Scalar gi = grads[i];
-        const Scalar mi = m[i] + (gi - m[i]) * b1;
-        const Scalar vi = v[i] + (gi * gi - v[i]) * b2;
-        m[i] = mi;
-        v[i] = vi;
-        const Scalar m_hat = cm * mi + cg * gi;
-        params[i] -= m_hat * lr / (std::sqrt(vi / cv) + eps);
-      }
+               lr = static_cast<Scalar>(this->step_lr_), eps = static_cast<Scalar>(this->epsilon_);
+    this->adam_moment_pass(grads, n, [&](Index i, Scalar gi, Scalar mi, Scalar vi) {
+      const Scalar m_hat = cm * mi + cg * gi;
+      params[i] -= m_hat * lr / (std::sqrt(vi / cv) + eps);
     });
   }
 
@@ -71,8 +55,6 @@ class Nadam : public AdamFamily<Scalar> {
     return AdamFamily<Scalar>::family_from_config(c, [](auto&&... args) { return std::make_unique<Nadam>(args...); });
   }
 
-  /// tf.keras 2.x slot names m, v (Keras 3: momentum, velocity).
-  std::vector<std::pair<std::string, Vector*>> state() override { return {{"m", &m_}, {"v", &v_}}; }
   void reset() override {
     Optimizer<Scalar>::reset();
     u_product_ = 1.0;
@@ -82,7 +64,6 @@ class Nadam : public AdamFamily<Scalar> {
   double u(std::int64_t t) const { return this->beta_1_ * (1.0 - 0.5 * std::pow(0.96, double(t))); }
 
   double u_product_ = 1.0;
-  Vector m_, v_;
 };
 
 }  // namespace nnlite

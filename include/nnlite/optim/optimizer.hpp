@@ -16,6 +16,7 @@
 
 #include "../core/config.hpp"
 #include "../core/error.hpp"
+#include "../core/parallel.hpp"
 #include "../core/tensor.hpp"
 #include "schedules.hpp"
 
@@ -306,10 +307,16 @@ auto optimizer_from_config(const ConfigReader& c, double lr_fallback, Create cre
   return with_base_options(std::move(opt), c, wd_fallback);
 }
 
-/// What Adam, AdamW, Nadam and Adamax share: Keras' beta_1, beta_2 and epsilon, checked, in the config and read back.
+/// What Adam, AdamW, Nadam and Adamax share: Keras' beta_1, beta_2 and epsilon (checked, in the config and read
+/// back), the moments m and v, and the one pass that updates them.
 template <class Scalar>
 class AdamFamily : public Optimizer<Scalar> {
  public:
+  /// The flat state buffer type (Optimizer's Vector).
+  using Vector = typename Optimizer<Scalar>::Vector;
+
+  /// tf.keras 2.x slot names m, v (Keras 3: momentum, velocity; Adamax's norm is v).
+  std::vector<std::pair<std::string, Vector*>> state() override { return {{"m", &m_}, {"v", &v_}}; }
   /// Keras' `beta_1`: the decay rate of the first moment.
   double beta_1() const { return beta_1_; }
   /// Keras' `beta_2`: the decay rate of the second moment (Adamax: of the infinity norm).
@@ -346,10 +353,52 @@ class AdamFamily : public Optimizer<Scalar> {
         wd_fallback);
   }
 
+  /// What a step starts with: prepare_step() (the returned gradients are what the update reads), then m, v and
+  /// `extra` (when given) sized to the `n` parameters.
+  const Scalar* start_step(Scalar* params, const Scalar* grads, Index n, Vector* extra = nullptr) {
+    grads = this->prepare_step(params, grads, n);
+    this->ensure_state(m_, n);
+    this->ensure_state(v_, n);
+    if (extra) this->ensure_state(*extra, n);
+    return grads;
+  }
+
+  /// One pass that reads each of p, g, m, v once, in contiguous slices over threads (every element's update is
+  /// independent, so any split gives the same bits): m += (g - m)(1 - beta_1), v = second(v, g), then
+  /// update(i, g, m, v) with the new m and v.
+  template <class Second, class Update>
+  void moment_pass(const Scalar* grads, Index n, Second second, Update update) {
+    const auto b1 = static_cast<Scalar>(1 - beta_1_);
+    Scalar* m = m_.data();
+    Scalar* v = v_.data();
+    parallel_slices(n, threads_for(n, 4.0 * double(n)), [&](int, Index begin, Index end) {
+      for (Index i = begin; i < end; ++i) {
+        const Scalar gi = grads[i];
+        const Scalar mi = m[i] + (gi - m[i]) * b1;
+        const Scalar vi = second(v[i], gi);
+        m[i] = mi;
+        v[i] = vi;
+        update(i, gi, mi, vi);
+      }
+    });
+  }
+
+  /// moment_pass() with Adam's second moment: v += (g^2 - v)(1 - beta_2).
+  template <class Update>
+  void adam_moment_pass(const Scalar* grads, Index n, Update update) {
+    const auto b2 = static_cast<Scalar>(1 - beta_2_);
+    moment_pass(
+        grads, n, [b2](Scalar v, Scalar g) { return v + (g * g - v) * b2; }, update);
+  }
+
   ///@{
   /// Keras' `beta_1`, `beta_2` (the moment estimates' decay rates) and `epsilon` (for numerical stability).
   double beta_1_, beta_2_, epsilon_;
   ///@}
+  /// The first moment estimate (Keras 3's momentum).
+  Vector m_;
+  /// The second moment estimate (Keras 3's velocity; Adamax: the weighted infinity norm).
+  Vector v_;
 };
 
 }  // namespace nnlite
