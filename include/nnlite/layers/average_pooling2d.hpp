@@ -28,10 +28,7 @@ class AveragePooling2D : public Pooling2D<Scalar, AveragePooling2D<Scalar>> {
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_d_out(in, out, d_out);
-    if (!d_in) return;  // no parameters, so without an input gradient there is nothing to compute
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     avgpool2d_backward(this->geometry(in.batch()), d_out.data(), d_in->data());
   }
 

@@ -46,10 +46,7 @@ class MaxPool2D : public Pooling2D<Scalar, MaxPool2D<Scalar>> {
   /// otherwise finds them again, so a backward after some other forward call is still right.
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_d_out(in, out, d_out);
-    if (!d_in) return;  // no parameters, so without an input gradient there is nothing to compute
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     const Pool2DGeometry g = this->geometry(in.batch());
     if (argmax_in_ == in.data() && argmax_out_ == out.data() && argmax_batch_ == in.batch())
       maxpool2d_backward_argmax(g, argmax_.data(), d_out.data(), d_in->data());

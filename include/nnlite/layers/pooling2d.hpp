@@ -119,6 +119,17 @@ class Pooling2D : public Layer<Scalar> {
                         this->output_shape().with_batch(in.batch()).str());
   }
 
+  /// The start of backward(): checks `in` and `d_out`; false when `d_in` is null (no parameters, so nothing else to
+  /// compute), else sizes `d_in`.
+  bool wants_d_in(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
+                  Tensor<Scalar>* d_in) const {
+    this->check_input(in);
+    check_d_out(in, out, d_out);
+    if (!d_in) return false;
+    d_in->resize(in.shape());
+    return true;
+  }
+
  private:
   Size2 pool_size_, strides_;
   Padding padding_;
