@@ -62,10 +62,23 @@ class GlobalPooling2D : public Layer<Scalar> {
                         this->output_shape().with_batch(in.batch()).str());
   }
 
-  /// The start of forward(): checks `in` and sizes `out` to (batch, output_shape...).
-  void size_output(const Tensor<Scalar>& in, Tensor<Scalar>& out) const {
+  /// forward()'s reduction: checks `in`, sizes `out` and folds each sample's pixels into it down each channel,
+  /// pixel after pixel: y[c] = x[0, c], then fold(y[c], x[p, c]) for p = 1, 2, ...
+  template <class Fold>
+  void fold_pixels(const Tensor<Scalar>& in, Tensor<Scalar>& out, Fold fold) const {
     this->check_input(in);
     out.resize(this->output_shape().with_batch(in.batch()));
+    const Index P = pixels_, C = channels_;
+    parallel_for(
+        in.batch(),
+        [&](Index n) {
+          const Scalar* x = in.data() + n * P * C;
+          Scalar* y = out.data() + n * C;
+          std::copy(x, x + C, y);
+          for (Index p = 1; p < P; ++p)
+            for (Index c = 0; c < C; ++c) fold(y[c], x[p * C + c]);
+        },
+        static_cast<double>(P * C));
   }
 
   /// The start of backward(): checks `in` and `d_out`; false when `d_in` is null (no parameters, so nothing else to
@@ -98,20 +111,8 @@ class GlobalAveragePooling2D : public GlobalPooling2D<Scalar, GlobalAveragePooli
 
   /// The sum down each column (pixel after pixel, as the reference of a mean), divided by H*W.
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
-    this->size_output(in, out);
-    const Index P = this->pixels_, C = this->channels_;
-    const Scalar count = static_cast<Scalar>(P);
-    parallel_for(
-        in.batch(),
-        [&](Index n) {
-          const Scalar* x = in.data() + n * P * C;
-          Scalar* y = out.data() + n * C;
-          std::copy(x, x + C, y);
-          for (Index p = 1; p < P; ++p)
-            for (Index c = 0; c < C; ++c) y[c] += x[p * C + c];
-          for (Index c = 0; c < C; ++c) y[c] /= count;
-        },
-        static_cast<double>(P * C));
+    this->fold_pixels(in, out, [](Scalar& y, Scalar x) { y += x; });
+    out.flat() /= static_cast<Scalar>(this->pixels_);
   }
 
   /// Every pixel of a channel gets d_out / (H*W).
@@ -145,18 +146,7 @@ class GlobalMaxPooling2D : public GlobalPooling2D<Scalar, GlobalMaxPooling2D<Sca
   std::string name_stem() const override { return "global_max_pooling2d"; }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
-    this->size_output(in, out);
-    const Index P = this->pixels_, C = this->channels_;
-    parallel_for(
-        in.batch(),
-        [&](Index n) {
-          const Scalar* x = in.data() + n * P * C;
-          Scalar* y = out.data() + n * C;
-          std::copy(x, x + C, y);
-          for (Index p = 1; p < P; ++p)
-            for (Index c = 0; c < C; ++c) y[c] = std::max(y[c], x[p * C + c]);
-        },
-        static_cast<double>(P * C));
+    this->fold_pixels(in, out, [](Scalar& y, Scalar x) { y = std::max(y, x); });
   }
 
   /// Two passes per sample: count the pixels equal to each channel's max, then give each of them d_out / count.
