@@ -393,7 +393,7 @@ class PReLU : public Layer<Scalar> {
     }
     c.require_null("alpha_regularizer");
     c.require_null("alpha_constraint");
-    const Initializer init = read_initializer(c);
+    const Initializer init = read_initializer(c, "alpha_initializer", Initializer::zeros);
     if (input.rank() >= 1) c.check_size(input.dims(), "alpha");
     return configured(std::make_unique<PReLU>(axes, init, c.name), c);
   }
@@ -429,23 +429,6 @@ class PReLU : public Layer<Scalar> {
   }
 
  private:
-  static Initializer read_initializer(const ConfigReader& c) {
-    if (!c.has("alpha_initializer")) return Initializer::zeros;
-    const json& v = c.at("alpha_initializer");
-    std::string name;
-    if (v.is_string())
-      name = v.get<std::string>();
-    else if (v.is_object() && v.contains("class_name") && v["class_name"].is_string())
-      name = v["class_name"].get<std::string>();
-    else
-      c.bad("'alpha_initializer' must be an initializer, got " + dump_json(v));
-    try {
-      return parse_initializer(name);
-    } catch (const UnsupportedError&) {
-      c.unsupported("'alpha_initializer' " + dump_json(v));
-    }
-  }
-
   std::vector<Index> shared_axes_;
   Initializer init_;
   Shape alpha_shape_;

@@ -12,23 +12,12 @@ namespace nnlite {
 
 /// Keras' AveragePooling2D (AvgPool2D): window means; 'same' averages only the cells inside the input.
 template <class Scalar>
-class AveragePooling2D : public Pooling2D<Scalar> {
+class AveragePooling2D : public Pooling2D<Scalar, AveragePooling2D<Scalar>> {
  public:
-  /// Strides default to the pool size, as in Keras (strides=None).
-  explicit AveragePooling2D(Size2 pool_size = {2, 2}, Padding padding = Padding::valid, std::string name = "")
-      : AveragePooling2D(pool_size, pool_size, padding, std::move(name)) {}
-  /// Pools windows of Keras' `pool_size` moved by `strides`, with `padding` ('valid' or 'same'), as layer `name`.
-  explicit AveragePooling2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
-      : Pooling2D<Scalar>("AveragePooling2D", pool_size, strides, padding, std::move(name)) {}
-  /// AveragePooling2D<float>({2, 2}) like Keras' AveragePooling2D((2, 2)) (see MaxPool2D for why this overload).
-  explicit AveragePooling2D(std::initializer_list<Index> pool_size, Padding padding = Padding::valid,
-                            std::string name = "")
-      : AveragePooling2D(Pooling2D<Scalar>::size_from_list("AveragePooling2D", pool_size), padding, std::move(name)) {}
-  /// AveragePooling2D<float>({3, 3}, {1, 1}, "same"), with Keras' padding names.
-  AveragePooling2D(Size2 pool_size, Size2 strides, const std::string& padding, std::string name = "")
-      : AveragePooling2D(pool_size, strides, parse_padding(padding), std::move(name)) {}
+  using Pooling2D<Scalar, AveragePooling2D>::Pooling2D;
+  /// Keras' class name, also in the constructors' argument errors.
+  static constexpr const char* keras_class = "AveragePooling2D";
 
-  std::string class_name() const override { return "AveragePooling2D"; }
   std::string name_stem() const override { return "average_pooling2d"; }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
@@ -39,17 +28,8 @@ class AveragePooling2D : public Pooling2D<Scalar> {
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_d_out(in, out, d_out);
-    if (!d_in) return;  // no parameters, so without an input gradient there is nothing to compute
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     avgpool2d_backward(this->geometry(in.batch()), d_out.data(), d_in->data());
-  }
-
-  /// Builds the layer from its Keras config.
-  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
-    const auto o = Pooling2D<Scalar>::options_from_config(c);
-    return configured(std::make_unique<AveragePooling2D>(o.pool_size, o.strides, o.padding, c.name), c);
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }

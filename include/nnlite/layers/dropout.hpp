@@ -4,34 +4,27 @@
 
 #include <cstdint>
 
-#include "../core/random.hpp"
-#include "layer.hpp"
+#include "random_layer.hpp"
 
 namespace nnlite {
 
 /// Keras' Dropout: inverted dropout in training (kept values scaled by 1 / (1 - rate)), identity at inference.
 template <class Scalar>
-class Dropout : public Layer<Scalar> {
+class Dropout : public RandomLayer<Scalar> {
+  using Base = RandomLayer<Scalar>;
+
  public:
   /// Keras' `rate` (the fraction of the input units to drop, in [0, 1)) and the layer's `name`.
-  explicit Dropout(double rate, std::string name = "") : rate_(rate) {
-    if (!(rate >= 0.0 && rate < 1.0))
-      throw ArgumentError("Dropout: rate must be in [0, 1), got " + std::to_string(rate));
-    this->set_name(std::move(name));
-  }
+  explicit Dropout(double rate, std::string name = "")
+      : Base("rate", Base::checked_rate(rate, "Dropout"), std::move(name)) {}
 
   std::string class_name() const override { return "Dropout"; }
   std::string name_stem() const override { return "dropout"; }
   /// Keras' `rate`: the fraction of the input units to drop in training.
-  double rate() const { return rate_; }
-
-  void seed(std::uint64_t seed) override { rng_.reseed(seed); }
+  double rate() const { return this->value(); }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) override {
-    this->check_input(in);
-    out.resize(in.shape());
-    if (mode == Mode::inference || rate_ == 0.0) {
-      out.flat() = in.flat();
+    if (!this->draws(in, out, mode)) {
       mask_valid_ = false;  // a later backward follows this identity pass, not an older mask
       return;
     }
@@ -39,9 +32,8 @@ class Dropout : public Layer<Scalar> {
     // (1 - rate) * 2^32, two units per 64-bit draw. The draws are splitmix64 at (one key per batch, unit pair), so
     // the loop vectorises and the mask does not depend on how work is split.
     mask_.resize(in.shape());
-    const auto keep_below = static_cast<std::uint64_t>((1.0 - rate_) * 4294967296.0);
-    const Scalar scale = Scalar(1) / static_cast<Scalar>(1.0 - rate_);
-    const std::uint64_t key = rng_();
+    const std::uint64_t keep_below = this->keep_below(), key = this->next_key();
+    const Scalar scale = this->keep_scale();
     const Index n = in.size();
     const Scalar* x = in.data();
     Scalar* mask = mask_.data();
@@ -75,19 +67,14 @@ class Dropout : public Layer<Scalar> {
   }
 
   nlohmann::json config() const override {
-    auto c = Layer<Scalar>::config();
-    c["rate"] = rate_;
+    auto c = Base::config();
     c["noise_shape"] = nullptr;
-    c["seed"] = nullptr;
     return c;
   }
 
   /// Builds the layer from its Keras config.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
-    const double rate = c.number("rate", 0.0);
-    if (!(rate >= 0.0 && rate < 1.0)) c.bad("'rate' must be in [0, 1), got " + dump_json(c.at("rate")));
-    c.require_null("noise_shape");
-    return configured(std::make_unique<Dropout>(rate, c.name), c);
+    return configured(std::make_unique<Dropout>(Base::read_rate(c, false), c.name), c);
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
@@ -96,8 +83,6 @@ class Dropout : public Layer<Scalar> {
   Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
 
  private:
-  double rate_;
-  Rng rng_;
   Tensor<Scalar> mask_;
   bool mask_valid_ = false;
 };

@@ -2,33 +2,19 @@
 // so a Dense kernel after it maps one to one onto the Keras file.
 #pragma once
 
-#include "layer.hpp"
+#include "reshape.hpp"
 
 namespace nnlite {
 
 /// Keras' Flatten: (batch, ...) to (batch, product), no copy of the order (NHWC).
 template <class Scalar>
-class Flatten : public Layer<Scalar> {
+class Flatten : public ReshapingLayer<Scalar> {
  public:
   /// A Flatten layer called `name` (empty: the model gives it an automatic one from name_stem()).
   explicit Flatten(std::string name = "") { this->set_name(std::move(name)); }
 
   std::string class_name() const override { return "Flatten"; }
   std::string name_stem() const override { return "flatten"; }
-
-  /// Row-major storage is already flat: both passes are copies with a new shape.
-  void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
-    this->check_input(in);
-    out.resize(this->output_shape().with_batch(in.batch()));
-    out.flat() = in.flat();
-  }
-
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
-                Tensor<Scalar>* d_in) override {
-    if (!d_in) return;
-    d_in->resize(in.shape());
-    d_in->flat() = d_out.flat();
-  }
 
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();

@@ -5,40 +5,32 @@
 #include <cmath>
 #include <cstdint>
 
-#include "../core/random.hpp"
-#include "layer.hpp"
+#include "random_layer.hpp"
 
 namespace nnlite {
 
 /// Keras' GaussianNoise: adds N(0, stddev) noise in training only; the gradient passes through.
 template <class Scalar>
-class GaussianNoise : public Layer<Scalar> {
+class GaussianNoise : public RandomLayer<Scalar> {
+  using Base = RandomLayer<Scalar>;
+
  public:
   /// Keras 3 refuses stddev above 1; tf.keras 2 did not, and its files load here, so only a negative (or non-finite)
   /// stddev is refused.
-  explicit GaussianNoise(double stddev, std::string name = "") : stddev_(stddev) {
-    if (!(stddev >= 0.0 && std::isfinite(stddev)))
-      throw ArgumentError("GaussianNoise: stddev must be >= 0, got " + std::to_string(stddev));
-    this->set_name(std::move(name));
-  }
+  explicit GaussianNoise(double stddev, std::string name = "")
+      : Base("stddev", checked_stddev(stddev), std::move(name)) {}
 
   std::string class_name() const override { return "GaussianNoise"; }
   std::string name_stem() const override { return "gaussian_noise"; }
   /// Keras' `stddev`: the standard deviation of the noise distribution.
-  double stddev() const { return stddev_; }
-
-  void seed(std::uint64_t seed) override { rng_.reseed(seed); }
+  double stddev() const { return this->value(); }
 
   /// Box-Muller on two counter-based 53-bit uniforms per pair of values (u1 in (0, 1], so the log is finite): the
   /// noise is a function of (one key per call, index), whatever the batch split.
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) override {
-    this->check_input(in);
-    out.resize(in.shape());
-    if (mode == Mode::inference || stddev_ == 0.0) {
-      out.flat() = in.flat();
-      return;
-    }
-    const std::uint64_t key = rng_();
+    if (!this->draws(in, out, mode)) return;
+    const double stddev = this->value();
+    const std::uint64_t key = this->next_key();
     const Index n = in.size();
     const Scalar* x = in.data();
     Scalar* y = out.data();
@@ -46,7 +38,7 @@ class GaussianNoise : public Layer<Scalar> {
       const auto pair = static_cast<std::uint64_t>(i / 2);
       const double u1 = static_cast<double>((splitmix64_at(key, 2 * pair) >> 11) + 1) * 0x1.0p-53;
       const double u2 = static_cast<double>(splitmix64_at(key, 2 * pair + 1) >> 11) * 0x1.0p-53;
-      const double r = stddev_ * std::sqrt(-2.0 * std::log(u1)), t = 6.283185307179586 * u2;
+      const double r = stddev * std::sqrt(-2.0 * std::log(u1)), t = 6.283185307179586 * u2;
       y[i] = x[i] + static_cast<Scalar>(r * std::cos(t));
       if (i + 1 < n) y[i + 1] = x[i + 1] + static_cast<Scalar>(r * std::sin(t));
     }
@@ -54,18 +46,7 @@ class GaussianNoise : public Layer<Scalar> {
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (!d_in) return;
-    if (d_out.shape() != in.shape())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + in.shape().str());
-    d_in->resize(in.shape());
-    d_in->flat() = d_out.flat();
-  }
-
-  nlohmann::json config() const override {
-    auto c = Layer<Scalar>::config();
-    c["stddev"] = stddev_;
-    c["seed"] = nullptr;
-    return c;
+    if (this->wants_d_in(in, d_out, d_in)) d_in->flat() = d_out.flat();
   }
 
   /// stddev is required; the seed is not used (the draws come from the model's seed, as for Dropout).
@@ -78,16 +59,12 @@ class GaussianNoise : public Layer<Scalar> {
 
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 
- protected:
-  Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() < 1 || input_shape.size() < 1)
-      this->shape_error("expected a non-empty input, got " + input_shape.str(true));
-    return input_shape;
-  }
-
  private:
-  double stddev_;
-  Rng rng_;
+  static double checked_stddev(double stddev) {
+    if (!(stddev >= 0.0 && std::isfinite(stddev)))
+      throw ArgumentError("GaussianNoise: stddev must be >= 0, got " + std::to_string(stddev));
+    return stddev;
+  }
 };
 
 }  // namespace nnlite

@@ -11,14 +11,23 @@
 
 namespace nnlite {
 
-/// What the two share: keepdims, the shapes, the config (data_format, keepdims in tf.keras >= 2.6 and Keras 3; older
-/// files have no keepdims and mean false).
-template <class Scalar>
+/// What the two share: constructor, keepdims, the shapes, the config both ways (data_format, keepdims in tf.keras
+/// >= 2.6 and Keras 3; older files have no keepdims and mean false). `Derived` (the layer) gives
+/// `Derived::keras_class`.
+template <class Scalar, class Derived>
 class GlobalPooling2D : public Layer<Scalar> {
  public:
+  /// Keras' `keepdims` (keep the pooled dimensions as size 1) and the layer's `name`.
+  explicit GlobalPooling2D(bool keepdims = false, std::string name = "") : keepdims_(keepdims) {
+    this->set_name(std::move(name));
+  }
+
+  /// Keras' class name ("GlobalAveragePooling2D", "GlobalMaxPooling2D"), as the registry and the config spell it.
+  std::string class_name() const override { return Derived::keras_class; }
   /// Keras' `keepdims`: whether the output keeps the spatial dimensions, as (1, 1, channels).
   bool keepdims() const { return keepdims_; }
 
+  /// Keras' get_config(): name, trainable, dtype, data_format and keepdims.
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();
     c["data_format"] = "channels_last";
@@ -26,16 +35,18 @@ class GlobalPooling2D : public Layer<Scalar> {
     return c;
   }
 
- protected:
-  /// Keras' `keepdims` and the layer's `name`.
-  GlobalPooling2D(bool keepdims, std::string name) : keepdims_(keepdims) { this->set_name(std::move(name)); }
-
-  /// Keras' `keepdims` from a config (false when absent); refuses a data_format other than channels_last.
-  static bool keepdims_from_config(const ConfigReader& c) {
+  /// Builds the layer from its Keras config: `keepdims` (false when absent); data_format must be channels_last.
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
     c.check_channels_last();
-    return c.boolean("keepdims", false);
+    const bool keepdims = c.boolean("keepdims", false);
+    return configured(std::make_unique<Derived>(keepdims, c.name), c);
   }
 
+  /// An independent copy of the layer (Keras' options, no state).
+  std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(static_cast<const Derived&>(*this)); }
+
+ protected:
+  /// (height, width, channels) to (channels,), or to (1, 1, channels) with keepdims.
   Shape compute_output_shape(const Shape& input_shape) override {
     if (input_shape.rank() != 3 || input_shape.size() < 1)
       this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
@@ -51,32 +62,13 @@ class GlobalPooling2D : public Layer<Scalar> {
                         this->output_shape().with_batch(in.batch()).str());
   }
 
-  ///@{
-  /// The input's height * width and its channels (set when the output shape is computed).
-  Index pixels_ = 0, channels_ = 0;
-  ///@}
-
- private:
-  bool keepdims_;
-};
-
-/// Keras' GlobalAveragePooling2D: the mean over height and width per channel (keepdims optional).
-template <class Scalar>
-class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
- public:
-  /// Keras' `keepdims` (keep the pooled dimensions as size 1) and the layer's `name`.
-  explicit GlobalAveragePooling2D(bool keepdims = false, std::string name = "")
-      : GlobalPooling2D<Scalar>(keepdims, std::move(name)) {}
-
-  std::string class_name() const override { return "GlobalAveragePooling2D"; }
-  std::string name_stem() const override { return "global_average_pooling2d"; }
-
-  /// The sum down each column (pixel after pixel, as the reference of a mean), divided by H*W.
-  void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
+  /// forward()'s reduction: checks `in`, sizes `out` and folds each sample's pixels into it down each channel,
+  /// pixel after pixel: y[c] = x[0, c], then fold(y[c], x[p, c]) for p = 1, 2, ...
+  template <class Fold>
+  void fold_pixels(const Tensor<Scalar>& in, Tensor<Scalar>& out, Fold fold) const {
     this->check_input(in);
     out.resize(this->output_shape().with_batch(in.batch()));
-    const Index P = this->pixels_, C = this->channels_;
-    const Scalar count = static_cast<Scalar>(P);
+    const Index P = pixels_, C = channels_;
     parallel_for(
         in.batch(),
         [&](Index n) {
@@ -84,19 +76,49 @@ class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
           Scalar* y = out.data() + n * C;
           std::copy(x, x + C, y);
           for (Index p = 1; p < P; ++p)
-            for (Index c = 0; c < C; ++c) y[c] += x[p * C + c];
-          for (Index c = 0; c < C; ++c) y[c] /= count;
+            for (Index c = 0; c < C; ++c) fold(y[c], x[p * C + c]);
         },
         static_cast<double>(P * C));
+  }
+
+  /// The start of backward(): checks `in` and `d_out`; false when `d_in` is null (no parameters, so nothing else to
+  /// compute), else sizes `d_in`.
+  bool wants_d_in(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
+                  Tensor<Scalar>* d_in) const {
+    this->check_input(in);
+    check_d_out(in, out, d_out);
+    if (!d_in) return false;
+    d_in->resize(in.shape());
+    return true;
+  }
+
+  Index pixels_ = 0;    ///< The input's height * width (set when the output shape is computed).
+  Index channels_ = 0;  ///< The input's channels (set when the output shape is computed).
+
+ private:
+  bool keepdims_;
+};
+
+/// Keras' GlobalAveragePooling2D: the mean over height and width per channel (keepdims optional).
+template <class Scalar>
+class GlobalAveragePooling2D : public GlobalPooling2D<Scalar, GlobalAveragePooling2D<Scalar>> {
+ public:
+  using GlobalPooling2D<Scalar, GlobalAveragePooling2D>::GlobalPooling2D;
+  /// Keras' class name.
+  static constexpr const char* keras_class = "GlobalAveragePooling2D";
+
+  std::string name_stem() const override { return "global_average_pooling2d"; }
+
+  /// The sum down each column (pixel after pixel, as the reference of a mean), divided by H*W.
+  void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
+    this->fold_pixels(in, out, [](Scalar& y, Scalar x) { y += x; });
+    out.flat() /= static_cast<Scalar>(this->pixels_);
   }
 
   /// Every pixel of a channel gets d_out / (H*W).
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_d_out(in, out, d_out);
-    if (!d_in) return;
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     const Index P = this->pixels_, C = this->channels_;
     const Scalar count = static_cast<Scalar>(P);
     parallel_for(
@@ -109,52 +131,28 @@ class GlobalAveragePooling2D : public GlobalPooling2D<Scalar> {
         },
         static_cast<double>(P * C));
   }
-
-  /// Builds the layer from its Keras config.
-  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
-    const bool keepdims = GlobalPooling2D<Scalar>::keepdims_from_config(c);
-    return configured(std::make_unique<GlobalAveragePooling2D>(keepdims, c.name), c);
-  }
-
-  std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 };
 
 /// The gradient of a max that several pixels reach is split evenly between them, as Keras 3's ops.max does on every
 /// backend (TF's reduce_max gradient, JAX, torch.amax); MaxPooling2D's windows instead give it all to the first
 /// (TF's MaxPoolGrad). backward finds the maxima from `out`, so it keeps no state between the passes.
 template <class Scalar>
-class GlobalMaxPooling2D : public GlobalPooling2D<Scalar> {
+class GlobalMaxPooling2D : public GlobalPooling2D<Scalar, GlobalMaxPooling2D<Scalar>> {
  public:
-  /// Keras' `keepdims` (keep the pooled dimensions as size 1) and the layer's `name`.
-  explicit GlobalMaxPooling2D(bool keepdims = false, std::string name = "")
-      : GlobalPooling2D<Scalar>(keepdims, std::move(name)) {}
+  using GlobalPooling2D<Scalar, GlobalMaxPooling2D>::GlobalPooling2D;
+  /// Keras' class name.
+  static constexpr const char* keras_class = "GlobalMaxPooling2D";
 
-  std::string class_name() const override { return "GlobalMaxPooling2D"; }
   std::string name_stem() const override { return "global_max_pooling2d"; }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
-    this->check_input(in);
-    out.resize(this->output_shape().with_batch(in.batch()));
-    const Index P = this->pixels_, C = this->channels_;
-    parallel_for(
-        in.batch(),
-        [&](Index n) {
-          const Scalar* x = in.data() + n * P * C;
-          Scalar* y = out.data() + n * C;
-          std::copy(x, x + C, y);
-          for (Index p = 1; p < P; ++p)
-            for (Index c = 0; c < C; ++c) y[c] = std::max(y[c], x[p * C + c]);
-        },
-        static_cast<double>(P * C));
+    this->fold_pixels(in, out, [](Scalar& y, Scalar x) { y = std::max(y, x); });
   }
 
   /// Two passes per sample: count the pixels equal to each channel's max, then give each of them d_out / count.
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_d_out(in, out, d_out);
-    if (!d_in) return;
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     const Index P = this->pixels_, C = this->channels_;
     parallel_for(
         in.batch(),
@@ -176,14 +174,6 @@ class GlobalMaxPooling2D : public GlobalPooling2D<Scalar> {
         },
         static_cast<double>(P * C));
   }
-
-  /// Builds the layer from its Keras config.
-  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
-    const bool keepdims = GlobalPooling2D<Scalar>::keepdims_from_config(c);
-    return configured(std::make_unique<GlobalMaxPooling2D>(keepdims, c.name), c);
-  }
-
-  std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 };
 
 /// Keras exports both under a short name too.

@@ -12,28 +12,17 @@ namespace nnlite {
 
 /// Keras' MaxPooling2D (MaxPool2D): window maxima; the gradient goes to the first maximum.
 template <class Scalar>
-class MaxPool2D : public Pooling2D<Scalar> {
+class MaxPool2D : public Pooling2D<Scalar, MaxPool2D<Scalar>> {
+  using Base = Pooling2D<Scalar, MaxPool2D>;
+
  public:
-  /// Strides default to the pool size, as in Keras (strides=None).
-  explicit MaxPool2D(Size2 pool_size = {2, 2}, Padding padding = Padding::valid, std::string name = "")
-      : MaxPool2D(pool_size, pool_size, padding, std::move(name)) {}
-  /// Pools windows of Keras' `pool_size` moved by `strides`, with `padding` ('valid' or 'same'), as layer `name`.
-  explicit MaxPool2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
-      : Pooling2D<Scalar>("MaxPooling2D", pool_size, strides, padding, std::move(name)) {}
-  /// MaxPool2D<float>({2, 2}) like Keras' MaxPooling2D((2, 2)). Without this overload a braced pair could also
-  /// convert to "pool 2, stride 2" through the copy constructor, and the call would be ambiguous.
-  explicit MaxPool2D(std::initializer_list<Index> pool_size, Padding padding = Padding::valid, std::string name = "")
-      : MaxPool2D(size_from_list(pool_size), padding, std::move(name)) {}
-  /// MaxPool2D<float>({2, 2}, {1, 1}, "same"), with Keras' padding names.
-  MaxPool2D(Size2 pool_size, Size2 strides, const std::string& padding, std::string name = "")
-      : MaxPool2D(pool_size, strides, parse_padding(padding), std::move(name)) {}
+  using Base::Base;
+  /// Keras' class name, also in the constructors' argument errors.
+  static constexpr const char* keras_class = "MaxPooling2D";
 
   /// A Size2 from a braced list of one or two values; throws ArgumentError otherwise.
-  static Size2 size_from_list(std::initializer_list<Index> v) {
-    return Pooling2D<Scalar>::size_from_list("MaxPooling2D", v);
-  }
+  static Size2 size_from_list(std::initializer_list<Index> v) { return Base::size_from_list(keras_class, v); }
 
-  std::string class_name() const override { return "MaxPooling2D"; }
   std::string name_stem() const override { return "max_pooling2d"; }
 
   /// Training keeps each window's winner for backward; inference skips writing them.
@@ -57,21 +46,12 @@ class MaxPool2D : public Pooling2D<Scalar> {
   /// otherwise finds them again, so a backward after some other forward call is still right.
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    this->check_d_out(in, out, d_out);
-    if (!d_in) return;  // no parameters, so without an input gradient there is nothing to compute
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     const Pool2DGeometry g = this->geometry(in.batch());
     if (argmax_in_ == in.data() && argmax_out_ == out.data() && argmax_batch_ == in.batch())
       maxpool2d_backward_argmax(g, argmax_.data(), d_out.data(), d_in->data());
     else
       maxpool2d_backward_recompute(g, in.data(), d_out.data(), d_in->data());
-  }
-
-  /// Builds the layer from its Keras config.
-  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
-    const auto o = Pooling2D<Scalar>::options_from_config(c);
-    return configured(std::make_unique<MaxPool2D>(o.pool_size, o.strides, o.padding, c.name), c);
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override {
@@ -84,7 +64,7 @@ class MaxPool2D : public Pooling2D<Scalar> {
 
  protected:
   Shape compute_output_shape(const Shape& input_shape) override {
-    const Shape out = Pooling2D<Scalar>::compute_output_shape(input_shape);
+    const Shape out = Base::compute_output_shape(input_shape);
     argmax_in_ = nullptr;
     return out;
   }

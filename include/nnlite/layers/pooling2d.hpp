@@ -11,10 +11,34 @@
 
 namespace nnlite {
 
-/// What MaxPooling2D and AveragePooling2D share: pool size, strides, padding, output shape and config.
-template <class Scalar>
+/// What MaxPooling2D and AveragePooling2D share: constructors, pool size, strides, padding, output shape and config
+/// both ways. `Derived` (the layer) names itself in argument errors through `Derived::keras_class`.
+template <class Scalar, class Derived>
 class Pooling2D : public Layer<Scalar> {
  public:
+  /// Strides default to the pool size, as in Keras (strides=None).
+  explicit Pooling2D(Size2 pool_size = {2, 2}, Padding padding = Padding::valid, std::string name = "")
+      : Pooling2D(pool_size, pool_size, padding, std::move(name)) {}
+  /// Pools windows of Keras' `pool_size` moved by `strides`, with `padding` ('valid' or 'same'), as layer `name`.
+  explicit Pooling2D(Size2 pool_size, Size2 strides, Padding padding = Padding::valid, std::string name = "")
+      : pool_size_(pool_size), strides_(strides), padding_(padding) {
+    if (pool_size.h < 1 || pool_size.w < 1)
+      throw ArgumentError(std::string(Derived::keras_class) + ": pool_size must be >= 1, got " + pool_size.str());
+    if (strides.h < 1 || strides.w < 1)
+      throw ArgumentError(std::string(Derived::keras_class) + ": strides must be >= 1, got " + strides.str());
+    this->set_name(std::move(name));
+  }
+  /// MaxPool2D<float>({2, 2}) like Keras' MaxPooling2D((2, 2)). Without this overload a braced pair could also
+  /// convert to "pool 2, stride 2" through the copy constructor, and the call would be ambiguous.
+  explicit Pooling2D(std::initializer_list<Index> pool_size, Padding padding = Padding::valid, std::string name = "")
+      : Pooling2D(size_from_list(Derived::keras_class, pool_size), padding, std::move(name)) {}
+  /// MaxPool2D<float>({2, 2}, {1, 1}, "same"), with Keras' padding names.
+  Pooling2D(Size2 pool_size, Size2 strides, const std::string& padding, std::string name = "")
+      : Pooling2D(pool_size, strides, parse_padding(padding), std::move(name)) {}
+
+  /// Keras' class name ("MaxPooling2D", "AveragePooling2D"), as the registry and the config spell it.
+  std::string class_name() const override { return Derived::keras_class; }
+
   /// Keras' `pool_size`: the (height, width) of the pooling window.
   Size2 pool_size() const { return pool_size_; }
   /// Keras' `strides`: how far the pooling window moves for each pooling step, as (height, width).
@@ -27,6 +51,7 @@ class Pooling2D : public Layer<Scalar> {
     return Pool2DGeometry::make(batch, in_h_, in_w_, channels_, pool_size_, strides_, padding_);
   }
 
+  /// Keras' get_config(): name, trainable, dtype, pool_size, padding, strides and data_format.
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();
     c["pool_size"] = {pool_size_.h, pool_size_.w};
@@ -37,16 +62,6 @@ class Pooling2D : public Layer<Scalar> {
   }
 
  protected:
-  /// `keras_class` names the layer in argument errors ("AveragePooling2D: pool_size must be >= 1, got (0, 2)").
-  Pooling2D(const char* keras_class, Size2 pool_size, Size2 strides, Padding padding, std::string name)
-      : pool_size_(pool_size), strides_(strides), padding_(padding) {
-    if (pool_size.h < 1 || pool_size.w < 1)
-      throw ArgumentError(std::string(keras_class) + ": pool_size must be >= 1, got " + pool_size.str());
-    if (strides.h < 1 || strides.w < 1)
-      throw ArgumentError(std::string(keras_class) + ": strides must be >= 1, got " + strides.str());
-    this->set_name(std::move(name));
-  }
-
   /// A Size2 from a braced list of one or two values; throws ArgumentError naming `keras_class` otherwise.
   static Size2 size_from_list(const char* keras_class, std::initializer_list<Index> v) {
     if (v.size() == 1) return Size2(*v.begin());
@@ -73,6 +88,14 @@ class Pooling2D : public Layer<Scalar> {
     return {pool, strides, padding};
   }
 
+ public:
+  /// Builds the layer from its Keras config.
+  static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
+    const Options o = options_from_config(c);
+    return configured(std::make_unique<Derived>(o.pool_size, o.strides, o.padding, c.name), c);
+  }
+
+ protected:
   /// Reads the previous state's dimensions, so derived layers call this and then drop state of their own.
   Shape compute_output_shape(const Shape& input_shape) override {
     if (input_shape.rank() != 3 || input_shape.size() < 1)
@@ -94,6 +117,17 @@ class Pooling2D : public Layer<Scalar> {
     if (d_out.shape() != out.shape() || out.shape() != this->output_shape().with_batch(in.batch()))
       this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
                         this->output_shape().with_batch(in.batch()).str());
+  }
+
+  /// The start of backward(): checks `in` and `d_out`; false when `d_in` is null (no parameters, so nothing else to
+  /// compute), else sizes `d_in`.
+  bool wants_d_in(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
+                  Tensor<Scalar>* d_in) const {
+    this->check_input(in);
+    check_d_out(in, out, d_out);
+    if (!d_in) return false;
+    d_in->resize(in.shape());
+    return true;
   }
 
  private:

@@ -4,13 +4,13 @@
 
 #include <cmath>
 
-#include "layer.hpp"
+#include "random_layer.hpp"
 
 namespace nnlite {
 
 /// Keras' Rescaling: out = in * scale + offset.
 template <class Scalar>
-class Rescaling : public Layer<Scalar> {
+class Rescaling : public SameShapeLayer<Scalar> {
  public:
   /// Keras' `scale` and `offset` (out = in * scale + offset), both finite, and the layer's `name`.
   explicit Rescaling(double scale, double offset = 0.0, std::string name = "") : scale_(scale), offset_(offset) {
@@ -37,11 +37,7 @@ class Rescaling : public Layer<Scalar> {
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (!d_in) return;
-    if (d_out.shape() != in.shape())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + in.shape().str());
-    d_in->resize(in.shape());
-    d_in->flat() = d_out.flat() * static_cast<Scalar>(scale_);
+    if (this->wants_d_in(in, d_out, d_in)) d_in->flat() = d_out.flat() * static_cast<Scalar>(scale_);
   }
 
   nlohmann::json config() const override {
@@ -62,13 +58,6 @@ class Rescaling : public Layer<Scalar> {
   }
 
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
-
- protected:
-  Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() < 1 || input_shape.size() < 1)
-      this->shape_error("expected a non-empty input, got " + input_shape.str(true));
-    return input_shape;
-  }
 
  private:
   double scale_, offset_;

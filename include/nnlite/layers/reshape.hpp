@@ -9,9 +9,32 @@
 
 namespace nnlite {
 
+/// Base of the layers that give the values a new per-sample shape without moving them (Flatten, Reshape): the
+/// subclass computes the output shape.
+template <class Scalar>
+class ReshapingLayer : public Layer<Scalar> {
+ public:
+  /// Row-major storage keeps the order: both passes are copies with a new shape.
+  void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
+    this->check_input(in);
+    out.resize(this->output_shape().with_batch(in.batch()));
+    out.flat() = in.flat();
+  }
+
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+                Tensor<Scalar>* d_in) override {
+    if (!d_in) return;
+    if (d_out.size() != in.size())
+      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
+                        this->output_shape().with_batch(in.batch()).str());
+    d_in->resize(in.shape());
+    d_in->flat() = d_out.flat();
+  }
+};
+
 /// Keras' Reshape: a new per-sample shape with the same size (one -1 inferred).
 template <class Scalar>
-class Reshape : public Layer<Scalar> {
+class Reshape : public ReshapingLayer<Scalar> {
  public:
   /// Keras' `target_shape` (the per-sample output shape, batch excluded; one dimension may be -1) and `name`.
   explicit Reshape(std::vector<Index> target_shape, std::string name = "") : target_(std::move(target_shape)) {
@@ -31,22 +54,6 @@ class Reshape : public Layer<Scalar> {
   std::string name_stem() const override { return "reshape"; }
   /// As given (with its -1, as Keras keeps it); output_shape() has the inferred value.
   const std::vector<Index>& target_shape() const { return target_; }
-
-  void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode /*mode*/) override {
-    this->check_input(in);
-    out.resize(this->output_shape().with_batch(in.batch()));
-    out.flat() = in.flat();
-  }
-
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
-                Tensor<Scalar>* d_in) override {
-    if (!d_in) return;
-    if (d_out.size() != in.size())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
-                        this->output_shape().with_batch(in.batch()).str());
-    d_in->resize(in.shape());
-    d_in->flat() = d_out.flat();
-  }
 
   nlohmann::json config() const override {
     auto c = Layer<Scalar>::config();

@@ -7,34 +7,27 @@
 #include <vector>
 
 #include "../core/parallel.hpp"
-#include "../core/random.hpp"
-#include "layer.hpp"
+#include "random_layer.hpp"
 
 namespace nnlite {
 
 /// Keras' SpatialDropout2D: drops whole channels per sample in training, identity at inference.
 template <class Scalar>
-class SpatialDropout2D : public Layer<Scalar> {
+class SpatialDropout2D : public RandomLayer<Scalar> {
+  using Base = RandomLayer<Scalar>;
+
  public:
   /// Keras' `rate` (the fraction of the channels to drop, in [0, 1)) and the layer's `name`.
-  explicit SpatialDropout2D(double rate, std::string name = "") : rate_(rate) {
-    if (!(rate >= 0.0 && rate < 1.0))
-      throw ArgumentError("SpatialDropout2D: rate must be in [0, 1), got " + std::to_string(rate));
-    this->set_name(std::move(name));
-  }
+  explicit SpatialDropout2D(double rate, std::string name = "")
+      : Base("rate", Base::checked_rate(rate, "SpatialDropout2D"), std::move(name)) {}
 
   std::string class_name() const override { return "SpatialDropout2D"; }
   std::string name_stem() const override { return "spatial_dropout2d"; }
   /// Keras' `rate`: the fraction of the channels to drop in training.
-  double rate() const { return rate_; }
-
-  void seed(std::uint64_t seed) override { rng_.reseed(seed); }
+  double rate() const { return this->value(); }
 
   void forward(const Tensor<Scalar>& in, Tensor<Scalar>& out, Mode mode) override {
-    this->check_input(in);
-    out.resize(in.shape());
-    if (mode == Mode::inference || rate_ == 0.0) {
-      out.flat() = in.flat();
+    if (!this->draws(in, out, mode)) {
       mask_valid_ = false;  // a later backward follows this identity pass, not an older mask
       return;
     }
@@ -42,9 +35,8 @@ class SpatialDropout2D : public Layer<Scalar> {
     // falls below (1 - rate) * 2^32 (as Dropout draws, so the mask does not depend on how the work is split).
     const Index C = channels_, P = pixels_, batch = in.batch();
     mask_.resize(static_cast<std::size_t>(batch * C));
-    const auto keep_below = static_cast<std::uint64_t>((1.0 - rate_) * 4294967296.0);
-    const Scalar scale = Scalar(1) / static_cast<Scalar>(1.0 - rate_);
-    const std::uint64_t key = rng_();
+    const std::uint64_t keep_below = this->keep_below(), key = this->next_key();
+    const Scalar scale = this->keep_scale();
     for (Index i = 0; i < batch * C; ++i)
       mask_[static_cast<std::size_t>(i)] =
           (splitmix64_at(key, static_cast<std::uint64_t>(i)) >> 32) < keep_below ? scale : Scalar(0);
@@ -55,10 +47,7 @@ class SpatialDropout2D : public Layer<Scalar> {
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (!d_in) return;
-    if (d_out.shape() != in.shape())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + in.shape().str());
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, d_out, d_in)) return;
     // Backward follows the forward that was just run: the mask when it was a training pass, identity otherwise.
     if (mask_valid_ && mask_batch_ == in.batch())
       apply_mask(d_out.data(), d_in->data(), in.batch(), pixels_, channels_);
@@ -67,9 +56,7 @@ class SpatialDropout2D : public Layer<Scalar> {
   }
 
   nlohmann::json config() const override {
-    auto c = Layer<Scalar>::config();
-    c["rate"] = rate_;
-    c["seed"] = nullptr;
+    auto c = Base::config();
     c["data_format"] = "channels_last";
     return c;
   }
@@ -77,10 +64,7 @@ class SpatialDropout2D : public Layer<Scalar> {
   /// Keras 3 writes rate, seed, data_format; tf.keras 2 rate, noise_shape (null), seed. The seed is not used: the
   /// draws come from the model's seed, like Dropout's.
   static std::unique_ptr<Layer<Scalar>> from_config(const ConfigReader& c, const Shape& /*input*/) {
-    if (!c.has("rate")) c.bad("'rate' is missing");
-    const double rate = c.number("rate", 0.0);
-    if (!(rate >= 0.0 && rate < 1.0)) c.bad("'rate' must be in [0, 1), got " + dump_json(c.at("rate")));
-    c.require_null("noise_shape");
+    const double rate = Base::read_rate(c, true);
     c.check_channels_last();
     return configured(std::make_unique<SpatialDropout2D>(rate, c.name), c);
   }
@@ -113,8 +97,6 @@ class SpatialDropout2D : public Layer<Scalar> {
         static_cast<double>(P * C));
   }
 
-  double rate_;
-  Rng rng_;
   Index pixels_ = 0, channels_ = 0;
   std::vector<Scalar> mask_;  // workspace: one factor per (sample, channel) of the last training forward
   bool mask_valid_ = false;
