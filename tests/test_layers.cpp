@@ -3,7 +3,7 @@
 //   2. config() -> layer registry -> a layer with the identical config
 //   3. .h5 save / load (one-layer model): weights and predictions bit-exact (when the IO target is built)
 //   4. clone(): same outputs, independent weights
-//   5. a wrong input shape is a ShapeError that names the layer
+//   5. a wrong input shape, and a wrong d_out in backward, is a ShapeError that names the layer
 //   6. its summary() row: "name (Class)" and its parameter count
 // Adding a layer to the roster is one ROSTER(...) line.
 #include <doctest/doctest.h>
@@ -298,6 +298,20 @@ void run_checklist(const Entry& e) {
     dims.back() += 1;
     Tensor<S> wrong{Shape(dims)}, y;
     CHECK_THROWS_WITH_AS(layer->forward(wrong, y, Mode::inference), doctest::Contains("'the_layer'"), ShapeError);
+    // and so is a d_out that is not of the output's shape, in backward() and backward_from_logits(), whether or
+    // not d_in is wanted (a first layer's d_in is null)
+    const Tensor<S> x = random_input<S>(e.input, 2, 4);
+    layer->forward(x, y, Mode::training);
+    std::vector<Index> out_dims = y.shape().dims();
+    out_dims.back() += 1;
+    const Tensor<S> wrong_d_out{Shape(out_dims)};
+    Tensor<S> d_in;
+    for (Tensor<S>* d : {&d_in, static_cast<Tensor<S>*>(nullptr)}) {
+      CHECK_THROWS_WITH_AS(layer->backward(x, y, wrong_d_out, d), doctest::Contains("'the_layer'"), ShapeError);
+      if (layer->output_activation().kind() != Activation::linear)
+        CHECK_THROWS_WITH_AS(layer->backward_from_logits(x, wrong_d_out, d), doctest::Contains("'the_layer'"),
+                             ShapeError);
+    }
   }
   // 6. summary row
   {

@@ -38,8 +38,7 @@ class ActivationLayer : public Layer<Scalar> {
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (!d_in) return;
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     activation_backward(activation_, in.data(), out.data(), d_out.data(), d_in->data(), rows(in), last_axis());
   }
 
@@ -51,6 +50,7 @@ class ActivationLayer : public Layer<Scalar> {
   const Tensor<Scalar>* logits(const Tensor<Scalar>& in) const override { return &in; }
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
                             Tensor<Scalar>* d_in) override {
+    this->check_d_logits(in, d_logits);
     if (!d_in) return;
     d_in->resize(in.shape());
     d_in->flat() = d_logits.flat();
@@ -227,8 +227,7 @@ class Softmax : public ActivationLayer<Scalar> {
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
     if (last()) return ActivationLayer<Scalar>::backward(in, out, d_out, d_in);
-    if (!d_in) return;
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     const Index outer = in.size() / (n_ * inner_);
     for (Index o = 0; o < outer; ++o)
       for (Index j = 0; j < inner_; ++j) {
@@ -346,8 +345,9 @@ class PReLU : public Layer<Scalar> {
   }
 
   /// Keras computes relu(x) - alpha * relu(-x): at x == 0 both relu gradients are 0.
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
+    this->check_d_out(in, out, d_out);
     this->check_bound();
     const Scalar* alpha = this->weight(0);
     Scalar* d_alpha = this->weight_grad(0);

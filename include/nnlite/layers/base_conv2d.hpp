@@ -160,8 +160,8 @@ class BaseConv2D : public Layer<Scalar> {
   /// d(loss)/d(out) through the fused activation to d(loss)/d(pre-activation), then backward_from_logits().
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);  // built: output_shape() is (out_h, out_w, channels)
-    this->backward_from_logits(in, activation_backward(out, d_out, this->output_shape()[2]), d_in);
+    this->check_d_out(in, out, d_out);  // built: output_shape() is (out_h, out_w, channels)
+    this->backward_from_logits(in, activation_.backward(out, d_out, this->output_shape()[2]), d_in);
   }
 
   /// Keras' config keys every conv layer has: the spatial ones, activation, use_bias and the bias' keys.
@@ -191,11 +191,6 @@ class BaseConv2D : public Layer<Scalar> {
         use_bias_(use_bias),
         bias_regularizer_(std::move(bias_regularizer)) {}
 
-  /// build()'s check that the input is (None, height, width, channels).
-  void check_image_input(const Shape& input_shape) const {
-    if (input_shape.rank() != 3 || input_shape.size() < 1)
-      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
-  }
   /// The output shape (out_h, out_w, `channels`) of `g`, the geometry of one sample of `input_shape`, refused when
   /// empty; keeps g's input size for the kernels.
   Shape built_output_shape(const Shape& input_shape, const Conv2DGeometry& g, Index channels) {
@@ -209,12 +204,6 @@ class BaseConv2D : public Layer<Scalar> {
     return out;
   }
 
-  /// backward's d(loss)/d(pre-activation) from `d_out`, which must have the shape of `out` (`channels` per pixel).
-  const Tensor<Scalar>& activation_backward(const Tensor<Scalar>& out, const Tensor<Scalar>& d_out, Index channels) {
-    if (d_out.shape() != out.shape())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + out.shape().str());
-    return activation_.backward(out, d_out, channels);
-  }
   /// forward()'s start: `in` checked against the built input, the weights bound, `out` sized to the output for `in`.
   void start_forward(const Tensor<Scalar>& in, Tensor<Scalar>& out) const {
     this->check_input(in);
@@ -223,11 +212,8 @@ class BaseConv2D : public Layer<Scalar> {
   }
   /// backward_from_logits()'s start: `in` checked, the weights bound, and `d_logits` of the output's size for `in`.
   void start_backward(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits) const {
-    this->check_input(in);
+    this->check_d_logits(in, d_logits);
     this->check_bound();
-    const Shape out = this->output_shape().with_batch(in.batch());
-    if (d_logits.size() != out.size())
-      this->shape_error("gradient of shape " + d_logits.shape().str() + " does not match the output " + out.str());
   }
   /// `d_in` resized to `in`'s shape and its data, or null when no input gradient is wanted (`d_in` null).
   static Scalar* input_gradient(const Tensor<Scalar>& in, Tensor<Scalar>* d_in) {

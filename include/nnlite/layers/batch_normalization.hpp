@@ -205,10 +205,8 @@ class BatchNormalization : public Layer<Scalar> {
   /// Inference mode (and a frozen layer): d_in = d_out * gamma / sqrt(moving_variance + eps).
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);
+    this->check_d_out(in, out, d_out);
     this->check_bound();
-    if (d_out.shape() != out.shape() || out.shape() != in.shape())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + in.shape().str());
     if (mean_.size() != channels_) throw Error("BatchNormalization layer '" + this->name() + "': backward before forward");
     const Index rows = in.size() / channels_;
     ConstMatrixMap<Scalar> x(in.data(), rows, channels_);

@@ -75,6 +75,7 @@ class Dense : public Layer<Scalar> {
 
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
+    this->check_d_out(in, out, d_out);
     backward_from_logits(in, activation_.backward(out, d_out, units_), d_in);
   }
 
@@ -84,6 +85,7 @@ class Dense : public Layer<Scalar> {
   /// Gradients from d(loss)/d(in . kernel + bias).
   void backward_from_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits,
                             Tensor<Scalar>* d_in) override {
+    this->check_d_logits(in, d_logits);
     this->check_bound();
     const Index rows = in.size() / in_units_;
     ConstMatrixMap<Scalar> x(in.data(), rows, in_units_);

@@ -55,10 +55,9 @@ class Dropout : public RandomLayer<Scalar> {
     mask_valid_ = true;
   }
 
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (!d_in) return;
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     // Backward follows the forward that was just run: the mask when it was a training pass, identity otherwise.
     if (mask_valid_ && mask_.shape() == in.shape())
       d_in->flat() = d_out.flat().cwiseProduct(mask_.flat());

@@ -44,9 +44,9 @@ class GaussianNoise : public RandomLayer<Scalar> {
     }
   }
 
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (this->wants_d_in(in, d_out, d_in)) d_in->flat() = d_out.flat();
+    if (this->wants_d_in(in, out, d_out, d_in)) d_in->flat() = d_out.flat();
   }
 
   /// stddev is required; the seed is not used (the draws come from the model's seed, as for Dropout).

@@ -48,18 +48,10 @@ class GlobalPooling2D : public Layer<Scalar> {
  protected:
   /// (height, width, channels) to (channels,), or to (1, 1, channels) with keepdims.
   Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() != 3 || input_shape.size() < 1)
-      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
+    this->check_image_input(input_shape);
     pixels_ = input_shape[0] * input_shape[1];
     channels_ = input_shape[2];
     return keepdims_ ? Shape{1, 1, channels_} : Shape{channels_};
-  }
-
-  /// backward's common check: d_out must have the output's shape for this input.
-  void check_d_out(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out) const {
-    if (d_out.shape() != out.shape() || out.shape() != this->output_shape().with_batch(in.batch()))
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
-                        this->output_shape().with_batch(in.batch()).str());
   }
 
   /// forward()'s reduction: checks `in`, sizes `out` and folds each sample's pixels into it down each channel,
@@ -79,17 +71,6 @@ class GlobalPooling2D : public Layer<Scalar> {
             for (Index c = 0; c < C; ++c) fold(y[c], x[p * C + c]);
         },
         static_cast<double>(P * C));
-  }
-
-  /// The start of backward(): checks `in` and `d_out`; false when `d_in` is null (no parameters, so nothing else to
-  /// compute), else sizes `d_in`.
-  bool wants_d_in(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
-                  Tensor<Scalar>* d_in) const {
-    this->check_input(in);
-    check_d_out(in, out, d_out);
-    if (!d_in) return false;
-    d_in->resize(in.shape());
-    return true;
   }
 
   Index pixels_ = 0;    ///< The input's height * width (set when the output shape is computed).

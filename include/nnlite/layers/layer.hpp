@@ -24,7 +24,8 @@
 //             the largest batch (Tensor::resize keeps capacity).
 // backward(in, out, d_out, d_in)
 //   requires: the forward pass that produced `out` from `in` was the last forward of this layer (layers may keep
-//             state from it: masks, argmax, batch statistics, logits); d_out has out's shape.
+//             state from it: masks, argmax, batch statistics, logits); d_out has out's shape
+//             (check_d_out() checks; check_d_logits() for backward_from_logits).
 //   ensures:  the gradient of every trainable weight is OVERWRITTEN (not accumulated) in weight_grad(i); a weight
 //             the optimizer does not train has no meaningful gradient. d_in, when not null, is resized to in's
 //             shape and overwritten with d(loss)/d(in); d_in is null for a model's first layer, which skips that work.
@@ -241,6 +242,34 @@ class Layer {
     if (!built_) throw Error(class_name() + " layer '" + name_ + "' used before build()");
     if (in.batch() < 1 || in.shape().without_batch() != input_shape_)
       shape_error("expected input of shape " + input_shape_.str(true) + ", got " + in.shape().str());
+  }
+  /// build()'s check for the image layers: the input is (None, height, width, channels).
+  void check_image_input(const Shape& input_shape) const {
+    if (input_shape.rank() != 3 || input_shape.size() < 1)
+      shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
+  }
+  /// backward()'s check: `in` as check_input() wants it, `out` and `d_out` of the output's shape for it.
+  void check_d_out(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out) const {
+    check_input(in);
+    const Shape expected = output_shape_.with_batch(in.batch());
+    if (d_out.shape() != expected || out.shape() != expected)
+      shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + expected.str());
+  }
+  /// backward_from_logits()'s check: `in` as check_input() wants it, `d_logits` of the output's size for it.
+  void check_d_logits(const Tensor<Scalar>& in, const Tensor<Scalar>& d_logits) const {
+    check_input(in);
+    const Shape expected = output_shape_.with_batch(in.batch());
+    if (d_logits.size() != expected.size())
+      shape_error("gradient of shape " + d_logits.shape().str() + " does not match the output " + expected.str());
+  }
+  /// The start of backward() for a layer with nothing to do but d_in: check_d_out(), then false when `d_in` is null,
+  /// else `d_in` sized to `in`.
+  bool wants_d_in(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
+                  Tensor<Scalar>* d_in) const {
+    check_d_out(in, out, d_out);
+    if (!d_in) return false;
+    d_in->resize(in.shape());
+    return true;
   }
   /// Layers with weights call this before forward/backward touches them.
   void check_bound() const {

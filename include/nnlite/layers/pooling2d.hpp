@@ -98,8 +98,7 @@ class Pooling2D : public Layer<Scalar> {
  protected:
   /// Reads the previous state's dimensions, so derived layers call this and then drop state of their own.
   Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() != 3 || input_shape.size() < 1)
-      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
+    this->check_image_input(input_shape);
     const Pool2DGeometry g =
         Pool2DGeometry::make(1, input_shape[0], input_shape[1], input_shape[2], pool_size_, strides_, padding_);
     const Shape out{g.out_h, g.out_w, g.channels};
@@ -110,24 +109,6 @@ class Pooling2D : public Layer<Scalar> {
     in_w_ = g.in_w;
     channels_ = g.channels;
     return out;
-  }
-
-  /// backward's common check: d_out must have the output's shape for this input.
-  void check_d_out(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out) const {
-    if (d_out.shape() != out.shape() || out.shape() != this->output_shape().with_batch(in.batch()))
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
-                        this->output_shape().with_batch(in.batch()).str());
-  }
-
-  /// The start of backward(): checks `in` and `d_out`; false when `d_in` is null (no parameters, so nothing else to
-  /// compute), else sizes `d_in`.
-  bool wants_d_in(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
-                  Tensor<Scalar>* d_in) const {
-    this->check_input(in);
-    check_d_out(in, out, d_out);
-    if (!d_in) return false;
-    d_in->resize(in.shape());
-    return true;
   }
 
  private:

@@ -22,16 +22,6 @@ class SameShapeLayer : public Layer<Scalar> {
       this->shape_error("expected a non-empty input, got " + input_shape.str(true));
     return input_shape;
   }
-
-  /// The start of backward(): false when `d_in` is null, else checks that `d_out` has the output's shape (that of
-  /// `in`) and sizes `d_in`.
-  bool wants_d_in(const Tensor<Scalar>& in, const Tensor<Scalar>& d_out, Tensor<Scalar>* d_in) const {
-    if (!d_in) return false;
-    if (d_out.shape() != in.shape())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " + in.shape().str());
-    d_in->resize(in.shape());
-    return true;
-  }
 };
 
 /// Base of the layers that draw random numbers in training and are the identity at inference (Dropout,

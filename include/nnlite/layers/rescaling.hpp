@@ -35,9 +35,9 @@ class Rescaling : public SameShapeLayer<Scalar> {
     out.flat() = (in.flat().array() * s + o).matrix();
   }
 
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (this->wants_d_in(in, d_out, d_in)) d_in->flat() = d_out.flat() * static_cast<Scalar>(scale_);
+    if (this->wants_d_in(in, out, d_out, d_in)) d_in->flat() = d_out.flat() * static_cast<Scalar>(scale_);
   }
 
   nlohmann::json config() const override {

@@ -21,14 +21,9 @@ class ReshapingLayer : public Layer<Scalar> {
     out.flat() = in.flat();
   }
 
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (!d_in) return;
-    if (d_out.size() != in.size())
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
-                        this->output_shape().with_batch(in.batch()).str());
-    d_in->resize(in.shape());
-    d_in->flat() = d_out.flat();
+    if (this->wants_d_in(in, out, d_out, d_in)) d_in->flat() = d_out.flat();
   }
 };
 

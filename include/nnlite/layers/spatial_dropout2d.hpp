@@ -45,9 +45,9 @@ class SpatialDropout2D : public RandomLayer<Scalar> {
     mask_batch_ = batch;
   }
 
-  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& /*out*/, const Tensor<Scalar>& d_out,
+  void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    if (!this->wants_d_in(in, d_out, d_in)) return;
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     // Backward follows the forward that was just run: the mask when it was a training pass, identity otherwise.
     if (mask_valid_ && mask_batch_ == in.batch())
       apply_mask(d_out.data(), d_in->data(), in.batch(), pixels_, channels_);
@@ -73,8 +73,7 @@ class SpatialDropout2D : public RandomLayer<Scalar> {
 
  protected:
   Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() != 3 || input_shape.size() < 1)
-      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
+    this->check_image_input(input_shape);
     pixels_ = input_shape[0] * input_shape[1];
     channels_ = input_shape[2];
     mask_valid_ = false;

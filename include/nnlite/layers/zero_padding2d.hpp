@@ -73,12 +73,7 @@ class ZeroPadding2D : public Layer<Scalar> {
   /// The gradient of the input is d_out cropped back to the input's rows and columns.
   void backward(const Tensor<Scalar>& in, const Tensor<Scalar>& out, const Tensor<Scalar>& d_out,
                 Tensor<Scalar>* d_in) override {
-    this->check_input(in);
-    if (d_out.shape() != out.shape() || out.shape() != this->output_shape().with_batch(in.batch()))
-      this->shape_error("d_out of shape " + d_out.shape().str() + " does not match the output " +
-                        this->output_shape().with_batch(in.batch()).str());
-    if (!d_in) return;
-    d_in->resize(in.shape());
+    if (!this->wants_d_in(in, out, d_out, d_in)) return;
     const Index H = in_h_, W = in_w_, C = channels_, OW = W + padding_.left + padding_.right;
     const Index out_sample = (H + padding_.top + padding_.bottom) * OW * C;
     parallel_for(
@@ -138,8 +133,7 @@ class ZeroPadding2D : public Layer<Scalar> {
 
  protected:
   Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() != 3 || input_shape.size() < 1)
-      this->shape_error("expected input of shape (None, height, width, channels), got " + input_shape.str(true));
+    this->check_image_input(input_shape);
     in_h_ = input_shape[0];
     in_w_ = input_shape[1];
     channels_ = input_shape[2];
