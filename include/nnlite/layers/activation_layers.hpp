@@ -16,7 +16,7 @@ namespace nnlite {
 /// The shared part of the activation layers: one activation function over the input, shape unchanged.
 /// class_name() says which Keras class it is written as.
 template <class Scalar>
-class ActivationLayer : public Layer<Scalar> {
+class ActivationLayer : public SameShapeLayer<Scalar> {
  public:
   /// The activation to apply, the Keras class it is written as, the stem of generated names, and the layer's name.
   ActivationLayer(Activation activation, std::string keras_class, std::string stem, std::string name)
@@ -59,12 +59,6 @@ class ActivationLayer : public Layer<Scalar> {
   std::unique_ptr<Layer<Scalar>> clone() const override { return clone_layer(*this); }
 
  protected:
-  Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() < 1 || input_shape.size() < 1)
-      this->shape_error("needs a non-empty input, got " + input_shape.str(true));
-    return input_shape;
-  }
-
   /// The length of the input's last axis: the row the activation functions work on.
   Index last_axis() const { return this->input_shape()[this->input_shape().rank() - 1]; }
   /// The number of last-axis rows in `t`.

@@ -285,6 +285,18 @@ class Layer {
   std::vector<Scalar*> values_, grads_;
 };
 
+/// Base of the layers whose output has the shape of their input, which must not be empty (the activation layers,
+/// Rescaling, the random layers).
+template <class Scalar>
+class SameShapeLayer : public Layer<Scalar> {
+ protected:
+  Shape compute_output_shape(const Shape& input_shape) override {
+    if (input_shape.rank() < 1 || input_shape.size() < 1)
+      this->shape_error("expected a non-empty input, got " + input_shape.str(true));
+    return input_shape;
+  }
+};
+
 /// Layers copy themselves through this helper so that each class writes clone() in one line.
 template <class Derived>
 auto clone_layer(const Derived& layer) {

@@ -1,8 +1,7 @@
-// nnlite/layers/random_layer.hpp: the bases of the elementwise layers. SameShapeLayer: an output of the input's
-// shape (Rescaling and the random layers). RandomLayer: Keras' random regularization layers (Dropout, SpatialDropout2D,
-// GaussianNoise), random in training only and the identity at inference; it holds the layer's rate-like option
-// (`rate`, `stddev`), the generator the model seeds, the config keys they share and the dropout rate's checks; each
-// layer keeps its own mask or noise.
+// nnlite/layers/random_layer.hpp: RandomLayer, the base of Keras' random regularization layers (Dropout,
+// SpatialDropout2D, GaussianNoise), random in training only and the identity at inference; it holds the layer's
+// rate-like option (`rate`, `stddev`), the generator the model seeds, the config keys they share and the dropout
+// rate's checks; each layer keeps its own mask or noise.
 #pragma once
 
 #include <cstdint>
@@ -12,17 +11,6 @@
 #include "layer.hpp"
 
 namespace nnlite {
-
-/// Base of the elementwise layers: the output has the shape of the input, which must not be empty.
-template <class Scalar>
-class SameShapeLayer : public Layer<Scalar> {
- protected:
-  Shape compute_output_shape(const Shape& input_shape) override {
-    if (input_shape.rank() < 1 || input_shape.size() < 1)
-      this->shape_error("expected a non-empty input, got " + input_shape.str(true));
-    return input_shape;
-  }
-};
 
 /// Base of the layers that draw random numbers in training and are the identity at inference (Dropout,
 /// SpatialDropout2D, GaussianNoise): their rate-like Keras option, the generator the model seeds, the shared config.

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "random_layer.hpp"
+#include "layer.hpp"
 
 namespace nnlite {
 
